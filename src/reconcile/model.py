@@ -1,0 +1,225 @@
+"""Value objects shared by every stage: identities, revisions, snapshots and statuses.
+
+Everything here is frozen and hashable (or holds a dict that the library never mutates after construction).
+Statuses are ``str`` enums whose values are the strings Argo CD users already know.
+"""
+
+from __future__ import annotations
+
+import copy
+import enum
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+Manifest = dict[str, Any]
+"""A Kubernetes object as a plain JSON-like dict."""
+
+
+def split_api_version(api_version: str) -> tuple[str, str]:
+    """Split ``apps/v1`` into ``("apps", "v1")`` and ``v1`` into ``("", "v1")``."""
+    group, _, version = api_version.rpartition("/")
+    return group, version
+
+
+@attrs.frozen(order=True)
+class GroupKind:
+    """A kind within its API group, independent of version (``apps/Deployment``; core group is empty)."""
+
+    group: str
+    kind: str
+
+    def __str__(self) -> str:
+        return f"{self.group}/{self.kind}" if self.group else self.kind
+
+
+@attrs.frozen(order=True)
+class ResourceKey:
+    """The identity of one object: group, kind, namespace and name, version-agnostic like the API server's.
+
+    ``namespace`` is ``""`` for cluster-scoped objects (and for namespaced ones whose namespace is not set yet).
+    """
+
+    group: str
+    kind: str
+    namespace: str
+    name: str
+
+    @classmethod
+    def from_manifest(cls, obj: Manifest) -> ResourceKey:
+        """The key of a manifest; missing fields become empty strings (validation happens elsewhere)."""
+        metadata = obj.get("metadata") or {}
+        group, _ = split_api_version(str(obj.get("apiVersion") or ""))
+        return cls(
+            group=group,
+            kind=str(obj.get("kind") or ""),
+            namespace=str(metadata.get("namespace") or ""),
+            name=str(metadata.get("name") or ""),
+        )
+
+    @property
+    def group_kind(self) -> GroupKind:
+        """The key's group and kind."""
+        return GroupKind(self.group, self.kind)
+
+    def with_namespace(self, namespace: str) -> ResourceKey:
+        """A copy of this key in another namespace (``""`` for cluster-scoped)."""
+        return attrs.evolve(self, namespace=namespace)
+
+    def __str__(self) -> str:
+        return f"{self.group}/{self.kind}/{self.namespace}/{self.name}"
+
+    @property
+    def display(self) -> str:
+        """kubectl's spelling: ``deployment.apps/web`` (namespace omitted)."""
+        kind = self.kind.lower()
+        return f"{kind}.{self.group}/{self.name}" if self.group else f"{kind}/{self.name}"
+
+
+@attrs.frozen
+class Location:
+    """Where a manifest came from: a file relative to the snapshot root and a 1-based line."""
+
+    file: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line is not None else self.file
+
+
+@attrs.frozen(kw_only=True)
+class Resource:
+    """One rendered object: its key, its manifest and where it came from.
+
+    Build with :meth:`from_manifest`, which copies the manifest so callers' dicts are never shared.
+    """
+
+    key: ResourceKey
+    manifest: Manifest = attrs.field(eq=False, hash=False, repr=False)
+    source: Location | None = None
+
+    @classmethod
+    def from_manifest(cls, obj: Manifest, source: Location | None = None) -> Resource:
+        """Wrap a copy of ``obj``."""
+        manifest = copy.deepcopy(obj)
+        return cls(key=ResourceKey.from_manifest(manifest), manifest=manifest, source=source)
+
+    @property
+    def api_version(self) -> str:
+        """The manifest's ``apiVersion``."""
+        return str(self.manifest.get("apiVersion", ""))
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        """The manifest's annotations (empty when none)."""
+        return dict((self.manifest.get("metadata") or {}).get("annotations") or {})
+
+    def where(self) -> str:
+        """``key (file:line)`` for messages."""
+        return f"{self.key} ({self.source})" if self.source else str(self.key)
+
+
+@attrs.frozen(kw_only=True)
+class Revision:
+    """An exact version of the desired state.
+
+    Attributes:
+        sha: 40 hex digits: the Git commit, or for a folder a digest of its content.
+        ref: What the caller asked for (``main``, ``v1.2``, ``HEAD``) or ``None`` for a folder.
+        message: The commit message (empty for a folder).
+    """
+
+    sha: str
+    ref: str | None = None
+    message: str = ""
+
+    @property
+    def short(self) -> str:
+        """The first 7 hex digits, as Git shows them."""
+        return self.sha[:7]
+
+    def __str__(self) -> str:
+        return f"{self.ref}@{self.short}" if self.ref else self.short
+
+
+@attrs.frozen(kw_only=True)
+class Snapshot:
+    """Files of the desired state at one revision, on local disk.
+
+    Attributes:
+        revision: The exact revision the files belong to.
+        root: The top of the checkout (a repository's root); renderers never read outside it.
+        path: The application's folder, relative to ``root`` (``"."`` for the root itself).
+    """
+
+    revision: Revision
+    root: Path
+    path: str = "."
+
+    @property
+    def directory(self) -> Path:
+        """The application's folder on disk."""
+        return self.root / self.path
+
+
+class SyncStatus(str, enum.Enum):
+    """Whether live state matches the desired state."""
+
+    SYNCED = "Synced"
+    OUT_OF_SYNC = "OutOfSync"
+    UNKNOWN = "Unknown"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class HealthStatus(str, enum.Enum):
+    """Health verdicts, with Argo CD's strings."""
+
+    HEALTHY = "Healthy"
+    PROGRESSING = "Progressing"
+    DEGRADED = "Degraded"
+    SUSPENDED = "Suspended"
+    MISSING = "Missing"
+    UNKNOWN = "Unknown"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class OperationPhase(str, enum.Enum):
+    """The phase of a sync operation."""
+
+    RUNNING = "Running"
+    TERMINATING = "Terminating"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    ERROR = "Error"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ResultCode(str, enum.Enum):
+    """What a sync did to one object, with Argo CD's strings."""
+
+    SYNCED = "Synced"
+    SYNC_FAILED = "SyncFailed"
+    PRUNED = "Pruned"
+    PRUNE_SKIPPED = "PruneSkipped"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class SyncAction(str, enum.Enum):
+    """What reconciling one object takes: create it, update it, prune it, or nothing."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    PRUNE = "prune"
+    NONE = "none"
+
+    def __str__(self) -> str:
+        return self.value

@@ -1,0 +1,88 @@
+"""The plug points, as :class:`typing.Protocol` classes.
+
+Each has a real implementation in the library and a test double users can import. The reconciler depends on these,
+never on concrete classes, so a host can bring its own source, renderer or cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from reconcile.model import GroupKind, Manifest, Resource, ResourceKey, Snapshot
+
+PropagationPolicy = Literal["Foreground", "Background", "Orphan"]
+
+
+@runtime_checkable
+class Source(Protocol):
+    """Where the desired state lives: a Git repository, a folder."""
+
+    def fetch(self) -> Snapshot:
+        """Bring the desired state to local disk and say exactly which revision it is.
+
+        Raises:
+            SourceError: The state could not be fetched; ``retryable`` says whether trying again may help.
+        """
+        ...
+
+
+@runtime_checkable
+class Renderer(Protocol):
+    """Turns a snapshot's files into Kubernetes objects."""
+
+    def render(self, snapshot: Snapshot) -> tuple[Resource, ...]:
+        """Render the snapshot's application folder, sorted by key.
+
+        Raises:
+            RenderError: The files could not be rendered (a :class:`ManifestError` names the file and line).
+        """
+        ...
+
+
+@runtime_checkable
+class Cluster(Protocol):
+    """A Kubernetes API: the real one, or the in-memory model.
+
+    Objects go in and come out as plain dicts; the cluster never keeps a reference to a caller's dict.
+    Every write accepts ``dry_run`` (the server validates and defaults, and persists nothing).
+    """
+
+    def get(self, key: ResourceKey) -> Manifest | None:
+        """The live object, or ``None`` when it does not exist."""
+        ...
+
+    def list(self, group_kind: GroupKind | None = None, *, namespace: str | None = None) -> list[Manifest]:
+        """Live objects of one kind, or of every kind the cluster serves when ``group_kind`` is ``None``."""
+        ...
+
+    def is_namespaced(self, group_kind: GroupKind) -> bool | None:
+        """Whether the kind is namespaced; ``None`` when the cluster does not serve it."""
+        ...
+
+    def apply(
+        self, obj: Manifest, *, field_manager: str = "reconcile", force: bool = False, dry_run: bool = False
+    ) -> Manifest:
+        """Server-side apply ``obj`` as ``field_manager``; returns the object as stored (or as it would be)."""
+        ...
+
+    def create(self, obj: Manifest, *, field_manager: str = "reconcile", dry_run: bool = False) -> Manifest:
+        """Create ``obj``; :class:`~reconcile.errors.ConflictError` when it exists already."""
+        ...
+
+    def patch(
+        self,
+        key: ResourceKey,
+        patch: Mapping[str, Any],
+        *,
+        field_manager: str = "reconcile",
+        dry_run: bool = False,
+    ) -> Manifest:
+        """Apply a JSON merge patch (RFC 7386), like ``kubectl patch --type=merge``."""
+        ...
+
+    def delete(
+        self, key: ResourceKey, *, propagation: PropagationPolicy = "Background", dry_run: bool = False
+    ) -> None:
+        """Delete the object; :class:`~reconcile.errors.NotFoundError` when it is already gone."""
+        ...
