@@ -1,0 +1,367 @@
+"""One application: fetch, render, compare, and sync when the policy says so; one pass per call."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import structlog
+
+from reconcile import tracking
+from reconcile.diff import DiffResult, Differ, ResourceDiff
+from reconcile.errors import ConfigurationError, ReconcileError, SyncError
+from reconcile.model import (
+    GroupKind,
+    Manifest,
+    Resource,
+    ResourceKey,
+    ResultCode,
+    Revision,
+    SyncAction,
+    SyncStatus,
+)
+from reconcile.protocols import Cluster, Renderer, Source
+from reconcile.renderers.directory import check_unique
+from reconcile.schema import fill_list_keys
+from reconcile.sync import ResourceResult, Syncer, SyncResult
+
+_CRD = GroupKind("apiextensions.k8s.io", "CustomResourceDefinition")
+
+
+@attrs.frozen(kw_only=True)
+class SyncPolicy:
+    """When and how a pass syncs, as Argo CD's ``syncPolicy``.
+
+    Attributes:
+        automated: Sync whenever live state is out of sync with a new revision.
+        prune: Delete objects this app applied before and that left Git (otherwise they are only reported).
+        self_heal: Also sync when live state drifts while the revision is unchanged.
+        allow_empty: Allow an automated sync to prune everything when the render comes back empty.
+        create_namespace: Create the destination namespace when it does not exist.
+    """
+
+    automated: bool = False
+    prune: bool = False
+    self_heal: bool = False
+    allow_empty: bool = False
+    create_namespace: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class ResourceStatus:
+    """One object at the end of a pass.
+
+    Attributes:
+        key: The object.
+        status: ``Synced`` or ``OutOfSync`` at the end of the pass.
+        action: What reconciling it took (when synced in this pass) or takes: create, update, prune, none.
+        message: The sync's words for it, or why it is out of sync.
+        result: The sync's result code when this pass synced it, else ``None``.
+    """
+
+    key: ResourceKey
+    status: SyncStatus
+    action: SyncAction
+    message: str = ""
+    result: ResultCode | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ReconcileResult:
+    """What one pass found and did. It never raises: a failed stage is in ``error``.
+
+    Attributes:
+        app: The application name.
+        sync_status: ``Synced``, ``OutOfSync``, or ``Unknown`` when a stage failed before the comparison.
+        revision: The exact revision compared, when the source was fetched.
+        resources: Each object's status, sorted by key.
+        diff: The comparison made at the start of the pass (what was out of sync).
+        sync: The sync operation this pass ran, if any.
+        error: The typed error of the stage that failed, if any.
+    """
+
+    app: str
+    sync_status: SyncStatus
+    revision: Revision | None = None
+    resources: tuple[ResourceStatus, ...] = ()
+    diff: DiffResult | None = None
+    sync: SyncResult | None = None
+    error: ReconcileError | None = None
+    started_at: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.UTC))
+    finished_at: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.UTC))
+
+    @property
+    def duration(self) -> dt.timedelta:
+        """How long the pass took."""
+        return self.finished_at - self.started_at
+
+    @property
+    def ok(self) -> bool:
+        """Whether the pass ran without error (the app may still be out of sync)."""
+        return self.error is None and (self.sync is None or self.sync.succeeded)
+
+    def _rows(self) -> list[tuple[str, ...]]:
+        return [
+            (r.key.kind, r.key.namespace or "-", r.key.name, str(r.status), str(r.action), r.message)
+            for r in self.resources
+        ]
+
+    def __str__(self) -> str:
+        revision = str(self.revision) if self.revision else "-"
+        lines = [f"{self.app}: {self.sync_status} at {revision} ({self.duration.total_seconds():.2f}s)"]
+        if self.sync is not None:
+            lines.append(f"sync {self.sync.phase}: {self.sync.message}")
+        if self.error is not None:
+            lines.append(f"error ({type(self.error).__name__}): {self.error}")
+        header = ("KIND", "NAMESPACE", "NAME", "STATUS", "ACTION", "MESSAGE")
+        rows = [header, *self._rows()]
+        if len(rows) > 1:
+            widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+            lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1]
+                      for row in rows]
+        return "\n".join(line.rstrip() for line in lines)
+
+    def _repr_html_(self) -> str:
+        color = {"Synced": "#2e7d32", "OutOfSync": "#e65100", "Unknown": "#616161"}[self.sync_status.value]
+        head = (
+            f"<p><b>{html.escape(self.app)}</b>: <span style='color:{color}'><b>{self.sync_status}</b></span>"
+            f" at <code>{html.escape(str(self.revision or '-'))}</code></p>"
+        )
+        if self.error is not None:
+            head += f"<p style='color:#c62828'>{html.escape(type(self.error).__name__)}: {html.escape(str(self.error))}</p>"
+        cells = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in self._rows()
+        )
+        header = "".join(f"<th>{h}</th>" for h in ("kind", "namespace", "name", "status", "action", "message"))
+        return f"{head}<table><tr>{header}</tr>{cells}</table>"
+
+
+@attrs.frozen
+class _Comparison:
+    revision: Revision
+    targets: tuple[Resource, ...]
+    diff: DiffResult
+
+
+class Reconciler:
+    """One application: a source, a renderer and a cluster, wired together.
+
+    Args:
+        name: The application name; it goes into the tracking annotation, so keep it stable.
+        source: Where the desired state lives.
+        renderer: How its files become objects.
+        cluster: Where the objects live.
+        namespace: The destination namespace for namespaced objects that name none.
+        policy: When to sync on :meth:`reconcile`.
+        differ: How to compare (default :class:`~reconcile.diff.Differ`).
+        syncer: How to sync (default :class:`~reconcile.sync.Syncer`).
+        logger: A structlog-style logger; default ``structlog.get_logger("reconcile")``.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        source: Source,
+        renderer: Renderer,
+        cluster: Cluster,
+        namespace: str = "default",
+        policy: SyncPolicy | None = None,
+        differ: Differ | None = None,
+        syncer: Syncer | None = None,
+        logger: Any = None,
+    ) -> None:
+        if not name or ":" in name or "/" in name:
+            raise ConfigurationError(f"application name {name!r} must be non-empty and contain no ':' or '/'")
+        self.name = name
+        self.source = source
+        self.renderer = renderer
+        self.cluster = cluster
+        self.namespace = namespace
+        self.policy = policy or SyncPolicy()
+        self.differ = differ or Differ()
+        self.syncer = syncer or Syncer()
+        self._log = (logger or structlog.get_logger("reconcile")).bind(app=name)
+        # The last revision an automated sync was attempted for, and whether it succeeded: the reference
+        # re-syncs the same revision only to self-heal, and never retries a failed revision on its own.
+        self._last_sync: tuple[str, bool] | None = None
+
+    def __repr__(self) -> str:
+        return f"Reconciler(name={self.name!r}, source={self.source!r}, namespace={self.namespace!r})"
+
+    def diff(self) -> DiffResult:
+        """Compare the desired state with the cluster; changes nothing.
+
+        Raises:
+            ReconcileError: A stage failed (source, render, cluster).
+        """
+        return self._compare().diff
+
+    def sync(self, *, dry_run: bool = False, prune: bool | None = None) -> SyncResult:
+        """Sync now, whatever the automated policy says.
+
+        Args:
+            dry_run: Validate every change with the server and change nothing.
+            prune: Delete objects that left Git; ``None`` follows the policy.
+
+        Raises:
+            ReconcileError: A stage before the sync failed. Object-level failures are in the result.
+        """
+        comparison = self._compare()
+        return self._sync(comparison, dry_run=dry_run, prune=self.policy.prune if prune is None else prune)
+
+    def reconcile(self) -> ReconcileResult:
+        """One pass: fetch, render, compare, and sync when the policy says so. Never raises a ReconcileError."""
+        started = dt.datetime.now(dt.UTC)
+        try:
+            comparison = self._compare()
+        except ReconcileError as exc:
+            self._log.warning("reconcile.pass.failed", error=str(exc), error_type=type(exc).__name__)
+            return ReconcileResult(app=self.name, sync_status=SyncStatus.UNKNOWN, error=exc, started_at=started)
+        log = self._log.bind(revision=comparison.revision.sha)
+        sync_result: SyncResult | None = None
+        error: ReconcileError | None = None
+        final = comparison.diff
+        reason = self._auto_sync_reason(comparison)
+        if reason is not None:
+            try:
+                self._refuse_empty(comparison)
+                log.info("reconcile.sync.started", reason=reason)
+                sync_result = self._sync(comparison, dry_run=False, prune=self.policy.prune)
+                self._last_sync = (comparison.revision.sha, sync_result.succeeded)
+                final = self._diff_live(comparison.targets)
+            except ReconcileError as exc:
+                log.warning("reconcile.sync.failed", error=str(exc), error_type=type(exc).__name__)
+                error = exc
+        result = ReconcileResult(
+            app=self.name,
+            sync_status=SyncStatus.OUT_OF_SYNC if final.modified else SyncStatus.SYNCED,
+            revision=comparison.revision,
+            resources=_statuses(comparison.diff, final, sync_result),
+            diff=comparison.diff,
+            sync=sync_result,
+            error=error,
+            started_at=started,
+        )
+        log.info("reconcile.pass.finished", sync_status=str(result.sync_status),
+                 synced=sync_result is not None, seconds=round(result.duration.total_seconds(), 3))
+        return result
+
+    def _auto_sync_reason(self, comparison: _Comparison) -> str | None:
+        """Why an automated sync should run now, or ``None`` (the reference's rules)."""
+        diff = comparison.diff
+        if not self.policy.automated or not diff.modified:
+            return None
+        if not self.policy.prune and all(d.requires_pruning for d in diff.modified_resources):
+            return None  # only pruning would help, and pruning is off
+        if self._last_sync is None or self._last_sync[0] != comparison.revision.sha:
+            return "new revision"
+        if self.policy.self_heal:
+            return "self-heal"
+        return None
+
+    def _refuse_empty(self, comparison: _Comparison) -> None:
+        if comparison.targets or self.policy.allow_empty:
+            return
+        owned = [d.key for d in comparison.diff.resources if d.requires_pruning]
+        if owned:
+            raise SyncError(
+                f"refusing to sync {comparison.revision}: the render is empty and syncing would prune all "
+                f"{len(owned)} objects of {self.name!r}; set allow_empty=True to allow it"
+            )
+
+    def _sync(self, comparison: _Comparison, *, dry_run: bool, prune: bool) -> SyncResult:
+        return self.syncer.sync(
+            self.cluster,
+            app=self.name,
+            targets=comparison.targets,
+            diff=comparison.diff,
+            prune=prune,
+            dry_run=dry_run,
+            create_namespace=self.namespace if self.policy.create_namespace else None,
+            revision=comparison.revision,
+            log=self._log.bind(revision=comparison.revision.sha),
+        )
+
+    def _compare(self) -> _Comparison:
+        snapshot = self.source.fetch()
+        rendered = self.renderer.render(snapshot)
+        targets = self._targets(rendered)
+        return _Comparison(revision=snapshot.revision, targets=targets, diff=self._diff_live(targets))
+
+    def _targets(self, rendered: Sequence[Resource]) -> tuple[Resource, ...]:
+        """The rendered objects as they will be applied: namespaced, tracked, list keys filled."""
+        crd_scopes = {
+            GroupKind(str(spec.get("group", "")), str((spec.get("names") or {}).get("kind", ""))):
+                spec.get("scope") == "Namespaced"
+            for r in rendered
+            if r.key.group_kind == _CRD
+            for spec in [r.manifest.get("spec") or {}]
+        }
+        targets = []
+        for resource in rendered:
+            manifest: Manifest = fill_list_keys(resource.manifest)
+            namespaced = self.cluster.is_namespaced(resource.key.group_kind)
+            if namespaced is None:
+                # Served by a CRD in this very render, or unknown: then the apply names the missing kind.
+                namespaced = crd_scopes.get(resource.key.group_kind, True)
+            metadata = manifest.setdefault("metadata", {})
+            if namespaced and not metadata.get("namespace"):
+                metadata["namespace"] = self.namespace
+            elif not namespaced:
+                metadata.pop("namespace", None)
+            targets.append(Resource.from_manifest(tracking.annotate(manifest, self.name), resource.source))
+        check_unique(targets)
+        return tuple(sorted(targets, key=lambda r: r.key))
+
+    def _diff_live(self, targets: Sequence[Resource]) -> DiffResult:
+        wanted = {t.key for t in targets}
+        live: dict[ResourceKey, Manifest] = {}
+        for obj in self.cluster.list():
+            key = ResourceKey.from_manifest(obj)
+            if key in wanted or tracking.is_owned_by(obj, self.name):
+                live[key] = obj
+        return self.differ.diff(targets, live)
+
+
+def _statuses(before: DiffResult, after: DiffResult, sync: SyncResult | None) -> tuple[ResourceStatus, ...]:
+    """Each object's status: the action from the first comparison, the status from the last."""
+    synced: dict[ResourceKey, ResourceResult] = {r.key: r for r in sync.resources} if sync else {}
+    final = {d.key: d for d in after.resources}
+    statuses = []
+    for d in before.resources:
+        outcome = synced.get(d.key)
+        now = final.get(d.key)
+        status = now.status if now is not None else SyncStatus.SYNCED  # gone after a prune
+        statuses.append(
+            ResourceStatus(
+                key=d.key,
+                status=status,
+                action=_action(d),
+                message=outcome.message if outcome else _why(d),
+                result=outcome.status if outcome else None,
+            )
+        )
+    return tuple(statuses)
+
+
+def _action(d: ResourceDiff) -> SyncAction:
+    if d.missing:
+        return SyncAction.CREATE
+    if d.requires_pruning:
+        return SyncAction.PRUNE
+    return SyncAction.UPDATE if d.modified else SyncAction.NONE
+
+
+def _why(d: ResourceDiff) -> str:
+    if d.missing:
+        return "missing from the cluster"
+    if d.requires_pruning:
+        return "requires pruning"
+    if d.changes:
+        paths = [c.path for c in d.changes]
+        return "differs at " + ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+    return ""
