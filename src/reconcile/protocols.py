@@ -6,10 +6,14 @@ never on concrete classes, so a host can bring its own source, renderer or clust
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal, Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
-from reconcile.model import GroupKind, Manifest, Resource, ResourceKey, Snapshot
+from reconcile.model import GroupKind, Manifest, Resource, ResourceKey, Revision, Snapshot
+
+if TYPE_CHECKING:
+    from reconcile.diff import DiffResult
+    from reconcile.sync import SyncResult
 
 PropagationPolicy = Literal["Foreground", "Background", "Orphan"]
 
@@ -85,4 +89,34 @@ class Cluster(Protocol):
         self, key: ResourceKey, *, propagation: PropagationPolicy = "Background", dry_run: bool = False
     ) -> None:
         """Delete the object; :class:`~reconcile.errors.NotFoundError` when it is already gone."""
+        ...
+
+
+@runtime_checkable
+class Differ(Protocol):
+    """Compares desired objects with live ones. The default is :class:`reconcile.diff.Differ`."""
+
+    def diff(self, targets: Sequence[Resource], live: Mapping[ResourceKey, Manifest]) -> DiffResult:
+        """One entry per target, plus one per live object that no target names (it requires pruning)."""
+        ...
+
+
+@runtime_checkable
+class Syncer(Protocol):
+    """Runs a sync operation. The default is :class:`reconcile.sync.Syncer`."""
+
+    def sync(
+        self,
+        cluster: Cluster,
+        *,
+        app: str,
+        targets: Sequence[Resource],
+        diff: DiffResult,
+        prune: bool = False,
+        dry_run: bool = False,
+        create_namespace: str | None = None,
+        revision: Revision | None = None,
+        log: Any = None,
+    ) -> SyncResult:
+        """Apply ``targets`` and prune what ``diff`` says requires pruning; failures per object are results."""
         ...

@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 import structlog
 
-from reconcile import tracking
+from reconcile import protocols, tracking
 from reconcile.diff import DiffResult, Differ, ResourceDiff
 from reconcile.errors import ConfigurationError, ReconcileError, SyncError
 from reconcile.model import (
@@ -170,8 +170,8 @@ class Reconciler:
         cluster: Cluster,
         namespace: str = "default",
         policy: SyncPolicy | None = None,
-        differ: Differ | None = None,
-        syncer: Syncer | None = None,
+        differ: protocols.Differ | None = None,
+        syncer: protocols.Syncer | None = None,
         logger: Any = None,
     ) -> None:
         if not name or ":" in name or "/" in name:
@@ -182,8 +182,8 @@ class Reconciler:
         self.cluster = cluster
         self.namespace = namespace
         self.policy = policy or SyncPolicy()
-        self.differ = differ or Differ()
-        self.syncer = syncer or Syncer()
+        self.differ: protocols.Differ = differ or Differ()
+        self.syncer: protocols.Syncer = syncer or Syncer()
         self._log = (logger or structlog.get_logger("reconcile")).bind(app=name)
         # The last revision an automated sync was attempted for, and whether it succeeded: the reference
         # re-syncs the same revision only to self-heal, and never retries a failed revision on its own.
