@@ -1,0 +1,1622 @@
+"""An in-memory model of a Kubernetes 1.20 API server, for tests and dry runs.
+
+:class:`MemoryCluster` satisfies the :class:`~reconcile.protocols.Cluster` protocol and behaves like a real
+API server wherever the library can observe it: server-side apply with field managers stored as real
+``managedFields``, conflicts, server defaults and allocated values (cluster IPs), ``resourceVersion`` and
+``generation`` rules, dry runs, namespaces, CustomResourceDefinitions, finalizers and garbage collection by
+owner references. What real controllers do asynchronously (the namespace controller, the garbage collector,
+the ServiceAccount token controller, CRD establishment) happens synchronously inside the write that triggers
+it.
+
+Drift and failure helpers for tests: :meth:`MemoryCluster.edit`, :meth:`~MemoryCluster.set_status`,
+:meth:`~MemoryCluster.fail`, and :meth:`~MemoryCluster.watch` for an event stream.
+"""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import copy
+import datetime
+import ipaddress
+import queue
+import re
+import secrets
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from types import TracebackType
+from typing import Any, Literal
+
+import attrs
+
+from reconcile import fields, schema
+from reconcile.errors import (
+    ClusterError,
+    ConfigurationError,
+    ConflictError,
+    InvalidError,
+    NotFoundError,
+    UnknownKindError,
+)
+from reconcile.fields import FieldSet
+from reconcile.model import GroupKind, Manifest, ResourceKey, split_api_version
+from reconcile.protocols import PropagationPolicy
+from reconcile.schema import FieldPath, KindInfo, ListType
+
+__all__ = ["MemoryCluster", "Watch", "WatchEvent"]
+
+EventType = Literal["ADDED", "MODIFIED", "DELETED"]
+
+_NAMESPACE = GroupKind("", "Namespace")
+_SERVICE = GroupKind("", "Service")
+_SECRET = GroupKind("", "Secret")
+_SERVICE_ACCOUNT = GroupKind("", "ServiceAccount")
+_CRD = GroupKind("apiextensions.k8s.io", "CustomResourceDefinition")
+_CRD_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
+_FOREGROUND = "foregroundDeletion"
+_TOKEN_TYPE = "kubernetes.io/service-account-token"  # noqa: S105 - a Secret type, not a password
+_CONTROLLER_MANAGER = "kube-controller-manager"
+_API_SERVER = "kube-apiserver"
+
+_VERBS = frozenset(
+    {"get", "list", "is_namespaced", "apply", "create", "patch", "replace", "delete", "edit", "set_status"}
+)
+
+_PROTECTED_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
+_SERVICE_RANGE = ipaddress.ip_network("10.96.0.0/12")
+_NODE_PORTS = range(30000, 32768)
+
+# Name rules and messages as the API server words them.
+_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS1035 = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_SUBDOMAIN_MESSAGE = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
+    "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+    f"'{_SUBDOMAIN.pattern}')"
+)
+_LABEL_MESSAGE = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
+    f"and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+    f"'{_LABEL.pattern}')"
+)
+_DNS1035_MESSAGE = (
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic "
+    "character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for "
+    f"validation is '{_DNS1035.pattern}')"
+)
+_GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Watches.
+
+
+@attrs.frozen
+class WatchEvent:
+    """One change seen by a :class:`Watch`.
+
+    Attributes:
+        type: ``ADDED``, ``MODIFIED`` or ``DELETED``.
+        object: A copy of the object after the change (for ``DELETED``, its last state).
+    """
+
+    type: EventType
+    object: Manifest = attrs.field(eq=False, repr=False)
+
+    @property
+    def key(self) -> ResourceKey:
+        """The key of the object that changed."""
+        return ResourceKey.from_manifest(self.object)
+
+
+class Watch:
+    """A thread-safe stream of changes, from :meth:`MemoryCluster.watch`.
+
+    Iterating yields events until the watch is closed or no event arrives for ``timeout`` seconds; :meth:`get`
+    waits for one event. Use it as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        *,
+        group_kind: GroupKind | None,
+        namespace: str | None,
+        timeout: float,
+        on_close: Callable[[Watch], None],
+    ) -> None:
+        self.group_kind = group_kind
+        self.namespace = namespace
+        self.timeout = timeout
+        self._on_close = on_close
+        self._queue: queue.Queue[WatchEvent | None] = queue.Queue()
+        self._closed = threading.Event()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed.is_set()
+
+    def _offer(self, event: WatchEvent) -> None:
+        key = event.key
+        if self.group_kind is not None and key.group_kind != self.group_kind:
+            return
+        if self.namespace is not None and key.namespace != self.namespace:
+            return
+        if not self.closed:
+            self._queue.put(event)
+
+    def get(self, timeout: float | None = None) -> WatchEvent | None:
+        """The next event, waiting up to ``timeout`` seconds (``None``: forever); ``None`` when none came."""
+        if self.closed and self._queue.empty():
+            return None
+        try:
+            event = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if event is None:
+            self._queue.put(None)  # let every other reader see the end too
+        return event
+
+    def __iter__(self) -> Iterator[WatchEvent]:
+        while (event := self.get(self.timeout)) is not None:
+            yield event
+
+    def close(self) -> None:
+        """Stop receiving events; iteration ends once the events already received are read."""
+        if not self._closed.is_set():
+            self._closed.set()
+            self._on_close(self)
+            self._queue.put(None)
+
+    def __enter__(self) -> Watch:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+# ----------------------------------------------------------------------------------------------------
+# Small helpers.
+
+
+@attrs.define
+class _Failure:
+    verb: str
+    target: ResourceKey | GroupKind | None
+    error: ClusterError | None
+    remaining: int
+
+    def matches(self, verb: str, key: ResourceKey | None, group_kind: GroupKind | None) -> bool:
+        if self.verb not in (verb, "*"):
+            return False
+        if self.target is None:
+            return True
+        if isinstance(self.target, ResourceKey):
+            return key == self.target
+        return (key.group_kind if key is not None else group_kind) == self.target
+
+
+@attrs.frozen(kw_only=True)
+class _Entry:
+    manager: str
+    operation: str
+    api_version: str
+    time: str
+    fields: FieldSet = attrs.field(eq=False)
+
+    def render(self) -> dict[str, Any]:
+        return {
+            "apiVersion": self.api_version,
+            "fieldsType": "FieldsV1",
+            "fieldsV1": self.fields,
+            "manager": self.manager,
+            "operation": self.operation,
+            "time": self.time,
+        }
+
+
+def _read_entries(managed: object) -> list[_Entry]:
+    """Entries of a ``managedFields`` list, those of the same manager and operation merged."""
+    merged: dict[tuple[str, str], _Entry] = {}
+    for raw in managed if isinstance(managed, list) else []:
+        if not isinstance(raw, dict):
+            continue
+        entry = _Entry(
+            manager=str(raw.get("manager") or ""),
+            operation=str(raw.get("operation") or "Update"),
+            api_version=str(raw.get("apiVersion") or ""),
+            time=str(raw.get("time") or ""),
+            fields=raw.get("fieldsV1") or {},
+        )
+        found = merged.get((entry.manager, entry.operation))
+        if found is not None:
+            entry = attrs.evolve(entry, fields=fields.union(found.fields, entry.fields))
+        merged[(entry.manager, entry.operation)] = entry
+    return list(merged.values())
+
+
+def _render_entries(entries: list[_Entry]) -> list[dict[str, Any]]:
+    # The API server's order: Apply before Update, then oldest first, then by manager.
+    ordered = sorted(entries, key=lambda e: (e.operation, e.time, e.manager, e.api_version))
+    return [entry.render() for entry in ordered]
+
+
+def _same(left: object, right: object) -> bool:
+    """JSON equality that tells ``True`` from ``1``."""
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(_same(left[k], right[k]) for k in left)
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(_same(a, b) for a, b in zip(left, right, strict=True))
+    if isinstance(left, bool) or isinstance(right, bool):
+        return type(left) is type(right) and left == right
+    return bool(left == right)
+
+
+def _drop_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {name: _drop_nulls(child) for name, child in value.items() if child is not None}
+    if isinstance(value, list):
+        return [_drop_nulls(item) for item in value]
+    return value
+
+
+def _merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch: maps merge, ``null`` deletes, everything else replaces."""
+    if not isinstance(patch, Mapping):
+        return copy.deepcopy(patch)
+    out = dict(target) if isinstance(target, dict) else {}
+    for name, value in patch.items():
+        if value is None:
+            out.pop(name, None)
+        else:
+            out[name] = _merge_patch(out.get(name), value)
+    return out
+
+
+def _without(obj: Manifest, *names: str) -> Manifest:
+    return {name: value for name, value in obj.items() if name not in names}
+
+
+def _metadata(obj: Manifest) -> dict[str, Any]:
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = obj["metadata"] = {}
+    return metadata
+
+
+def _version_order(version: str) -> tuple[int, int, int, str]:
+    """Kubernetes' version priority: GA before beta before alpha, higher numbers first, others last."""
+    match = re.fullmatch(r"v(\d+)(?:(alpha|beta)(\d+))?", version)
+    if match is None:
+        return (3, 0, 0, version)
+    stage = {None: 0, "beta": 1, "alpha": 2}[match.group(2)]
+    return (stage, -int(match.group(1)), -int(match.group(3) or 0), version)
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+# ----------------------------------------------------------------------------------------------------
+# Defaults, as a 1.20 API server fills them in.
+
+
+def _image_pull_policy(image: str) -> str:
+    if "@" in image:
+        return "IfNotPresent"
+    name = image.rsplit("/", 1)[-1]
+    tag = name.split(":", 1)[1] if ":" in name else ""
+    return "Always" if tag in ("", "latest") else "IfNotPresent"
+
+
+def _default_probe(probe: object) -> None:
+    if not isinstance(probe, dict):
+        return
+    for name, value in (
+        ("timeoutSeconds", 1),
+        ("periodSeconds", 10),
+        ("successThreshold", 1),
+        ("failureThreshold", 3),
+    ):
+        probe.setdefault(name, value)
+    if isinstance(probe.get("httpGet"), dict):
+        probe["httpGet"].setdefault("scheme", "HTTP")
+
+
+def _default_container(container: object) -> None:
+    if not isinstance(container, dict):
+        return
+    container.setdefault("imagePullPolicy", _image_pull_policy(str(container.get("image") or "")))
+    container.setdefault("terminationMessagePath", "/dev/termination-log")
+    container.setdefault("terminationMessagePolicy", "File")
+    container.setdefault("resources", {})
+    for port in container.get("ports") or []:
+        if isinstance(port, dict):
+            port.setdefault("protocol", "TCP")
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        _default_probe(container.get(probe))
+    for variable in container.get("env") or []:
+        value_from = variable.get("valueFrom") if isinstance(variable, dict) else None
+        if isinstance(value_from, dict) and isinstance(value_from.get("fieldRef"), dict):
+            value_from["fieldRef"].setdefault("apiVersion", "v1")
+
+
+def _default_pod_spec(spec: object) -> None:
+    if not isinstance(spec, dict):
+        return
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("securityContext", {})
+    spec.setdefault("schedulerName", "default-scheduler")
+    for field in ("containers", "initContainers"):
+        for container in spec.get(field) or []:
+            _default_container(container)
+    for volume in spec.get("volumes") or []:
+        if not isinstance(volume, dict):
+            continue
+        for source in ("secret", "configMap", "downwardAPI", "projected"):
+            if isinstance(volume.get(source), dict):
+                volume[source].setdefault("defaultMode", 420)
+
+
+def _default_template(template: object) -> None:
+    if not isinstance(template, dict):
+        return
+    metadata = template.setdefault("metadata", {})
+    if isinstance(metadata, dict):
+        metadata.setdefault("creationTimestamp", None)
+    _default_pod_spec(template.get("spec"))
+
+
+def _spec(obj: Manifest) -> dict[str, Any]:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        spec = obj["spec"] = {}
+    return spec
+
+
+def _default_deployment(obj: Manifest) -> None:
+    spec = _spec(obj)
+    spec.setdefault("replicas", 1)
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    strategy = spec.setdefault("strategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = strategy.setdefault("rollingUpdate", {})
+        rolling.setdefault("maxSurge", "25%")
+        rolling.setdefault("maxUnavailable", "25%")
+    _default_template(spec.get("template"))
+
+
+def _default_statefulset(obj: Manifest) -> None:
+    spec = _spec(obj)
+    spec.setdefault("replicas", 1)
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    spec.setdefault("revisionHistoryLimit", 10)
+    strategy = spec.setdefault("updateStrategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        strategy.setdefault("rollingUpdate", {}).setdefault("partition", 0)
+    for claim in spec.get("volumeClaimTemplates") or []:
+        if isinstance(claim, dict):
+            claim.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")
+            claim.setdefault("status", {}).setdefault("phase", "Pending")
+    _default_template(spec.get("template"))
+
+
+def _default_daemonset(obj: Manifest) -> None:
+    spec = _spec(obj)
+    spec.setdefault("revisionHistoryLimit", 10)
+    strategy = spec.setdefault("updateStrategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        strategy.setdefault("rollingUpdate", {}).setdefault("maxUnavailable", 1)
+    _default_template(spec.get("template"))
+
+
+def _default_replicated(obj: Manifest) -> None:
+    spec = _spec(obj)
+    spec.setdefault("replicas", 1)
+    _default_template(spec.get("template"))
+
+
+def _default_replication_controller(obj: Manifest) -> None:
+    _default_replicated(obj)
+    spec = _spec(obj)
+    template = spec.get("template")
+    labels = (template.get("metadata") or {}).get("labels") if isinstance(template, dict) else None
+    if labels:
+        spec.setdefault("selector", dict(labels))
+        _metadata(obj).setdefault("labels", dict(labels))
+
+
+def _default_job_spec(spec: dict[str, Any]) -> None:
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+    spec.setdefault("parallelism", 1)
+    spec.setdefault("backoffLimit", 6)
+    _default_template(spec.get("template"))
+
+
+def _default_job(obj: Manifest, live: Manifest | None) -> None:
+    spec = _spec(obj)
+    _default_job_spec(spec)
+    if live is None and not spec.get("manualSelector"):
+        # The Job strategy generates a selector from the object's uid on create.
+        uid = _metadata(obj)["uid"]
+        spec.setdefault("selector", {"matchLabels": {"controller-uid": uid}})
+        template = spec.setdefault("template", {})
+        labels = template.setdefault("metadata", {}).setdefault("labels", {})
+        labels.setdefault("controller-uid", uid)
+        labels.setdefault("job-name", _metadata(obj)["name"])
+
+
+def _default_cronjob(obj: Manifest) -> None:
+    spec = _spec(obj)
+    spec.setdefault("concurrencyPolicy", "Allow")
+    spec.setdefault("suspend", False)
+    spec.setdefault("successfulJobsHistoryLimit", 3)
+    spec.setdefault("failedJobsHistoryLimit", 1)
+    job_template = spec.get("jobTemplate")
+    if isinstance(job_template, dict):
+        job_template.setdefault("metadata", {}).setdefault("creationTimestamp", None)
+        job_spec = job_template.get("spec")
+        if isinstance(job_spec, dict):
+            _default_template(job_spec.get("template"))
+
+
+def _qos_class(spec: Mapping[str, Any]) -> str:
+    resources = [
+        c.get("resources") or {}
+        for field in ("containers", "initContainers")
+        for c in spec.get(field) or []
+        if isinstance(c, dict)
+    ]
+    if not any(r.get("requests") or r.get("limits") for r in resources):
+        return "BestEffort"
+    guaranteed = all(
+        (r.get("limits") or {}).get(name) and (r.get("requests") or {}).get(name) == r["limits"][name]
+        for r in resources
+        for name in ("cpu", "memory")
+    )
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def _default_pod(obj: Manifest) -> None:
+    spec = _spec(obj)
+    for field in ("containers", "initContainers"):
+        for container in spec.get(field) or []:
+            resources = container.get("resources") if isinstance(container, dict) else None
+            if isinstance(resources, dict) and isinstance(resources.get("limits"), dict):
+                requests = resources.setdefault("requests", {})
+                for name, quantity in resources["limits"].items():
+                    requests.setdefault(name, quantity)
+    _default_pod_spec(spec)
+    spec.setdefault("enableServiceLinks", True)
+    spec.setdefault("priority", 0)
+    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+    spec.setdefault(
+        "tolerations",
+        [
+            {
+                "effect": "NoExecute",
+                "key": f"node.kubernetes.io/{taint}",
+                "operator": "Exists",
+                "tolerationSeconds": 300,
+            }
+            for taint in ("not-ready", "unreachable")
+        ],
+    )
+
+
+def _default_webhooks(obj: Manifest, mutating: bool) -> None:
+    for hook in obj.get("webhooks") or []:
+        if not isinstance(hook, dict):
+            continue
+        hook.setdefault("failurePolicy", "Fail")
+        hook.setdefault("matchPolicy", "Equivalent")
+        hook.setdefault("namespaceSelector", {})
+        hook.setdefault("objectSelector", {})
+        hook.setdefault("timeoutSeconds", 10)
+        if mutating:
+            hook.setdefault("reinvocationPolicy", "Never")
+        for rule in hook.get("rules") or []:
+            if isinstance(rule, dict):
+                rule.setdefault("scope", "*")
+        service = (hook.get("clientConfig") or {}).get("service")
+        if isinstance(service, dict):
+            service.setdefault("port", 443)
+
+
+def _default_network_policy(obj: Manifest) -> None:
+    spec = _spec(obj)
+    if "policyTypes" not in spec:
+        spec["policyTypes"] = ["Ingress", "Egress"] if spec.get("egress") else ["Ingress"]
+
+
+def _default_simple(obj: Manifest, group_kind: GroupKind) -> None:
+    """Defaults that fill a few fields of one kind; nothing to allocate or compute."""
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else None
+    if group_kind == GroupKind("", "Secret"):
+        obj.setdefault("type", "Opaque")
+    elif group_kind == GroupKind("", "Namespace"):
+        _spec(obj).setdefault("finalizers", ["kubernetes"])
+    elif group_kind == GroupKind("", "PersistentVolumeClaim"):
+        _spec(obj).setdefault("volumeMode", "Filesystem")
+    elif group_kind == GroupKind("", "PersistentVolume"):
+        _spec(obj).setdefault("persistentVolumeReclaimPolicy", "Retain")
+        _spec(obj).setdefault("volumeMode", "Filesystem")
+    elif group_kind == GroupKind("autoscaling", "HorizontalPodAutoscaler") and spec is not None:
+        spec.setdefault("minReplicas", 1)
+    elif group_kind == GroupKind("scheduling.k8s.io", "PriorityClass"):
+        obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
+    elif group_kind == GroupKind("storage.k8s.io", "StorageClass"):
+        obj.setdefault("reclaimPolicy", "Delete")
+        obj.setdefault("volumeBindingMode", "Immediate")
+    elif group_kind == _CRD:
+        _spec(obj).setdefault("conversion", {"strategy": "None"})
+
+
+_INITIAL_STATUS: Mapping[GroupKind, Callable[[Manifest], dict[str, Any]]] = {
+    _NAMESPACE: lambda _: {"phase": "Active"},
+    _SERVICE: lambda _: {"loadBalancer": {}},
+    GroupKind("", "Pod"): lambda obj: {"phase": "Pending", "qosClass": _qos_class(obj.get("spec") or {})},
+    GroupKind("", "PersistentVolumeClaim"): lambda _: {"phase": "Pending"},
+    GroupKind("", "PersistentVolume"): lambda _: {"phase": "Pending"},
+    GroupKind("networking.k8s.io", "Ingress"): lambda _: {"loadBalancer": {}},
+}
+
+
+# ----------------------------------------------------------------------------------------------------
+# The cluster.
+
+
+class MemoryCluster:
+    """An in-memory Kubernetes API server (1.20 semantics). Thread-safe: every call holds one lock.
+
+    It starts with the namespaces ``default``, ``kube-system``, ``kube-public`` and ``kube-node-lease``,
+    serves the kinds of :data:`reconcile.schema.BUILTIN_KINDS` plus those of every CustomResourceDefinition
+    written to it, and returns deep copies only.
+
+    Args:
+        clock: Where timestamps come from (UTC ``datetime``); the wall clock by default.
+    """
+
+    def __init__(self, *, clock: Callable[[], datetime.datetime] | None = None) -> None:
+        self._lock = threading.RLock()
+        self._clock = clock or (lambda: datetime.datetime.now(datetime.UTC))
+        self._objects: dict[ResourceKey, Manifest] = {}
+        self._kinds: dict[GroupKind, KindInfo] = dict(schema.BUILTIN_KINDS)
+        self._overrides: dict[GroupKind, dict[FieldPath, ListType]] = {}
+        self._resource_version = 0
+        self._watches: builtins.list[Watch] = []
+        self._failures: builtins.list[_Failure] = []
+        # Whether the garbage collector may have work: a deletion, or an object with owners, was stored.
+        self._pending_collection = False
+        for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
+            self.create(
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+                field_manager=_API_SERVER,
+            )
+
+    # --- the Cluster protocol ---
+
+    def get(self, key: ResourceKey) -> Manifest | None:
+        """The live object, or ``None`` when it does not exist.
+
+        Raises:
+            UnknownKindError: The cluster does not serve the key's kind.
+        """
+        with self._lock:
+            self._maybe_fail("get", key)
+            info = self._kind(key.group_kind)
+            found = self._objects.get(self._scoped(key, info))
+            return copy.deepcopy(found) if found is not None else None
+
+    def list(
+        self, group_kind: GroupKind | None = None, *, namespace: str | None = None
+    ) -> builtins.list[Manifest]:
+        """Live objects of one kind (or of every kind), sorted by key; only those in ``namespace`` if given.
+
+        Raises:
+            UnknownKindError: The cluster does not serve ``group_kind``.
+        """
+        with self._lock:
+            self._maybe_fail("list", None, group_kind)
+            if group_kind is not None:
+                self._kind(group_kind)
+            return [
+                copy.deepcopy(obj)
+                for key, obj in sorted(self._objects.items())
+                if (group_kind is None or key.group_kind == group_kind)
+                and (namespace is None or key.namespace == namespace)
+            ]
+
+    def is_namespaced(self, group_kind: GroupKind) -> bool | None:
+        """Whether the kind is namespaced; ``None`` when the cluster does not serve it."""
+        with self._lock:
+            self._maybe_fail("is_namespaced", None, group_kind)
+            info = self._kinds.get(group_kind)
+            return info.namespaced if info is not None else None
+
+    def apply(
+        self, obj: Manifest, *, field_manager: str = "reconcile", force: bool = False, dry_run: bool = False
+    ) -> Manifest:
+        """Server-side apply ``obj`` as ``field_manager``; returns the object as stored (or as it would be).
+
+        Raises:
+            ConflictError: Another manager owns a field this apply changes (and ``force`` is false).
+            InvalidError: The object is invalid (bad name, a keyed-list item without its key field...).
+            NotFoundError: Its namespace does not exist.
+            UnknownKindError: The cluster does not serve its kind or version.
+        """
+        with self._lock:
+            config = copy.deepcopy(obj)
+            self._maybe_fail("apply", self._loose_key(config))
+            info, key = self._identify(config)
+            return self._apply(key, info, config, field_manager, force=force, dry_run=dry_run)
+
+    def create(self, obj: Manifest, *, field_manager: str = "reconcile", dry_run: bool = False) -> Manifest:
+        """Create ``obj`` (``metadata.generateName`` supported).
+
+        Raises:
+            ConflictError: It exists already (reason ``AlreadyExists``).
+            InvalidError, NotFoundError, UnknownKindError: As for :meth:`apply`.
+        """
+        with self._lock:
+            config = copy.deepcopy(obj)
+            self._maybe_fail("create", self._loose_key(config))
+            metadata = _metadata(config)
+            if not metadata.get("name") and metadata.get("generateName"):
+                metadata["name"] = self._generate_name(config)
+            info, key = self._identify(config)
+            if key in self._objects:
+                raise ConflictError(
+                    f'{self._resource(info)} "{key.name}" already exists', key=key, reason="AlreadyExists"
+                )
+            self._check_can_create(key, info)
+            return self._update(key, info, None, config, field_manager, dry_run=dry_run)
+
+    def patch(
+        self,
+        key: ResourceKey,
+        patch: Mapping[str, Any],
+        *,
+        field_manager: str = "reconcile",
+        dry_run: bool = False,
+    ) -> Manifest:
+        """Apply a JSON merge patch (RFC 7386) as an Update by ``field_manager``.
+
+        Raises:
+            NotFoundError: The object does not exist.
+            ConflictError: The patch carries a stale ``metadata.resourceVersion``.
+        """
+        with self._lock:
+            self._maybe_fail("patch", key)
+            info = self._kind(key.group_kind)
+            key = self._scoped(key, info)
+            live = self._live(key, info)
+            patched = _merge_patch(copy.deepcopy(live), patch)
+            requested = (
+                (patch.get("metadata") or {}).get("resourceVersion") if isinstance(patch, Mapping) else None
+            )
+            self._check_precondition(key, info, live, requested)
+            self._check_same_identity(key, info, patched)
+            return self._update(key, info, live, patched, field_manager, dry_run=dry_run)
+
+    def delete(
+        self, key: ResourceKey, *, propagation: PropagationPolicy = "Background", dry_run: bool = False
+    ) -> None:
+        """Delete the object; with finalizers it stays (``deletionTimestamp`` set) until they are removed.
+
+        ``Background`` and ``Foreground`` delete the object's dependents (objects whose ``ownerReferences``
+        name its uid); ``Orphan`` removes those references instead.
+
+        Raises:
+            NotFoundError: The object does not exist.
+        """
+        with self._lock:
+            self._maybe_fail("delete", key)
+            info = self._kind(key.group_kind)
+            key = self._scoped(key, info)
+            self._live(key, info)
+            if key.group_kind == _NAMESPACE and key.name in _PROTECTED_NAMESPACES:
+                raise ClusterError(
+                    f'namespaces "{key.name}" is forbidden: this namespace may not be deleted',
+                    key=key,
+                    status=403,
+                    reason="Forbidden",
+                )
+            if dry_run:
+                return
+            self._delete(key, propagation)
+            self._collect()
+
+    # --- more verbs and test helpers ---
+
+    def replace(self, obj: Manifest, *, field_manager: str = "reconcile", dry_run: bool = False) -> Manifest:
+        """Replace the whole object (HTTP PUT) as an Update by ``field_manager``.
+
+        A ``metadata.resourceVersion`` in ``obj`` must match the live one; allocated values (a Service's
+        cluster IP) are kept when ``obj`` leaves them out; ``status`` is ignored for kinds with a status
+        subresource.
+
+        Raises:
+            NotFoundError: The object does not exist.
+            ConflictError: ``metadata.resourceVersion`` is stale.
+        """
+        with self._lock:
+            config = copy.deepcopy(obj)
+            self._maybe_fail("replace", self._loose_key(config))
+            info, key = self._identify(config)
+            live = self._live(key, info)
+            self._check_precondition(key, info, live, _metadata(config).get("resourceVersion"))
+            return self._update(key, info, live, config, field_manager, dry_run=dry_run)
+
+    def edit(self, key: ResourceKey, fn: Callable[[Manifest], Manifest | None]) -> Manifest:
+        """Change an object like ``kubectl edit`` does, as an Update by the manager ``kubectl-edit``.
+
+        ``fn`` gets a copy of the live object and returns the edited object, or changes the copy in place and
+        returns ``None``.
+
+        Raises:
+            NotFoundError: The object does not exist.
+        """
+        with self._lock:
+            self._maybe_fail("edit", key)
+            info = self._kind(key.group_kind)
+            key = self._scoped(key, info)
+            live = self._live(key, info)
+            draft = copy.deepcopy(live)
+            result = fn(draft)
+            edited = copy.deepcopy(result if result is not None else draft)
+            self._check_same_identity(key, info, edited)
+            self._check_precondition(key, info, live, _metadata(edited).get("resourceVersion"))
+            return self._update(key, info, live, edited, "kubectl-edit", dry_run=False)
+
+    def set_status(
+        self, key: ResourceKey, status: Mapping[str, Any], *, field_manager: str = _CONTROLLER_MANAGER
+    ) -> Manifest:
+        """Replace the object's ``status`` (through the status subresource, as controllers do).
+
+        Raises:
+            NotFoundError: The object does not exist.
+        """
+        with self._lock:
+            self._maybe_fail("set_status", key)
+            info = self._kind(key.group_kind)
+            key = self._scoped(key, info)
+            live = self._live(key, info)
+            updated = copy.deepcopy(live)
+            updated["status"] = copy.deepcopy(dict(status))
+            return self._update(key, info, live, updated, field_manager, dry_run=False, status_write=True)
+
+    def watch(
+        self, group_kind: GroupKind | None = None, *, namespace: str | None = None, timeout: float = 1.0
+    ) -> Watch:
+        """Start receiving ``ADDED``/``MODIFIED``/``DELETED`` events for one kind (or all), from now on.
+
+        Args:
+            group_kind: Only this kind; every kind when ``None``.
+            namespace: Only objects in this namespace.
+            timeout: How long iterating waits for the next event before it stops.
+        """
+        with self._lock:
+            stream = Watch(
+                group_kind=group_kind, namespace=namespace, timeout=timeout, on_close=self._unwatch
+            )
+            self._watches.append(stream)
+            return stream
+
+    def fail(
+        self,
+        verb: str,
+        *,
+        key: ResourceKey | GroupKind | None = None,
+        error: ClusterError | None = None,
+        times: int = 1,
+    ) -> None:
+        """Make the next ``times`` matching calls raise ``error`` before doing anything.
+
+        Args:
+            verb: ``get``, ``list``, ``is_namespaced``, ``apply``, ``create``, ``patch``, ``replace``,
+                ``delete``, ``edit``, ``set_status``, or ``*`` for any.
+            key: Only calls about this object, or about objects of this kind; any call when ``None``.
+            error: What to raise; by default a 500 ``InternalError`` :class:`~reconcile.errors.ClusterError`.
+            times: How many calls fail.
+        """
+        if verb != "*" and verb not in _VERBS:
+            raise ConfigurationError(f"cannot inject failures into {verb!r}: verbs are {sorted(_VERBS)}")
+        with self._lock:
+            self._failures.append(_Failure(verb=verb, target=key, error=error, remaining=times))
+
+    # --- identity, kinds, checks ---
+
+    def _maybe_fail(self, verb: str, key: ResourceKey | None, group_kind: GroupKind | None = None) -> None:
+        for failure in self._failures:
+            if failure.remaining > 0 and failure.matches(verb, key, group_kind):
+                failure.remaining -= 1
+                if failure.remaining <= 0:
+                    self._failures.remove(failure)
+                if failure.error is not None:
+                    raise copy.copy(failure.error)
+                raise ClusterError(
+                    f"Internal error occurred: injected failure of {verb}",
+                    key=key,
+                    status=500,
+                    reason="InternalError",
+                )
+
+    def _kind(self, group_kind: GroupKind, api_version: str | None = None) -> KindInfo:
+        info = self._kinds.get(group_kind)
+        version = split_api_version(api_version)[1] if api_version else None
+        if info is None or (version is not None and version not in info.versions):
+            where = f'version "{api_version}"' if api_version else f'group "{group_kind.group}"'
+            raise UnknownKindError(f'no matches for kind "{group_kind.kind}" in {where}')
+        return info
+
+    @staticmethod
+    def _scoped(key: ResourceKey, info: KindInfo) -> ResourceKey:
+        return key if info.namespaced else key.with_namespace("")
+
+    def _loose_key(self, obj: Manifest) -> ResourceKey:
+        key = ResourceKey.from_manifest(obj)
+        info = self._kinds.get(key.group_kind)
+        if info is not None and not info.namespaced:
+            return key.with_namespace("")
+        return key if key.namespace or info is None else key.with_namespace("default")
+
+    @staticmethod
+    def _resource(info: KindInfo) -> str:
+        return f"{info.plural}.{info.group}" if info.group else info.plural
+
+    def _identify(self, obj: Manifest) -> tuple[KindInfo, ResourceKey]:
+        """Check the object's kind, version and name; set its namespace as the server would."""
+        api_version, kind = obj.get("apiVersion"), obj.get("kind")
+        if not kind or not api_version:
+            missing = "kind" if not kind else "apiVersion"
+            raise InvalidError(f"Object '{missing}' is missing in the object", field=missing)
+        group, _ = split_api_version(str(api_version))
+        info = self._kind(GroupKind(group, str(kind)), str(api_version))
+        metadata = _metadata(obj)
+        if info.namespaced:
+            metadata["namespace"] = metadata.get("namespace") or "default"
+        else:
+            metadata.pop("namespace", None)
+        key = ResourceKey.from_manifest(obj)
+        self._validate_name(info, key)
+        return info, key
+
+    def _validate_name(self, info: KindInfo, key: ResourceKey) -> None:
+        name = key.name
+        prefix = f"{info.kind}.{info.group}" if info.group else info.kind
+        if not name:
+            raise InvalidError(
+                f'{prefix} "" is invalid: metadata.name: Required value: name or generateName is required',
+                key=key,
+                field="metadata.name",
+            )
+        problem = ""
+        if info.group == "rbac.authorization.k8s.io":
+            if name in (".", "..") or "/" in name or "%" in name:
+                problem = "may not be '.' or '..' and may not contain '/' or '%'"
+        elif info.group_kind == _NAMESPACE:
+            if len(name) > 63 or not _LABEL.fullmatch(name):  # noqa: PLR2004
+                problem = _LABEL_MESSAGE
+        elif info.group_kind == _SERVICE:
+            if len(name) > 63 or not _DNS1035.fullmatch(name):  # noqa: PLR2004
+                problem = _DNS1035_MESSAGE
+        elif len(name) > 253 or not _SUBDOMAIN.fullmatch(name):  # noqa: PLR2004
+            problem = _SUBDOMAIN_MESSAGE
+        if problem:
+            raise InvalidError(
+                f'{prefix} "{name}" is invalid: metadata.name: Invalid value: "{name}": {problem}',
+                key=key,
+                field="metadata.name",
+            )
+
+    def _live(self, key: ResourceKey, info: KindInfo) -> Manifest:
+        found = self._objects.get(key)
+        if found is None:
+            raise NotFoundError(f'{self._resource(info)} "{key.name}" not found', key=key)
+        return found
+
+    def _check_can_create(self, key: ResourceKey, info: KindInfo) -> None:
+        if info.namespaced:
+            namespace = self._objects.get(ResourceKey("", "Namespace", "", key.namespace))
+            if namespace is None:
+                raise NotFoundError(f'namespaces "{key.namespace}" not found', key=key)
+            if _metadata(namespace).get("deletionTimestamp"):
+                raise ClusterError(
+                    f'{self._resource(info)} "{key.name}" is forbidden: unable to create new content in '
+                    f"namespace {key.namespace} because it is being terminated",
+                    key=key,
+                    status=403,
+                    reason="Forbidden",
+                )
+        crd = self._crd_of(info.group_kind)
+        if crd is not None and _metadata(crd).get("deletionTimestamp"):
+            raise ClusterError(
+                f'create not allowed while custom resource definition "{_metadata(crd)["name"]}" '
+                "is terminating",
+                key=key,
+                status=405,
+                reason="MethodNotAllowed",
+            )
+
+    def _check_precondition(
+        self, key: ResourceKey, info: KindInfo, live: Manifest, requested: object
+    ) -> None:
+        if requested and str(requested) != _metadata(live).get("resourceVersion"):
+            raise ConflictError(
+                f'Operation cannot be fulfilled on {self._resource(info)} "{key.name}": the object has been '
+                "modified; please apply your changes to the latest version and try again",
+                key=key,
+            )
+
+    def _check_same_identity(self, key: ResourceKey, info: KindInfo, obj: Manifest) -> None:
+        found = ResourceKey.from_manifest(obj)
+        if not info.namespaced:
+            found = found.with_namespace("")
+        if found != key:
+            raise InvalidError(
+                f"the object {found} does not match the object it replaces ({key})", key=key, field="metadata"
+            )
+
+    def _generate_name(self, obj: Manifest) -> str:
+        prefix = str(_metadata(obj)["generateName"])
+        probe = self._loose_key(obj)
+        while True:
+            name = prefix + "".join(secrets.choice(_GENERATE_ALPHABET) for _ in range(5))
+            if attrs.evolve(probe, name=name) not in self._objects:
+                return name
+
+    def _overrides_of(self, info: KindInfo) -> dict[FieldPath, ListType] | None:
+        return self._overrides.get(info.group_kind)
+
+    # --- writes ---
+
+    def _now(self) -> str:
+        return self._clock().astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def _apply(
+        self, key: ResourceKey, info: KindInfo, config: Manifest, manager: str, *, force: bool, dry_run: bool
+    ) -> Manifest:
+        group_kind, overrides = info.group_kind, self._overrides_of(info)
+        metadata = _metadata(config)
+        if metadata.get("managedFields") is not None:
+            raise InvalidError("metadata.managedFields must be nil", key=key, field="metadata.managedFields")
+        problems = fields.list_key_errors(config, group_kind, overrides=overrides)
+        if problems:
+            where, problem = problems[0]
+            raise InvalidError(
+                f"failed to create typed patch object ({key}): {where}: {problem}", key=key, field=where
+            )
+        live = self._objects.get(key)
+        if live is None:
+            self._check_can_create(key, info)
+        else:
+            self._check_precondition(key, info, live, metadata.get("resourceVersion"))
+        prepared = fields.apply_configuration(config)
+        if info.status_subresource:
+            prepared.pop("status", None)
+        entries = _read_entries(_metadata(live).get("managedFields") if live else None)
+        mine = next((e for e in entries if e.manager == manager and e.operation == "Apply"), None)
+        others = [e for e in entries if e is not mine]
+        owned_by_others: FieldSet = {}
+        for entry in others:
+            owned_by_others = fields.union(owned_by_others, entry.fields)
+        merged = fields.merge_apply(
+            live,
+            prepared,
+            previously_owned=mine.fields if mine else {},
+            owned_by_others=owned_by_others,
+            group_kind=group_kind,
+            overrides=overrides,
+        )
+        comparison = fields.compare(live, merged, group_kind, overrides=overrides)
+        changed = fields.union(comparison.added, comparison.modified)
+        overlaps = [(entry, fields.intersection(entry.fields, changed)) for entry in others]
+        clashes = [(entry, clash) for entry, clash in overlaps if not fields.is_empty(clash)]
+        if clashes and not force:
+            raise self._conflict(key, clashes)
+        kept: builtins.list[_Entry] = []
+        for entry in others:
+            owned = fields.difference(entry.fields, comparison.removed)
+            if force:
+                owned = fields.difference(owned, changed)
+            if not fields.is_empty(owned):
+                kept.append(attrs.evolve(entry, fields=owned))
+        candidate = self._prepare(key, info, live, merged, status_write=False)
+        applied = fields.field_set(prepared, group_kind, overrides=overrides)
+        if not fields.is_empty(applied):
+            unchanged = live is not None and _same(_without_mf(candidate), _without_mf(live))
+            time = mine.time if (mine is not None and unchanged) else self._now()
+            api_version = str(config["apiVersion"])
+            kept.append(
+                _Entry(manager=manager, operation="Apply", api_version=api_version, time=time, fields=applied)
+            )
+        return self._commit(key, info, live, candidate, kept, dry_run=dry_run)
+
+    def _conflict(self, key: ResourceKey, clashes: builtins.list[tuple[_Entry, FieldSet]]) -> ConflictError:
+        lines: builtins.list[str] = []
+        found: builtins.list[str] = []
+        for entry, clash in sorted(clashes, key=lambda pair: pair[0].manager):
+            owner = f'"{entry.manager}"' + (
+                f" using {entry.api_version}" if entry.operation == "Update" else ""
+            )
+            clash_paths = fields.paths(clash)
+            found.extend(clash_paths)
+            if len(clashes) == 1 and len(clash_paths) == 1:
+                lines.append(f"conflict with {owner}: {clash_paths[0]}")
+            else:
+                lines.append(f"conflicts with {owner}:")
+                lines.extend(f"- {path}" for path in clash_paths)
+        count = len(found)
+        message = f"Apply failed with {count} conflict{'s' if count != 1 else ''}: " + "\n".join(lines)
+        return ConflictError(message, key=key, fields=tuple(sorted(set(found))))
+
+    def _update(
+        self,
+        key: ResourceKey,
+        info: KindInfo,
+        live: Manifest | None,
+        request: Manifest,
+        manager: str,
+        *,
+        dry_run: bool,
+        status_write: bool = False,
+        controllers: bool = True,
+    ) -> Manifest:
+        """An Update operation (create, replace, patch, edit, status): the manager takes what it changed."""
+        group_kind, overrides = info.group_kind, self._overrides_of(info)
+        requested_entries = _metadata(request).get("managedFields")
+        api_version = str(request.get("apiVersion") or info.api_version)
+        candidate = self._prepare(key, info, live, request, status_write=status_write)
+        if requested_entries is not None:
+            entries = _read_entries(requested_entries)  # a write may reset managedFields ([]) or set them
+        else:
+            entries = _read_entries(_metadata(live).get("managedFields") if live else None)
+        comparison = fields.compare(live, _without_mf(candidate), group_kind, overrides=overrides)
+        taken = fields.union(comparison.added, comparison.modified)
+        mine = next((e for e in entries if e.manager == manager and e.operation == "Update"), None)
+        kept: builtins.list[_Entry] = []
+        for entry in entries:
+            if entry is not mine:
+                owned = fields.difference(fields.difference(entry.fields, taken), comparison.removed)
+                if not fields.is_empty(owned):
+                    kept.append(attrs.evolve(entry, fields=owned))
+        owned = fields.difference(fields.union(mine.fields if mine else {}, taken), comparison.removed)
+        if not fields.is_empty(owned):
+            time = mine.time if (mine is not None and fields.is_empty(taken)) else self._now()
+            kept.append(
+                _Entry(manager=manager, operation="Update", api_version=api_version, time=time, fields=owned)
+            )
+        return self._commit(key, info, live, candidate, kept, dry_run=dry_run, controllers=controllers)
+
+    def _prepare(
+        self, key: ResourceKey, info: KindInfo, live: Manifest | None, obj: Manifest, *, status_write: bool
+    ) -> Manifest:
+        """The object as it would be stored: nulls gone, server metadata set, status kept, defaults filled."""
+        if status_write and live is not None:
+            # Through the status subresource only status changes.
+            status = obj.get("status")
+            obj = copy.deepcopy(_without_mf(live))
+            obj.pop("status", None)
+            if status is not None:
+                obj["status"] = status
+        out: Manifest = schema.omit_empty_metadata(_drop_nulls(obj))
+        if info.group_kind == _SECRET:
+            out = schema.fold_string_data(out)
+        metadata = _metadata(out)
+        metadata["name"] = key.name
+        if info.namespaced:
+            metadata["namespace"] = key.namespace
+        live_metadata = _metadata(live) if live is not None else {}
+        for name in ("uid", "creationTimestamp", "resourceVersion", "generation", "deletionTimestamp"):
+            if name in live_metadata:
+                metadata[name] = live_metadata[name]
+            else:
+                metadata.pop(name, None)
+        metadata.pop("deletionGracePeriodSeconds", None)
+        if "deletionGracePeriodSeconds" in live_metadata:
+            metadata["deletionGracePeriodSeconds"] = live_metadata["deletionGracePeriodSeconds"]
+        metadata.pop("selfLink", None)
+        metadata.pop("managedFields", None)
+        if live is None:
+            metadata["uid"] = str(uuid.uuid4())
+            metadata["creationTimestamp"] = self._now()
+        if info.status_subresource and not status_write:
+            out.pop("status", None)
+            if live is not None and "status" in live:
+                out["status"] = copy.deepcopy(live["status"])
+        self._default(out, info, live)
+        self._validate(key, info, live, out)
+        return out
+
+    def _commit(
+        self,
+        key: ResourceKey,
+        info: KindInfo,
+        live: Manifest | None,
+        candidate: Manifest,
+        entries: builtins.list[_Entry],
+        *,
+        dry_run: bool,
+        controllers: bool = True,
+    ) -> Manifest:
+        """Store ``candidate`` unless it equals ``live``, bumping resourceVersion and generation."""
+        metadata = _metadata(candidate)
+        if entries:
+            metadata["managedFields"] = _render_entries(entries)
+        else:
+            metadata.pop("managedFields", None)
+        if live is not None and _same(candidate, live):
+            return copy.deepcopy(live)  # nothing changed: no new resourceVersion, no event
+        if live is None:
+            metadata["generation"] = 1
+        else:
+            generation = int(_metadata(live).get("generation") or 1)
+            if not _same(_without(candidate, "metadata", "status"), _without(live, "metadata", "status")):
+                generation += 1
+            metadata["generation"] = generation
+        if dry_run:
+            if live is None:
+                metadata.pop("resourceVersion", None)
+            return copy.deepcopy(candidate)
+        self._store(key, candidate, "ADDED" if live is None else "MODIFIED")
+        result = copy.deepcopy(candidate)
+        if controllers:
+            if info.group_kind == _CRD:
+                self._establish(key)
+            if live is None and info.group_kind == _SERVICE_ACCOUNT:
+                self._issue_token(key)
+            self._collect()
+        return result
+
+    def _store(self, key: ResourceKey, obj: Manifest, event: EventType) -> None:
+        metadata = _metadata(obj)
+        if metadata.get("deletionTimestamp") or metadata.get("ownerReferences"):
+            self._pending_collection = True
+        self._resource_version += 1
+        _metadata(obj)["resourceVersion"] = str(self._resource_version)
+        self._objects[key] = obj
+        self._emit(event, obj)
+
+    def _controller_write(self, key: ResourceKey, change: Callable[[Manifest], None], manager: str) -> None:
+        """A write by a built-in controller, recorded as an Update by ``manager``."""
+        live = self._objects.get(key)
+        if live is None:
+            return
+        info = self._kind(key.group_kind)
+        updated = copy.deepcopy(live)
+        change(updated)
+        status_write = info.status_subresource and _same(
+            _without(updated, "status"), _without(live, "status")
+        )
+        self._update(
+            key, info, live, updated, manager, dry_run=False, status_write=status_write, controllers=False
+        )
+
+    def _emit(self, event: EventType, obj: Manifest) -> None:
+        for stream in list(self._watches):
+            stream._offer(WatchEvent(event, copy.deepcopy(obj)))  # Watch is ours
+
+    def _unwatch(self, stream: Watch) -> None:
+        with self._lock:
+            if stream in self._watches:
+                self._watches.remove(stream)
+
+    # --- defaults and validation ---
+
+    def _default(self, obj: Manifest, info: KindInfo, live: Manifest | None) -> None:
+        group_kind = info.group_kind
+        simple: Mapping[GroupKind, Callable[[Manifest], None]] = {
+            GroupKind("apps", "Deployment"): _default_deployment,
+            GroupKind("apps", "StatefulSet"): _default_statefulset,
+            GroupKind("apps", "DaemonSet"): _default_daemonset,
+            GroupKind("apps", "ReplicaSet"): _default_replicated,
+            GroupKind("", "ReplicationController"): _default_replication_controller,
+            GroupKind("", "PodTemplate"): lambda o: _default_template(o.get("template")),
+            GroupKind("batch", "CronJob"): _default_cronjob,
+            GroupKind("", "Pod"): _default_pod,
+            GroupKind("networking.k8s.io", "NetworkPolicy"): _default_network_policy,
+            GroupKind("admissionregistration.k8s.io", "MutatingWebhookConfiguration"): lambda o: (
+                _default_webhooks(o, mutating=True)
+            ),
+            GroupKind("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"): lambda o: (
+                _default_webhooks(o, mutating=False)
+            ),
+        }
+        if group_kind in simple:
+            simple[group_kind](obj)
+        elif group_kind == GroupKind("batch", "Job"):
+            _default_job(obj, live)
+        elif group_kind == _SERVICE:
+            self._default_service(obj, live)
+        else:
+            _default_simple(obj, group_kind)
+        if live is None and info.status_subresource and "status" not in obj:
+            initial = _INITIAL_STATUS.get(group_kind)
+            obj["status"] = initial(obj) if initial is not None else {}
+
+    def _used_cluster_ips(self) -> set[str]:
+        used = {"10.96.0.1"}  # the `kubernetes` Service's address on every cluster
+        for key, obj in self._objects.items():
+            if key.group_kind == _SERVICE:
+                used.update(str(ip) for ip in (obj.get("spec") or {}).get("clusterIPs") or [])
+        return used
+
+    def _used_node_ports(self) -> set[int]:
+        return {
+            int(port["nodePort"])
+            for key, obj in self._objects.items()
+            if key.group_kind == _SERVICE
+            for port in (obj.get("spec") or {}).get("ports") or []
+            if isinstance(port, dict) and port.get("nodePort")
+        }
+
+    def _default_service(self, obj: Manifest, live: Manifest | None) -> None:
+        spec = _spec(obj)
+        kind = spec.setdefault("type", "ClusterIP")
+        spec.setdefault("sessionAffinity", "None")
+        for port in spec.get("ports") or []:
+            if isinstance(port, dict):
+                port.setdefault("protocol", "TCP")
+                port.setdefault("targetPort", port.get("port"))
+        if kind == "ExternalName":
+            return
+        live_spec = (live or {}).get("spec") or {}
+        # Allocated values survive writes that leave them out (as a 1.20 server keeps them on update).
+        if not spec.get("clusterIP") and live_spec.get("clusterIP"):
+            spec["clusterIP"] = live_spec["clusterIP"]
+            spec.setdefault("clusterIPs", list(live_spec.get("clusterIPs") or [live_spec["clusterIP"]]))
+        if not spec.get("clusterIP"):
+            used = self._used_cluster_ips()
+            spec["clusterIP"] = next(str(ip) for ip in _SERVICE_RANGE.hosts() if str(ip) not in used)
+        spec.setdefault("clusterIPs", [spec["clusterIP"]])
+        spec.setdefault("ipFamilies", ["IPv4"])
+        spec.setdefault("ipFamilyPolicy", "SingleStack")
+        if kind in ("NodePort", "LoadBalancer"):
+            spec.setdefault("externalTrafficPolicy", "Cluster")
+            previous = {
+                (p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
+                for p in live_spec.get("ports") or []
+                if isinstance(p, dict)
+            }
+            taken = self._used_node_ports() - {int(p) for p in previous.values() if p}
+            for port in spec.get("ports") or []:
+                if isinstance(port, dict) and not port.get("nodePort"):
+                    kept = previous.get((port.get("port"), port.get("protocol")))
+                    port["nodePort"] = kept or next(p for p in _NODE_PORTS if p not in taken)
+                    taken.add(int(port["nodePort"]))
+
+    def _validate(self, key: ResourceKey, info: KindInfo, live: Manifest | None, obj: Manifest) -> None:
+        prefix = f"{info.kind}.{info.group}" if info.group else info.kind
+        if info.group_kind == _SERVICE:
+            cluster_ip = (obj.get("spec") or {}).get("clusterIP")
+            live_ip = ((live or {}).get("spec") or {}).get("clusterIP")
+            problem = ""
+            if live_ip and cluster_ip != live_ip:
+                problem = "field is immutable"
+            elif live is None and cluster_ip and cluster_ip != "None":
+                try:
+                    address = ipaddress.ip_address(cluster_ip)
+                except ValueError:
+                    address = None
+                if address is None or address not in _SERVICE_RANGE:
+                    problem = (
+                        f"provided IP is not in the valid range. The range of valid IPs is {_SERVICE_RANGE}"
+                    )
+                elif cluster_ip in self._used_cluster_ips():
+                    problem = "provided IP is already allocated"
+            if problem:
+                raise InvalidError(
+                    f'{prefix} "{key.name}" is invalid: '
+                    f'spec.clusterIP: Invalid value: "{cluster_ip}": {problem}',
+                    key=key,
+                    field="spec.clusterIP",
+                )
+        if info.group_kind == _CRD:
+            self._crd_info(obj, key)
+
+    # --- CustomResourceDefinitions ---
+
+    def _crd_info(self, crd: Manifest, key: ResourceKey) -> tuple[KindInfo, dict[FieldPath, ListType]]:
+        """The kind a CRD defines and its list types; :class:`InvalidError` when the CRD is malformed."""
+        spec = crd.get("spec") or {}
+        names = spec.get("names") or {}
+        group, kind, plural = (
+            str(spec.get("group") or ""),
+            str(names.get("kind") or ""),
+            str(names.get("plural") or ""),
+        )
+        versions = [v for v in spec.get("versions") or [] if isinstance(v, dict) and v.get("name")]
+        if not versions and spec.get("version"):  # apiextensions.k8s.io/v1beta1
+            versions = [{"name": spec["version"], "served": True, "storage": True}]
+
+        def invalid(field: str, problem: str) -> InvalidError:
+            return InvalidError(
+                f'CustomResourceDefinition.apiextensions.k8s.io "{key.name}" is invalid: {field}: {problem}',
+                key=key,
+                field=field,
+            )
+
+        if not group or not kind or not plural:
+            missing = "spec.group" if not group else ("spec.names.kind" if not kind else "spec.names.plural")
+            raise invalid(missing, "Required value")
+        if key.name != f"{plural}.{group}":
+            raise invalid(
+                "metadata.name", f'Invalid value: "{key.name}": must be spec.names.plural+"."+spec.group'
+            )
+        if spec.get("scope") not in ("Namespaced", "Cluster"):
+            raise invalid("spec.scope", f'Unsupported value: "{spec.get("scope")}"')
+        storage = [v for v in versions if v.get("storage")]
+        if len(storage) != 1:
+            raise invalid(
+                "spec.versions", "Invalid value: must have exactly one version marked as storage version"
+            )
+        served = sorted((str(v["name"]) for v in versions if v.get("served")), key=_version_order)
+        if not served:
+            raise invalid("spec.versions", "Invalid value: must serve at least one version")
+        stored = storage[0]
+        openapi = ((stored.get("schema") or spec.get("validation") or {}).get("openAPIV3Schema")) or {}
+        subresources = stored.get("subresources") or spec.get("subresources") or {}
+        info = KindInfo(
+            group=group,
+            kind=kind,
+            versions=tuple(served),
+            plural=plural,
+            namespaced=spec["scope"] == "Namespaced",
+            status_subresource="status" in subresources,
+        )
+        return info, schema.overrides_from_openapi(openapi)
+
+    def _crd_of(self, group_kind: GroupKind) -> Manifest | None:
+        if group_kind in schema.BUILTIN_KINDS:
+            return None
+        for key, obj in self._objects.items():
+            if key.group_kind == _CRD and _crd_kind(obj) == group_kind:
+                return obj
+        return None
+
+    def _establish(self, key: ResourceKey) -> None:
+        """What the apiextensions controllers do once a CRD is written: serve it, accept its names."""
+        crd = self._objects[key]
+        info, overrides = self._crd_info(crd, key)
+        if not _metadata(crd).get("deletionTimestamp"):
+            self._kinds[info.group_kind] = info
+            self._overrides[info.group_kind] = overrides
+        names = dict((crd.get("spec") or {}).get("names") or {})
+        names.setdefault("singular", info.kind.lower())
+        names.setdefault("listKind", f"{info.kind}List")
+        versions = (crd.get("spec") or {}).get("versions") or [{"name": info.version}]
+        storage = next(str(v["name"]) for v in versions if v.get("storage", True))
+        now = self._now()
+
+        def accept(obj: Manifest) -> None:
+            metadata = _metadata(obj)
+            if not metadata.get("deletionTimestamp") and _CRD_FINALIZER not in (
+                metadata.get("finalizers") or []
+            ):
+                metadata["finalizers"] = [*(metadata.get("finalizers") or []), _CRD_FINALIZER]
+
+        def establish(obj: Manifest) -> None:
+            status = obj.setdefault("status", {})
+            conditions = {c.get("type"): c for c in status.get("conditions") or [] if isinstance(c, dict)}
+            for kind, reason, message in (
+                ("NamesAccepted", "NoConflicts", "no conflicts found"),
+                ("Established", "InitialNamesAccepted", "the initial names have been accepted"),
+            ):
+                if (conditions.get(kind) or {}).get("status") != "True":
+                    conditions[kind] = {
+                        "lastTransitionTime": now,
+                        "message": message,
+                        "reason": reason,
+                        "status": "True",
+                        "type": kind,
+                    }
+            status["conditions"] = list(conditions.values())
+            status["acceptedNames"] = names
+            stored = list(status.get("storedVersions") or [])
+            status["storedVersions"] = stored if storage in stored else [*stored, storage]
+
+        self._controller_write(key, accept, _API_SERVER)
+        self._controller_write(key, establish, _API_SERVER)
+
+    # --- ServiceAccount tokens ---
+
+    def _issue_token(self, key: ResourceKey) -> None:
+        """What the 1.20 token controller does for a new ServiceAccount: a token Secret, in ``secrets``."""
+        account = self._objects[key]
+        suffix = "".join(secrets.choice(_GENERATE_ALPHABET) for _ in range(5))
+        name = f"{key.name}-token-{suffix}"
+        secret = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": name,
+                "namespace": key.namespace,
+                "annotations": {
+                    "kubernetes.io/service-account.name": key.name,
+                    "kubernetes.io/service-account.uid": _metadata(account)["uid"],
+                },
+            },
+            "type": _TOKEN_TYPE,
+            "data": {
+                "ca.crt": _b64("memory-cluster-ca"),
+                "namespace": _b64(key.namespace),
+                "token": _b64(name),
+            },
+        }
+        info = self._kinds[_SECRET]
+        secret_key = ResourceKey("", "Secret", key.namespace, name)
+        self._update(secret_key, info, None, secret, _CONTROLLER_MANAGER, dry_run=False, controllers=False)
+
+        def reference(obj: Manifest) -> None:
+            obj["secrets"] = [*(obj.get("secrets") or []), {"name": name}]
+
+        self._controller_write(key, reference, _CONTROLLER_MANAGER)
+
+    # --- deletion and garbage collection ---
+
+    def _dependents(self, uid: str) -> builtins.list[ResourceKey]:
+        return [
+            key
+            for key, obj in self._objects.items()
+            if any(ref.get("uid") == uid for ref in _metadata(obj).get("ownerReferences") or [])
+        ]
+
+    def _delete(self, key: ResourceKey, propagation: PropagationPolicy) -> None:
+        obj = self._objects.get(key)
+        if obj is None or _metadata(obj).get("deletionTimestamp"):
+            return
+        uid = _metadata(obj).get("uid")
+        if propagation == "Orphan" and uid:
+            for dependent in self._dependents(uid):
+                self._orphan(dependent, uid)
+            obj = self._objects[key]
+        finalizers = list(_metadata(obj).get("finalizers") or [])
+        if propagation == "Foreground" and uid and self._dependents(uid) and _FOREGROUND not in finalizers:
+            finalizers.append(_FOREGROUND)
+        # A namespace always terminates first: the namespace controller empties it.
+        if not finalizers and key.group_kind != _NAMESPACE:
+            self._remove(key)
+            return
+        terminating = copy.deepcopy(obj)
+        metadata = _metadata(terminating)
+        metadata["deletionTimestamp"] = self._now()
+        metadata["deletionGracePeriodSeconds"] = 0
+        if finalizers:
+            metadata["finalizers"] = finalizers
+        if key.group_kind == _NAMESPACE:
+            terminating.setdefault("status", {})["phase"] = "Terminating"
+        self._store(key, terminating, "MODIFIED")
+
+    def _orphan(self, key: ResourceKey, owner_uid: str) -> None:
+        obj = copy.deepcopy(self._objects[key])
+        metadata = _metadata(obj)
+        references = [ref for ref in metadata.get("ownerReferences") or [] if ref.get("uid") != owner_uid]
+        if references:
+            metadata["ownerReferences"] = references
+        else:
+            metadata.pop("ownerReferences", None)
+        self._store(key, obj, "MODIFIED")
+
+    def _remove(self, key: ResourceKey) -> None:
+        self._pending_collection = True
+        obj = self._objects.pop(key)
+        self._resource_version += 1
+        _metadata(obj)["resourceVersion"] = str(self._resource_version)
+        self._emit("DELETED", obj)
+        if key.group_kind == _CRD:
+            group_kind = _crd_kind(obj)
+            if group_kind not in schema.BUILTIN_KINDS:
+                self._kinds.pop(group_kind, None)
+                self._overrides.pop(group_kind, None)
+
+    def _drop_finalizer(self, key: ResourceKey, finalizer: str) -> None:
+        obj = copy.deepcopy(self._objects[key])
+        metadata = _metadata(obj)
+        remaining = [f for f in metadata.get("finalizers") or [] if f != finalizer]
+        if remaining:
+            metadata["finalizers"] = remaining
+        else:
+            metadata.pop("finalizers", None)
+        self._store(key, obj, "MODIFIED")
+
+    def _collect(self) -> None:
+        """Run the controllers that act on deletions until nothing more happens."""
+        if not self._pending_collection:
+            return
+        self._pending_collection = False
+        progressed = True
+        while progressed:
+            progressed = False
+            uids = {_metadata(obj).get("uid") for obj in self._objects.values()}
+            for key in sorted(self._objects):
+                obj = self._objects.get(key)
+                if obj is None:
+                    continue
+                metadata = _metadata(obj)
+                if metadata.get("deletionTimestamp"):
+                    progressed = self._finish_deletion(key) or progressed
+                    continue
+                references = metadata.get("ownerReferences") or []
+                orphaned_token = (
+                    key.group_kind == _SECRET
+                    and obj.get("type") == _TOKEN_TYPE
+                    and (metadata.get("annotations") or {}).get("kubernetes.io/service-account.uid")
+                    not in uids
+                )
+                if (references and not any(ref.get("uid") in uids for ref in references)) or orphaned_token:
+                    self._delete(key, "Background")
+                    progressed = True
+        self._pending_collection = False
+
+    def _delete_each(self, keys: builtins.list[ResourceKey], propagation: PropagationPolicy) -> bool:
+        """Delete those of ``keys`` not already being deleted; whether any was."""
+        started = False
+        for key in keys:
+            if not _metadata(self._objects[key]).get("deletionTimestamp"):
+                self._delete(key, propagation)
+                started = True
+        return started
+
+    def _finish_deletion(self, key: ResourceKey) -> bool:
+        """Act on an object being deleted like its controllers would; whether anything happened."""
+        obj = self._objects[key]
+        uid = str(_metadata(obj).get("uid"))
+        progressed = False
+        if key.group_kind == _NAMESPACE:
+            progressed = self._delete_each(
+                [k for k in self._objects if k.namespace == key.name], "Background"
+            )
+            empty = not any(k.namespace == key.name for k in self._objects)
+            if empty and (obj.get("spec") or {}).get("finalizers"):
+                finalized = copy.deepcopy(obj)
+                finalized["spec"]["finalizers"] = []
+                self._store(key, finalized, "MODIFIED")
+                progressed = True
+        if key.group_kind == _CRD and _CRD_FINALIZER in (_metadata(obj).get("finalizers") or []):
+            kind = _crd_kind(obj)
+            progressed = self._delete_each([k for k in self._objects if k.group_kind == kind], "Background")
+            if not any(k.group_kind == kind for k in self._objects):
+                self._drop_finalizer(key, _CRD_FINALIZER)
+                progressed = True
+        if _FOREGROUND in (_metadata(self._objects[key]).get("finalizers") or []):
+            progressed = self._delete_each(self._dependents(uid), "Foreground") or progressed
+            if not self._dependents(uid):
+                self._drop_finalizer(key, _FOREGROUND)
+                progressed = True
+        current = self._objects[key]
+        waiting = _metadata(current).get("finalizers") or (
+            key.group_kind == _NAMESPACE and (current.get("spec") or {}).get("finalizers")
+        )
+        if not waiting:
+            self._remove(key)
+            progressed = True
+        return progressed
+
+
+def _crd_kind(crd: Manifest) -> GroupKind:
+    """The kind a CustomResourceDefinition defines."""
+    spec = crd.get("spec") or {}
+    return GroupKind(str(spec.get("group") or ""), str((spec.get("names") or {}).get("kind") or ""))
+
+
+def _without_mf(obj: Manifest | None) -> Manifest:
+    """A shallow view of ``obj`` without ``metadata.managedFields``."""
+    if obj is None:
+        return {}
+    out = dict(obj)
+    metadata = out.get("metadata")
+    if isinstance(metadata, dict) and "managedFields" in metadata:
+        out["metadata"] = {k: v for k, v in metadata.items() if k != "managedFields"}
+    return out

@@ -1,0 +1,139 @@
+"""Comparing desired with live state: :func:`compare` for one object, :class:`Differ` for an application.
+
+The comparison is the one server-side apply makes true: the live object against what the API server would
+store after applying the desired one (:func:`reconcile.fields.predict_apply`, or a server's own dry-run
+answer). Fields that only the server or other managers set are kept by that prediction, so they are never
+drift; fields this manager applied before and no longer applies are dropped by it, so they are.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+
+import attrs
+
+from reconcile.diff.changes import Change, ListKeys, diff_values
+from reconcile.diff.mask import mask_secrets
+from reconcile.diff.normalize import normalize, prepare_desired
+from reconcile.diff.result import DiffResult, ResourceDiff
+from reconcile.errors import DiffError
+from reconcile.fields import predict_apply
+from reconcile.model import GroupKind, Manifest, Resource, ResourceKey
+from reconcile.schema import BUILTIN_KINDS, list_type
+
+
+def compare(
+    desired: Manifest | None,
+    live: Manifest | None,
+    *,
+    predicted_live: Manifest | None = None,
+    manager: str = "reconcile",
+) -> ResourceDiff:
+    """Compare one object's desired state with its live state.
+
+    Args:
+        desired: The object as rendered from Git, or ``None`` when it left the desired state (to be pruned).
+            A desired object without a namespace takes the live object's, as an apply to that namespace would;
+            a namespace on a cluster-scoped kind is ignored, as the server ignores it.
+        live: The object as the cluster returned it, or ``None`` when it does not exist.
+        predicted_live: What the server answered to a dry-run apply of ``desired``; when omitted, the answer
+            is predicted with :func:`reconcile.fields.predict_apply`.
+        manager: The field manager that applies ``desired``.
+
+    Returns:
+        The diff, with Secret values masked. Nothing passed in is modified.
+
+    Raises:
+        DiffError: Both objects are ``None``, or they are not the same object.
+    """
+    if desired is None and live is None:
+        raise DiffError("nothing to compare: both the desired and the live object are missing")
+    prepared = _prepare(desired, live)
+    if prepared is None:
+        predicted = None
+    elif predicted_live is not None:
+        predicted = copy.deepcopy(predicted_live)
+    else:
+        predicted = predict_apply(live, prepared, manager)
+    masked_desired, masked_live, masked_predicted = mask_secrets((prepared, live, predicted))
+    key = ResourceKey.from_manifest(_first(masked_desired, masked_live))
+    changes: tuple[Change, ...] = ()
+    if masked_live is not None and masked_predicted is not None:
+        changes = diff_values(
+            normalize(masked_live), normalize(masked_predicted), list_keys=_schema_keys(key.group_kind)
+        )
+    return ResourceDiff(
+        key=key, desired=masked_desired, live=masked_live, predicted=masked_predicted, changes=changes
+    )
+
+
+@attrs.frozen
+class Differ:
+    """Compares an application's desired objects with the live objects it owns.
+
+    Attributes:
+        manager: The field manager the application applies with.
+    """
+
+    manager: str = "reconcile"
+
+    def diff(self, targets: Sequence[Resource], live: Mapping[ResourceKey, Manifest]) -> DiffResult:
+        """Compare every target with its live object, and report live objects no target names.
+
+        Args:
+            targets: The desired objects (rendered, namespaces filled in).
+            live: The live objects the application owns or targets, by key.
+
+        Returns:
+            One diff per target, plus one per live object without a target (``requires_pruning``), by key.
+
+        Raises:
+            DiffError: Two targets name the same object, or a comparison failed.
+        """
+        diffs: list[ResourceDiff] = []
+        seen: set[ResourceKey] = set()
+        for target in targets:
+            if target.key in seen:
+                raise DiffError(f"{target.where()} is a target twice", key=target.key)
+            seen.add(target.key)
+            diffs.append(compare(target.manifest, live.get(target.key), manager=self.manager))
+        diffs += [compare(None, obj, manager=self.manager) for key, obj in live.items() if key not in seen]
+        return DiffResult(diffs)
+
+
+def _prepare(desired: Manifest | None, live: Manifest | None) -> Manifest | None:
+    if desired is None:
+        return None
+    prepared = prepare_desired(desired)
+    if live is None:
+        return prepared
+    want, have = ResourceKey.from_manifest(prepared), ResourceKey.from_manifest(live)
+    if want.namespace != have.namespace:
+        info = BUILTIN_KINDS.get(want.group_kind)
+        if not want.namespace:
+            # An apply to the live object's namespace gives it that namespace.
+            prepared["metadata"] = {**(prepared.get("metadata") or {}), "namespace": have.namespace}
+            want = want.with_namespace(have.namespace)
+        elif not have.namespace and info is not None and not info.namespaced:
+            # The server ignores a namespace on a cluster-scoped object.
+            prepared["metadata"].pop("namespace")
+            want = want.with_namespace("")
+    if want != have:
+        raise DiffError(f"cannot compare {want} with a different live object {have}", key=want)
+    return prepared
+
+
+def _schema_keys(group_kind: GroupKind) -> ListKeys:
+    def keys(path: tuple[str, ...]) -> tuple[str, ...]:
+        found = list_type(group_kind, path)
+        return found.keys if found.kind == "map" else ()
+
+    return keys
+
+
+def _first(*objects: Manifest | None) -> Manifest:
+    for obj in objects:
+        if obj is not None:
+            return obj
+    raise DiffError("nothing to compare")

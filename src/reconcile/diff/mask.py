@@ -1,0 +1,81 @@
+"""Secret masking: Secret values never reach a diff, a change, a summary, HTML or a log.
+
+Every value under a Secret's ``data`` and ``stringData`` becomes a run of ``+`` signs, as Argo CD shows them.
+Masks are chosen per key across all the objects masked together: equal values get the same mask and
+different values masks of different lengths (8, 12, 16... signs), so a changed value still shows as a change
+without showing either value. The ``kubectl.kubernetes.io/last-applied-configuration`` annotation of a Secret
+holds the values too, so it is masked whole, the same way. An empty value and ``null`` get the same mask:
+the server stores an empty value as ``null``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from reconcile.model import Manifest, ResourceKey
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+"""The annotation where ``kubectl apply`` keeps the whole applied object."""
+
+MASK_CHAR = "+"
+_FIRST = 8
+_STEP = 4
+_SECTIONS = ("data", "stringData")
+
+
+def is_secret(obj: Manifest) -> bool:
+    """Whether ``obj`` is a core ``Secret``."""
+    key = ResourceKey.from_manifest(obj)
+    return key.group == "" and key.kind == "Secret"
+
+
+def mask_secrets(objects: Sequence[Manifest | None]) -> tuple[Manifest | None, ...]:
+    """Copies of ``objects`` (the same object at several stages) with every Secret value masked.
+
+    Objects that are not Secrets come back as plain copies. Masks are consistent across the whole sequence.
+    """
+    masked = tuple(copy.deepcopy(obj) for obj in objects)
+    secrets = [obj for obj in masked if obj is not None and is_secret(obj)]
+    if not secrets:
+        return masked
+    for section in _SECTIONS:
+        whole = _Masks()
+        for obj in secrets:
+            if obj.get(section) is not None and not isinstance(obj[section], dict):
+                # Malformed, but its content may still be secret: hide it whole.
+                obj[section] = whole.mask(obj[section])
+    names = dict.fromkeys(name for obj in secrets for section in _SECTIONS for name in _values(obj, section))
+    for name in names:
+        masks = _Masks()
+        for obj in secrets:
+            for section in _SECTIONS:
+                values = _values(obj, section)
+                if name in values:
+                    values[name] = masks.mask(values[name])
+    masks = _Masks()
+    for obj in secrets:
+        annotations = (obj.get("metadata") or {}).get("annotations")
+        if isinstance(annotations, dict) and LAST_APPLIED in annotations:
+            annotations[LAST_APPLIED] = masks.mask(annotations[LAST_APPLIED])
+    return masked
+
+
+def _values(obj: Manifest, section: str) -> dict[str, Any]:
+    values = obj.get(section)
+    return values if isinstance(values, dict) else {}
+
+
+class _Masks:
+    """Hands out one mask per distinct value, longer for each new value."""
+
+    def __init__(self) -> None:
+        self._by_value: dict[str, str] = {}
+
+    def mask(self, value: Any) -> str:
+        text = json.dumps("" if value is None else value, sort_keys=True, default=str)
+        if text not in self._by_value:
+            self._by_value[text] = MASK_CHAR * (_FIRST + _STEP * len(self._by_value))
+        return self._by_value[text]

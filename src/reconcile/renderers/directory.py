@@ -1,0 +1,213 @@
+"""Plain manifests: every YAML and JSON file in the application's folder, like Argo CD's "directory" source.
+
+Files are read in name order; with ``recurse`` the subfolders too. Hidden files and folders (``.name``) are
+skipped. Symlinks are followed while they stay inside the snapshot's root; one that points outside it is an
+error, so a repository cannot make the renderer read the host's files.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import posixpath
+from collections.abc import Iterable
+from pathlib import Path
+
+import attrs
+
+from reconcile.errors import ConfigurationError, DuplicateResourceError, ManifestError, RenderError
+from reconcile.manifests import MAX_FILE_BYTES, MAX_NODES, load_manifests, validate_manifest
+from reconcile.model import Location, Resource, ResourceKey, Snapshot
+
+__all__ = ["DirectoryRenderer", "check_unique", "parse_patterns"]
+
+
+def check_unique(resources: Iterable[Resource]) -> None:
+    """Refuse two resources with the same key.
+
+    Raises:
+        DuplicateResourceError: Naming the key and both places, the first one seen first.
+    """
+    seen: dict[ResourceKey, Resource] = {}
+    for resource in resources:
+        first = seen.setdefault(resource.key, resource)
+        if first is not resource:
+            raise DuplicateResourceError(resource.key, first.source, resource.source)
+
+
+def parse_patterns(spec: str | None) -> tuple[str, ...]:
+    """Split ``"*.yaml,*.yml"`` or Argo CD's ``"{*.yaml,*.yml}"`` into glob patterns (empty for ``None``).
+
+    Braces expand anywhere in a pattern (``apps/{a,b}/*.yaml``); commas outside braces separate patterns.
+    """
+    if not spec:
+        return ()
+    patterns = (expanded for part in _split_commas(spec) for expanded in _expand_braces(part.strip()))
+    return tuple(dict.fromkeys(pattern for pattern in patterns if pattern))
+
+
+def _split_commas(text: str) -> list[str]:
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(text):
+        if char == "{":
+            depth += 1
+        elif char == "}" and depth:
+            depth -= 1
+        elif char == "," and not depth:
+            parts.append(text[start:index])
+            start = index + 1
+    parts.append(text[start:])
+    return parts
+
+
+def _expand_braces(pattern: str) -> list[str]:
+    opening = pattern.find("{")
+    depth = 0
+    for index in range(max(opening, 0), len(pattern) if opening >= 0 else 0):
+        depth += {"{": 1, "}": -1}.get(pattern[index], 0)
+        if depth == 0:
+            head, body, tail = pattern[:opening], pattern[opening + 1 : index], pattern[index + 1 :]
+            return [
+                head + choice + rest
+                for alternative in _split_commas(body)
+                for choice in _expand_braces(alternative)
+                for rest in _expand_braces(tail)
+            ]
+    return [pattern]  # no braces, or unbalanced ones: taken literally
+
+
+def _matches(patterns: tuple[str, ...], relative: str) -> bool:
+    name = posixpath.basename(relative)
+    return any(fnmatch.fnmatchcase(relative, p) or fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def _validate_include(instance: DirectoryRenderer, attribute: attrs.Attribute[str], value: str) -> None:
+    if not parse_patterns(value):
+        raise ConfigurationError(f"include must name at least one pattern, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class DirectoryRenderer:
+    """Reads the manifests in ``snapshot.directory``.
+
+    Attributes:
+        recurse: Read subfolders too (Argo CD's ``directory.recurse``).
+        include: Comma-separated globs a file must match, by its path relative to the application folder or by
+            its name; Argo CD's ``{*.yml,*.yaml}`` form works too.
+        exclude: Globs for files (and, with ``recurse``, folders) to skip; ``None`` skips nothing.
+        max_file_bytes: Larger files are refused before they are read.
+        max_nodes: How many nodes YAML aliases may add to one document (see :func:`load_manifests`).
+    """
+
+    recurse: bool = False
+    include: str = attrs.field(default="*.yaml,*.yml,*.json", validator=_validate_include)
+    exclude: str | None = None
+    max_file_bytes: int = MAX_FILE_BYTES
+    max_nodes: int = MAX_NODES
+
+    def render(self, snapshot: Snapshot) -> tuple[Resource, ...]:
+        """Load, validate and sort the folder's objects (by key, then file and line).
+
+        Raises:
+            RenderError: The folder is missing or a symlink leaves the root.
+            ManifestError: A file is malformed, too large or not UTF-8, or an object lacks its identity.
+            DuplicateResourceError: Two manifests name the same object.
+        """
+        try:
+            resources = [
+                resource for path, name in self._files(snapshot) for resource in self._load(path, name)
+            ]
+            resources.sort(key=lambda r: (r.key, r.source.file if r.source else "", _line_of(r)))
+            check_unique(resources)
+        except RenderError as exc:
+            if exc.revision is None:
+                exc.revision = snapshot.revision
+            raise
+        return tuple(resources)
+
+    def _files(self, snapshot: Snapshot) -> list[tuple[str, str]]:
+        """``(path on disk, path relative to the root)`` of every file to read, in walk order."""
+        root = os.path.realpath(snapshot.root)
+        app_path = posixpath.normpath(Path(snapshot.path).as_posix())
+        app = os.path.realpath(snapshot.directory)
+        if not Path(app).is_dir():
+            raise RenderError(f"application folder {app_path!r} does not exist")
+        if not _inside(app, root):
+            raise RenderError(f"application folder {app_path!r} is outside the repository")
+        walker = _Walker(
+            root=root,
+            include=parse_patterns(self.include),
+            exclude=parse_patterns(self.exclude),
+            recurse=self.recurse,
+            prefix="" if app_path == "." else app_path + "/",
+        )
+        walker.walk(str(snapshot.directory), "", {app})
+        return walker.found
+
+    def _load(self, path: str, name: str) -> list[Resource]:
+        data = _read(path, name, self.max_file_bytes)
+        resources = []
+        for obj, line in load_manifests(
+            data, file=name, max_bytes=self.max_file_bytes, max_nodes=self.max_nodes
+        ):
+            validate_manifest(obj, file=name, line=line)
+            # load_manifests built obj for us alone, so it needs no defensive copy.
+            resources.append(
+                Resource(
+                    key=ResourceKey.from_manifest(obj), manifest=obj, source=Location(file=name, line=line)
+                )
+            )
+        return resources
+
+
+def _line_of(resource: Resource) -> int:
+    return (resource.source.line or 0) if resource.source else 0
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+@attrs.define(kw_only=True)
+class _Walker:
+    """One walk over the application folder; collects the files to read."""
+
+    root: str
+    include: tuple[str, ...]
+    exclude: tuple[str, ...]
+    recurse: bool
+    prefix: str
+    found: list[tuple[str, str]] = attrs.field(factory=list)
+
+    def walk(self, directory: str, relative: str, visited: set[str]) -> None:
+        with os.scandir(directory) as scan:
+            entries = sorted(scan, key=lambda entry: entry.name)
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = f"{relative}{entry.name}"
+            name = self.prefix + path
+            if entry.is_symlink() and not _inside(os.path.realpath(entry.path), self.root):
+                raise RenderError(f"symlink {name!r} points outside the repository")
+            if entry.is_dir():
+                real = os.path.realpath(entry.path)
+                # A folder reached twice through symlinks is read once: this also breaks cycles.
+                if self.recurse and real not in visited and not _matches(self.exclude, path):
+                    visited.add(real)
+                    self.walk(entry.path, path + "/", visited)
+            elif _matches(self.include, path) and not _matches(self.exclude, path):
+                if entry.is_file():
+                    self.found.append((entry.path, name))
+                elif entry.is_symlink():
+                    raise RenderError(f"symlink {name!r} points to nothing")
+
+
+def _read(path: str, name: str, max_bytes: int) -> bytes:
+    try:
+        with Path(path).open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > max_bytes:
+                raise ManifestError(f"file is {size} bytes, over the limit of {max_bytes}", file=name)
+            return handle.read(max_bytes + 1)  # load_manifests refuses it if it grew meanwhile
+    except OSError as exc:
+        raise RenderError(f"cannot read {name!r}: {exc.strerror}") from None

@@ -1,0 +1,312 @@
+"""A smart-HTTP Git server for tests: the real ``git http-backend`` behind :mod:`http.server`.
+
+::
+
+    with GitHTTPServer(tmp_path, username="alice", password="s3cret") as server:
+        source = GitSource(server.url_for("app.git"), username="alice", password="s3cret")
+        source.fetch()
+        assert ("POST", "/app.git/git-upload-pack") in server.requests
+
+Every repository below ``root`` is served (``GIT_HTTP_EXPORT_ALL``), read-only, on 127.0.0.1 and a free port.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import gzip
+import hmac
+import os
+import socket
+import subprocess
+import sys
+import threading
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+from reconcile.errors import ConfigurationError
+
+_BACKEND_TIMEOUT = 60.0
+_IDLE_TIMEOUT = 30.0
+# Headers the handler computes itself; the CGI's own values are dropped.
+_HOP_HEADERS = frozenset({"status", "content-length", "transfer-encoding", "connection"})
+
+
+def _find_backend() -> Path:
+    """The ``git-http-backend`` program in git's exec path."""
+    try:
+        done = subprocess.run(
+            ["git", "--exec-path"], capture_output=True, text=True, check=True, timeout=_BACKEND_TIMEOUT
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ConfigurationError("GitHTTPServer needs the git command line tool on PATH") from exc
+    backend = Path(done.stdout.strip()) / "git-http-backend"
+    if not backend.is_file():
+        raise ConfigurationError(f"GitHTTPServer needs {backend}, which is not installed")
+    return backend
+
+
+class _Server(ThreadingHTTPServer):
+    """Keeps track of open connections so that stopping can close them and join their threads."""
+
+    daemon_threads = False
+    block_on_close = True
+
+    def __init__(self, git: GitHTTPServer) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.git = git
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients drop keep-alive connections at will (libgit2 resets them when it gives up): not an error.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+    def close_connections(self) -> None:
+        """Wake every handler thread waiting on an idle keep-alive connection."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already closed by the client
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Runs ``git http-backend`` as a CGI for every request."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = _IDLE_TIMEOUT
+    server: _Server
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet: tests read :attr:`GitHTTPServer.requests` instead of stderr."""
+
+    def _handle(self) -> None:
+        git = self.server.git
+        git._record(self.command, self.path)
+        body = self._read_body()
+        user = git._authenticate(self.headers.get("Authorization"))
+        if user is None:
+            self._send(
+                401, "Unauthorized", [("WWW-Authenticate", 'Basic realm="reconcile"')], b"unauthorized\n"
+            )
+            return
+        parts = urlsplit(self.path)
+        env = {
+            "PATH": os.environ.get("PATH", os.defpath),
+            "GIT_PROJECT_ROOT": str(git.root),
+            "GIT_HTTP_EXPORT_ALL": "1",
+            # A hermetic backend: the tester's own git configuration must not change what is served.
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GATEWAY_INTERFACE": "CGI/1.1",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": str(git.port),
+            "REMOTE_ADDR": self.client_address[0],
+            "REQUEST_METHOD": self.command,
+            "PATH_INFO": parts.path,
+            "QUERY_STRING": parts.query,
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(len(body)),
+        }
+        if user:
+            env["REMOTE_USER"] = user
+        if protocol := self.headers.get("Git-Protocol"):
+            env["HTTP_GIT_PROTOCOL"] = protocol
+        try:
+            done = subprocess.run(
+                [str(git._backend)],
+                check=False,
+                input=body,
+                env=env,
+                capture_output=True,
+                timeout=_BACKEND_TIMEOUT,
+            )
+        except subprocess.TimeoutExpired:
+            self._send(504, "Gateway Timeout", [], b"git http-backend timed out\n")
+            return
+        status, reason, headers, payload = _parse_cgi(done.stdout)
+        if done.returncode != 0 and not done.stdout:
+            status, reason, payload = 500, "Internal Server Error", done.stderr
+        self._send(status, reason, headers, payload)
+
+    def _read_body(self) -> bytes:
+        """The request body, de-chunked and decompressed (git http-backend wants plain bytes)."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            body = self._read_chunked()
+        else:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        encoding = self.headers.get("Content-Encoding", "").lower()
+        if encoding in ("gzip", "x-gzip"):
+            body = gzip.decompress(body)
+        elif encoding == "deflate":
+            body = zlib.decompress(body)
+        return body
+
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        while True:
+            size_line = self.rfile.readline(1024)
+            size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                # Skip trailers up to the blank line that ends the body.
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass
+                return b"".join(chunks)
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(1024)  # the CRLF after each chunk
+
+    def _send(self, status: int, reason: str, headers: list[tuple[str, str]], payload: bytes) -> None:
+        self.send_response(status, reason)
+        for name, value in headers:
+            if name.lower() not in _HOP_HEADERS:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+
+def _parse_cgi(output: bytes) -> tuple[int, str, list[tuple[str, str]], bytes]:
+    """Split a CGI response into status, reason, headers and body (RFC 3875 section 6)."""
+    crlf, lf = output.find(b"\r\n\r\n"), output.find(b"\n\n")
+    if crlf != -1 and (lf == -1 or crlf < lf):
+        head, payload = output[:crlf], output[crlf + 4 :]
+    elif lf != -1:
+        head, payload = output[:lf], output[lf + 2 :]
+    else:
+        return 502, "Bad Gateway", [], b"git http-backend sent no headers\n"
+    status, reason = 200, "OK"
+    headers: list[tuple[str, str]] = []
+    for line in head.decode("latin-1").splitlines():
+        name, _, value = line.partition(":")
+        name, value = name.strip(), value.strip()
+        if name.lower() == "status":
+            code, _, text = value.partition(" ")
+            status, reason = int(code), text or reason
+        elif name:
+            headers.append((name, value))
+    return status, reason, headers, payload
+
+
+class GitHTTPServer:
+    """Serves the Git repositories below ``root`` over smart HTTP on 127.0.0.1, optionally behind basic auth.
+
+    Use it as a context manager, or call :meth:`start` and :meth:`stop`.
+
+    Attributes:
+        root: The folder whose repositories are served (``root/app.git`` is ``url_for("app.git")``).
+        requests: ``(method, path and query)`` of every request received, in order, including refused ones.
+            Entries are appended under a lock; read or clear it from the test's thread.
+    """
+
+    def __init__(
+        self, root: str | os.PathLike[str], *, username: str | None = None, password: str | None = None
+    ) -> None:
+        if (username is None) != (password is None):
+            raise ConfigurationError("GitHTTPServer needs both username and password, or neither")
+        self.root = Path(root).resolve()
+        self.requests: list[tuple[str, str]] = []
+        self._username = username
+        self._password = password
+        self._lock = threading.Lock()
+        self._backend = _find_backend()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        where = self.url if self._server else "stopped"
+        auth = ", basic auth" if self._username is not None else ""
+        return f"GitHTTPServer(root={str(self.root)!r}, {where}{auth})"
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on."""
+        if self._server is None:
+            raise ConfigurationError("GitHTTPServer is not running; call start() first")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The server's base URL, ``http://127.0.0.1:<port>``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def url_for(self, name: str) -> str:
+        """The URL of the repository at ``root/name`` (``name`` like ``"app.git"``)."""
+        return f"{self.url}/{name.lstrip('/')}"
+
+    def start(self) -> GitHTTPServer:
+        """Start listening and serving in a background thread; returns ``self``."""
+        if self._server is not None:
+            return self
+        self._server = _Server(self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="GitHTTPServer",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close open connections and join every server thread."""
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        server.shutdown()
+        server.close_connections()
+        server.server_close()  # joins the handler threads (block_on_close)
+        thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self) -> GitHTTPServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def _record(self, method: str, path: str) -> None:
+        with self._lock:
+            self.requests.append((method, path))
+
+    def _authenticate(self, header: str | None) -> str | None:
+        """The user name ("" when no auth is configured), or ``None`` when the request is refused."""
+        if self._username is None or self._password is None:
+            return ""
+        scheme, _, encoded = (header or "").partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            user, _, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        expected = f"{self._username}:{self._password}".encode()
+        if hmac.compare_digest(f"{user}:{password}".encode(), expected):
+            return user
+        return None

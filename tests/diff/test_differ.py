@@ -1,0 +1,355 @@
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconcile.diff import Change, Differ, DiffResult, ResourceDiff, compare
+from reconcile.errors import DiffError
+from reconcile.model import Resource, ResourceKey, SyncStatus
+
+WEB = ResourceKey("apps", "Deployment", "default", "web")
+CONFORMANCE = Path(__file__).parents[2] / ".." / "shared" / "conformance" / "diff"
+
+
+def _deployment(
+    replicas: int = 2, labels: dict[str, str] | None = None, containers: list | None = None
+) -> dict:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default", "labels": labels or {"app": "web"}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": containers or [{"name": "app", "image": "web:1"}]},
+            },
+        },
+    }
+
+
+def _fields(value: Any) -> dict[str, Any]:
+    """The FieldsV1 set of every field in ``value`` (what an apply of it makes its manager own)."""
+    result: dict[str, Any] = {}
+    for key, child in value.items():
+        if isinstance(child, dict):
+            result[f"f:{key}"] = {".": {}, **_fields(child)} if child else {}
+        elif isinstance(child, list) and child and all(isinstance(i, dict) and "name" in i for i in child):
+            result[f"f:{key}"] = {
+                "k:" + json.dumps({"name": i["name"]}, separators=(",", ":")): {".": {}, **_fields(i)}
+                for i in child
+            }
+        else:
+            result[f"f:{key}"] = {}
+    return result
+
+
+def _entry(manager: str, fields: dict[str, Any], operation: str = "Apply", subresource: str = "") -> dict:
+    entry = {
+        "manager": manager,
+        "operation": operation,
+        "apiVersion": "apps/v1",
+        "time": "2024-05-01T10:00:00Z",
+        "fieldsType": "FieldsV1",
+        "fieldsV1": fields,
+    }
+    if subresource:
+        entry["subresource"] = subresource
+    return entry
+
+
+def _as_live(applied: dict, *extra_entries: dict) -> dict:
+    """``applied`` as stored after ``reconcile`` applied it: with defaults, status, server metadata."""
+    live = copy.deepcopy(applied)
+    ours = {k: v for k, v in applied.items() if k not in ("apiVersion", "kind")}
+    ours["metadata"] = {k: v for k, v in applied["metadata"].items() if k not in ("name", "namespace")}
+    live["metadata"] |= {
+        "uid": "8d1f6c3a",
+        "resourceVersion": "1842",
+        "generation": 3,
+        "creationTimestamp": "2024-05-01T10:00:00Z",
+        "annotations": {"deployment.kubernetes.io/revision": "3"},
+        "managedFields": [_entry("reconcile", _fields(ours)), *extra_entries],
+    }
+    spec = live["spec"]
+    spec |= {
+        "revisionHistoryLimit": 10,
+        "progressDeadlineSeconds": 600,
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
+    }
+    spec["template"]["metadata"]["creationTimestamp"] = None
+    spec["template"]["spec"] |= {
+        "restartPolicy": "Always",
+        "dnsPolicy": "ClusterFirst",
+        "schedulerName": "default-scheduler",
+    }
+    for container in spec["template"]["spec"]["containers"]:
+        container |= {"imagePullPolicy": "IfNotPresent", "terminationMessagePath": "/dev/termination-log"}
+    live["status"] = {"replicas": spec["replicas"], "observedGeneration": 3}
+    return live
+
+
+def _controller_entry() -> dict:
+    fields = {"f:metadata": {"f:annotations": {".": {}, "f:deployment.kubernetes.io/revision": {}}}}
+    return _entry("kube-controller-manager", fields, operation="Update")
+
+
+def test_identical_objects_have_no_changes():
+    live = _as_live(_deployment(), _controller_entry())
+    diff = compare(_deployment(), live)
+    assert diff.changes == ()
+    assert not diff.modified
+    assert not diff.missing
+    assert not diff.requires_pruning
+    assert diff.status is SyncStatus.SYNCED
+    assert diff.key == WEB
+
+
+def test_fields_only_the_server_set_are_not_drift():
+    live = _as_live(_deployment(), _controller_entry())
+    diff = compare(_deployment(), live)
+    assert diff.changes == ()
+    # ...and they stay visible in the live and predicted objects.
+    assert diff.live is not None
+    assert diff.live["status"] == {"replicas": 2, "observedGeneration": 3}
+    assert diff.predicted is not None
+    assert diff.predicted["spec"]["template"]["spec"]["dnsPolicy"] == "ClusterFirst"
+
+
+def test_replicas_drift_is_exactly_one_replacement():
+    diff = compare(_deployment(replicas=3), _as_live(_deployment(replicas=2), _controller_entry()))
+    assert diff.changes == (Change(op="replace", path="/spec/replicas", old=2, new=3),)
+    assert [str(c) for c in diff.changes] == ["~ /spec/replicas: 2 -> 3"]
+    assert diff.modified
+    assert diff.status is SyncStatus.OUT_OF_SYNC
+
+
+def test_label_add_remove_and_replace():
+    live = _as_live(_deployment(labels={"app": "web", "chart": "web-1.0", "release": "r1"}))
+    desired = _deployment(labels={"app": "web", "chart": "web-1.1", "foo": "bar"})
+    assert [str(c) for c in compare(desired, live).changes] == [
+        "~ /metadata/labels/chart: web-1.0 -> web-1.1",
+        "+ /metadata/labels/foo: bar",
+        "- /metadata/labels/release",
+    ]
+
+
+def test_label_keys_are_escaped_in_pointers():
+    live = _as_live(_deployment(labels={"app.kubernetes.io/name": "web", "odd~key": "a"}))
+    desired = _deployment(labels={"app.kubernetes.io/name": "site", "odd~key": "b"})
+    assert [c.path for c in compare(desired, live).changes] == [
+        "/metadata/labels/app.kubernetes.io~1name",
+        "/metadata/labels/odd~0key",
+    ]
+
+
+def test_a_field_this_manager_dropped_is_drift():
+    applied = _deployment()
+    applied["spec"]["minReadySeconds"] = 5
+    diff = compare(_deployment(), _as_live(applied))
+    assert diff.changes == (Change(op="remove", path="/spec/minReadySeconds", old=5),)
+
+
+def test_a_field_another_manager_set_is_not_drift():
+    live = _as_live(_deployment())
+    live["metadata"]["labels"]["team"] = "blue"
+    team = {"f:metadata": {"f:labels": {"f:team": {}}}}
+    live["metadata"]["managedFields"].append(_entry("kubectl-label", team, operation="Update"))
+    diff = compare(_deployment(), live)
+    assert diff.changes == ()
+
+
+def test_a_field_this_manager_set_by_update_is_not_removed():
+    live = _as_live(_deployment())
+    live["metadata"]["labels"]["team"] = "blue"
+    team = {"f:metadata": {"f:labels": {"f:team": {}}}}
+    live["metadata"]["managedFields"].append(_entry("reconcile", team, operation="Update"))
+    assert compare(_deployment(), live).changes == ()
+
+
+def test_containers_are_paired_by_name():
+    two = [{"name": "app", "image": "web:1"}, {"name": "proxy", "image": "envoy:1"}]
+    live = _as_live(_deployment(containers=two))
+    changed = [{"name": "app", "image": "web:1"}, {"name": "proxy", "image": "envoy:2"}]
+    assert [str(c) for c in compare(_deployment(containers=changed), live).changes] == [
+        "~ /spec/template/spec/containers/1/image: envoy:1 -> envoy:2"
+    ]
+    without_app = [{"name": "proxy", "image": "envoy:1"}]
+    assert [c.path for c in compare(_deployment(containers=without_app), live).changes] == [
+        "/spec/template/spec/containers/0"
+    ]
+
+
+def test_predicted_live_from_the_server_is_used_as_given():
+    live = _as_live(_deployment())
+    answer = copy.deepcopy(live)
+    answer["spec"]["template"]["spec"]["containers"].insert(
+        0, {"name": "init-proxy", "image": "envoy:1", "imagePullPolicy": "IfNotPresent"}
+    )
+    diff = compare(_deployment(), live, predicted_live=answer)
+    assert [str(c) for c in diff.changes] == [
+        '+ /spec/template/spec/containers/0: {"name": "init-proxy", "image": "envoy:1", "imagePullPolicy": '
+        '"IfNotPresent"}'
+    ]
+    assert diff.predicted == answer
+    assert diff.predicted is not answer
+
+
+def test_missing_object():
+    diff = compare(_deployment(), None)
+    assert diff.missing
+    assert diff.modified
+    assert diff.changes == ()
+    assert diff.live is None
+    assert diff.predicted is not None
+    assert diff.predicted["spec"]["replicas"] == 2
+
+
+def test_object_to_prune():
+    diff = compare(None, _as_live(_deployment()))
+    assert diff.requires_pruning
+    assert diff.modified
+    assert diff.changes == ()
+    assert diff.desired is None
+    assert diff.predicted is None
+    assert diff.key == WEB
+
+
+def test_compare_copies_and_never_mutates_its_inputs():
+    desired, live = _deployment(replicas=3), _as_live(_deployment())
+    desired_before, live_before = copy.deepcopy(desired), copy.deepcopy(live)
+    diff = compare(desired, live)
+    assert (desired, live) == (desired_before, live_before)
+    assert diff.live == live
+    assert diff.live is not live
+
+
+def test_desired_without_namespace_takes_the_live_one():
+    desired = _deployment()
+    del desired["metadata"]["namespace"]
+    diff = compare(desired, _as_live(_deployment()))
+    assert diff.key == WEB
+    assert diff.changes == ()
+
+
+def test_compare_refuses_nothing_and_mismatched_objects():
+    with pytest.raises(DiffError, match="both"):
+        compare(None, None)
+    other = _as_live(_deployment())
+    other["metadata"]["name"] = "api"
+    with pytest.raises(DiffError, match="apps/Deployment/default/api") as caught:
+        compare(_deployment(), other)
+    assert caught.value.key == WEB
+
+
+def _cm(name: str, value: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": "default"},
+        "data": {"v": value},
+    }
+
+
+def _cm_key(name: str) -> ResourceKey:
+    return ResourceKey("", "ConfigMap", "default", name)
+
+
+def test_differ_compares_targets_and_reports_live_objects_without_target():
+    targets = [
+        Resource.from_manifest(_deployment(replicas=3)),
+        Resource.from_manifest(_cm("new", "1")),
+        Resource.from_manifest(_cm("kept", "1")),
+    ]
+    live = {
+        WEB: _as_live(_deployment()),
+        _cm_key("kept"): _cm("kept", "1"),
+        _cm_key("gone"): _cm("gone", "1"),
+    }
+    result = Differ().diff(targets, live)
+    assert [d.key for d in result] == [_cm_key("gone"), _cm_key("kept"), _cm_key("new"), WEB]
+    assert len(result) == 4
+    assert result.modified
+    assert result.status is SyncStatus.OUT_OF_SYNC
+    assert [d.key for d in result.modified_resources] == [_cm_key("gone"), _cm_key("new"), WEB]
+    assert result[_cm_key("gone")].requires_pruning
+    assert result[_cm_key("new")].missing
+    assert not result[_cm_key("kept")].modified
+    assert [str(c) for c in result[WEB].changes] == ["~ /spec/replicas: 2 -> 3"]
+    assert result.get(_cm_key("absent")) is None
+    assert _cm_key("kept") in result
+    assert _cm_key("absent") not in result
+    with pytest.raises(KeyError):
+        result[_cm_key("absent")]
+
+
+def test_differ_uses_its_field_manager():
+    applied = _deployment()
+    applied["spec"]["minReadySeconds"] = 5
+    live = _as_live(applied)
+    assert Differ().diff([Resource.from_manifest(_deployment())], {WEB: live}).modified
+    assert (
+        not Differ(manager="someone-else").diff([Resource.from_manifest(_deployment())], {WEB: live}).modified
+    )
+
+
+def test_differ_refuses_a_target_twice():
+    twice = [Resource.from_manifest(_cm("a", "1")), Resource.from_manifest(_cm("a", "2"))]
+    with pytest.raises(DiffError, match="twice"):
+        Differ().diff(twice, {})
+
+
+def test_result_is_sorted_and_refuses_duplicates():
+    a, b = compare(_cm("a", "1"), None), compare(_cm("b", "1"), None)
+    assert DiffResult([b, a]).resources == (a, b)
+    with pytest.raises(DiffError, match="twice"):
+        DiffResult([a, a])
+    assert isinstance(a, ResourceDiff)
+
+
+def test_secret_values_stay_masked_in_the_wordpress_fixture():
+    if not CONFORMANCE.is_dir():
+        pytest.skip(f"conformance corpus not found at {CONFORMANCE}")
+    config = json.loads((CONFORMANCE / "fixtures" / "wordpress-config.json").read_text())
+    live = json.loads((CONFORMANCE / "fixtures" / "wordpress-live.json").read_text())
+    secret = config["data"]["wordpress-password"]
+    live["data"]["wordpress-password"] = "c29tZXRoaW5nLWVsc2U="
+    diff = compare(config, live)
+    assert "~ /data/wordpress-password: ++++++++++++ -> ++++++++" in [str(c) for c in diff.changes]
+    text = (
+        str(diff)
+        + diff.unified()
+        + diff._repr_html_()
+        + json.dumps([diff.desired, diff.live, diff.predicted])
+    )
+    assert secret not in text
+    assert "c29tZXRoaW5nLWVsc2U=" not in text
+
+
+def test_list_keys_come_from_the_schema_first():
+    live = _as_live(_deployment(containers=[{"name": "app", "image": "web:1", "ports": []}]))
+    live["spec"]["template"]["spec"]["containers"][0]["ports"] = [
+        {"name": "http", "containerPort": 80, "protocol": "TCP"},
+        {"name": "metrics", "containerPort": 9090, "protocol": "TCP"},
+    ]
+    answer = copy.deepcopy(live)
+    answer["spec"]["template"]["spec"]["containers"][0]["ports"][0]["name"] = "web"
+    diff = compare(_deployment(), live, predicted_live=answer)
+    # Container ports are keyed by port and protocol: a renamed port is one changed field, not a swap.
+    assert [str(c) for c in diff.changes] == ["~ /spec/template/spec/containers/0/ports/0/name: http -> web"]
+
+
+def test_a_namespace_on_a_cluster_scoped_kind_is_ignored():
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "reader"},
+    }
+    desired = copy.deepcopy(role)
+    desired["metadata"]["namespace"] = "default"
+    diff = compare(desired, role)
+    assert diff.key == ResourceKey("rbac.authorization.k8s.io", "ClusterRole", "", "reader")
+    assert diff.changes == ()
