@@ -5,9 +5,12 @@ Run it with ``python examples/quickstart.py``. Everything happens in a temporary
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 from pathlib import Path
+
+import structlog
 
 import reconcile as rc
 
@@ -20,6 +23,8 @@ def step(title: str) -> None:
 
 
 def main() -> None:
+    # The library never configures logging; this host shows only warnings so the story stays readable.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="reconcile-quickstart-") as tmp:
         # A real Git repository holding the guestbook app in its "guestbook" folder.

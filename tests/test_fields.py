@@ -34,9 +34,7 @@ def deployment(**spec: Any) -> dict[str, Any]:
     }
 
 
-def entry(
-    manager: str, operation: str, fields_v1: dict[str, Any], api_version: str = "apps/v1"
-) -> dict[str, Any]:
+def entry(manager: str, operation: str, fields_v1: dict[str, Any], api_version: str = "apps/v1") -> dict[str, Any]:
     return {
         "manager": manager,
         "operation": operation,
@@ -89,9 +87,7 @@ def test_field_set_matches_what_a_real_server_records() -> None:
         },
     }
     expected = {
-        "f:metadata": {
-            "f:labels": {"f:app": {}, "f:applications.argoproj.io/app-name": {}, "f:something-else": {}}
-        },
+        "f:metadata": {"f:labels": {"f:app": {}, "f:applications.argoproj.io/app-name": {}, "f:something-else": {}}},
         "f:spec": {
             "f:replicas": {},
             "f:selector": {},
@@ -146,10 +142,7 @@ def test_field_set_leaves_sets_and_server_owned_metadata() -> None:
         "f:metadata": {"f:annotations": {}, "f:finalizers": {'v:"example.com/a"': {}, 'v:"kubernetes"': {}}},
     }
     # Nothing but identity: an empty set.
-    assert (
-        fields.field_set({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}, CONFIGMAP)
-        == {}
-    )
+    assert fields.field_set({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}, CONFIGMAP) == {}
 
 
 def test_field_set_keys_are_compact_sorted_go_json() -> None:
@@ -238,9 +231,7 @@ def test_set_functions_do_not_mutate() -> None:
 
 
 path_elements = st.sampled_from(["f:a", "f:b", 'k:{"name":"x"}', 'v:"y"'])
-field_sets = st.sets(st.lists(path_elements, min_size=1, max_size=3).map(tuple), max_size=6).map(
-    fields._from_paths
-)
+field_sets = st.sets(st.lists(path_elements, min_size=1, max_size=3).map(tuple), max_size=6).map(fields._from_paths)
 
 
 @given(field_sets, field_sets)
@@ -262,9 +253,7 @@ def test_changed_fields_on_create_and_update() -> None:
         "f:metadata": {"f:labels": {".": {}, "f:a": {}}},
     }
     newer = {"metadata": {"name": "x", "labels": {"a": "2", "b": "1"}}, "data": {"k": "v"}}
-    assert fields.changed_fields(new, newer, CONFIGMAP) == {
-        "f:metadata": {"f:labels": {"f:a": {}, "f:b": {}}}
-    }
+    assert fields.changed_fields(new, newer, CONFIGMAP) == {"f:metadata": {"f:labels": {"f:a": {}, "f:b": {}}}}
     assert fields.changed_fields(newer, newer, CONFIGMAP) == {}
 
 
@@ -383,7 +372,11 @@ def test_merge_apply_merges_maps_and_keyed_lists() -> None:
         {"name": "side", "image": "busybox"},
         {"name": "extra", "image": "extra:1"},
     ]
-    # Neither input was touched.
+    # Neither input was touched, nor shares anything with the result.
+    merged["metadata"]["labels"]["x"] = "y"
+    merged["spec"]["selector"]["matchLabels"]["x"] = "y"
+    assert live["metadata"]["labels"] == {"app": "web"}
+    assert live["spec"]["selector"] == {"matchLabels": {"app": "web"}}
     assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1"
     assert config["spec"]["template"]["spec"]["containers"][1]["args"] == ["--y"]
 
@@ -411,9 +404,7 @@ def test_merge_apply_sets_atomic_maps_and_nulls() -> None:
 
 def test_merge_apply_on_create_drops_nulls() -> None:
     config = {"kind": "ConfigMap", "metadata": {"name": "x", "labels": None}, "data": {"a": "1", "b": None}}
-    assert fields.merge_apply(
-        None, config, previously_owned={}, owned_by_others={}, group_kind=CONFIGMAP
-    ) == {
+    assert fields.merge_apply(None, config, previously_owned={}, owned_by_others={}, group_kind=CONFIGMAP) == {
         "kind": "ConfigMap",
         "metadata": {"name": "x"},
         "data": {"a": "1"},
@@ -427,9 +418,7 @@ def test_merge_apply_removes_fields_no_longer_applied() -> None:
     live["spec"]["revisionHistoryLimit"] = 10  # a default nobody owns
     previously = fields.field_set(before, DEPLOYMENT)
     config = deployment()
-    merged = fields.merge_apply(
-        live, config, previously_owned=previously, owned_by_others={}, group_kind=DEPLOYMENT
-    )
+    merged = fields.merge_apply(live, config, previously_owned=previously, owned_by_others={}, group_kind=DEPLOYMENT)
     assert "replicas" not in merged["spec"]
     assert "paused" not in merged["spec"]
     assert merged["metadata"]["labels"] == {"app": "web"}
@@ -533,9 +522,7 @@ def test_find_conflicts() -> None:
     others = {
         "kubectl-edit": {"f:spec": {"f:replicas": {}}},
         "hpa": {"f:metadata": {"f:labels": {"f:app": {}}}},
-        "ops": {
-            "f:spec": {"f:template": {"f:spec": {"f:containers": {'k:{"name":"web"}': {"f:image": {}}}}}}
-        },
+        "ops": {"f:spec": {"f:template": {"f:spec": {"f:containers": {'k:{"name":"web"}': {"f:image": {}}}}}}},
     }
     config = deployment(replicas=5, containers=[{"name": "web", "image": "nginx:2"}])
     assert fields.find_conflicts(live, config, others, DEPLOYMENT) == [
@@ -588,9 +575,7 @@ def live_deployment() -> dict[str, Any]:
         "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
     }
     spec["template"]["metadata"]["creationTimestamp"] = None
-    spec["template"]["spec"].update(
-        {"restartPolicy": "Always", "dnsPolicy": "ClusterFirst", "securityContext": {}}
-    )
+    spec["template"]["spec"].update({"restartPolicy": "Always", "dnsPolicy": "ClusterFirst", "securityContext": {}})
     spec["template"]["spec"]["containers"][0].update(
         {"imagePullPolicy": "IfNotPresent", "terminationMessagePath": "/dev/termination-log", "resources": {}}
     )
@@ -676,9 +661,7 @@ def test_predict_apply_new_object_and_secret() -> None:
     }
     live = copy.deepcopy(predicted)
     live["type"] = "Opaque"
-    live["metadata"]["managedFields"] = [
-        entry("reconcile", "Apply", {"f:stringData": {"f:password": {}}}, "v1")
-    ]
+    live["metadata"]["managedFields"] = [entry("reconcile", "Apply", {"f:stringData": {"f:password": {}}}, "v1")]
     assert fields.predict_apply(live, secret) == live
 
 

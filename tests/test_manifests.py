@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 import time
 import tracemalloc
@@ -40,15 +41,13 @@ def error_of(text: str, file: str = "app.yaml", **kwargs: Any) -> ManifestError:
 
 def only_plain_types(value: Any) -> bool:
     if isinstance(value, dict):
-        return type(value) is dict and all(
-            type(k) is str and only_plain_types(v) for k, v in value.items()
-        )
+        return type(value) is dict and all(type(k) is str and only_plain_types(v) for k, v in value.items())
     if isinstance(value, list):
         return type(value) is list and all(only_plain_types(v) for v in value)
     return value is None or type(value) in (str, int, float, bool)
 
 
-# --- documents and lines ----------------------------------------------------------------------------------
+# --- documents and lines --------------------------------------------------------------------------
 
 
 def test_multi_document_stream_gives_each_object_with_its_starting_line() -> None:
@@ -109,7 +108,7 @@ def test_a_document_that_is_not_a_mapping_is_an_error_at_its_line(text: str, pro
     assert f"a document must be a mapping, not {problem}" in str(error)
 
 
-# --- scalars, the way kubectl reads them ----------------------------------------------------------------------
+# --- scalars, the way kubectl reads them ----------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -153,16 +152,12 @@ def test_floats_resolve_like_go_yaml_v2(scalar: str, expected: float) -> None:
     assert value_of(scalar) == expected
 
 
-@pytest.mark.parametrize(
-    "scalar", ["y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE"]
-)
+@pytest.mark.parametrize("scalar", ["y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE"])
 def test_yaml_1_1_true_words_are_booleans(scalar: str) -> None:
     assert value_of(scalar) is True
 
 
-@pytest.mark.parametrize(
-    "scalar", ["n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE"]
-)
+@pytest.mark.parametrize("scalar", ["n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE"])
 def test_yaml_1_1_false_words_are_booleans(scalar: str) -> None:
     assert value_of(scalar) is False
 
@@ -238,7 +233,7 @@ def test_bad_binary_is_an_error() -> None:
     assert "not valid base64" in str(error_of("kind: X\nv: !!binary '***'\n"))
 
 
-# --- keys ----------------------------------------------------------------------------------------------------
+# --- keys -----------------------------------------------------------------------------------------
 
 
 def test_mapping_keys_become_strings_as_kubectl_spells_them() -> None:
@@ -307,7 +302,7 @@ def test_keys_that_collide_once_spelled_as_strings_are_duplicates() -> None:
     assert "duplicate key 'true'" in str(error)
 
 
-# --- anchors, aliases and merge keys -------------------------------------------------------------------------
+# --- anchors, aliases and merge keys --------------------------------------------------------------
 
 
 def test_aliases_expand_to_independent_copies() -> None:
@@ -414,7 +409,7 @@ def test_deep_nesting_is_an_error_not_a_crash() -> None:
     assert "nested deeper than 200 levels" in str(error)
 
 
-# --- syntax and encoding errors -----------------------------------------------------------------------------
+# --- syntax and encoding errors -------------------------------------------------------------------
 
 
 def test_a_syntax_error_names_file_line_and_problem() -> None:
@@ -442,7 +437,7 @@ def test_bytes_must_be_utf8_and_the_error_names_the_file() -> None:
         load_manifests(b"kind: X\nname: caf\xe9\n", file="app/latin1.yaml")
     assert info.value.file == "app/latin1.yaml"
     assert info.value.line == 2
-    assert "not valid UTF-8: byte 0xe9 at offset 16" in str(info.value)
+    assert "not valid UTF-8: byte 0xe9 at offset 17" in str(info.value)
 
 
 def test_a_utf8_byte_order_mark_is_accepted() -> None:
@@ -460,7 +455,7 @@ def test_files_over_the_size_limit_are_refused_before_parsing() -> None:
 
 
 def test_the_size_of_text_is_counted_in_utf8_bytes() -> None:
-    with pytest.raises(ManifestError, match="file is 9 bytes, over the limit of 8"):
+    with pytest.raises(ManifestError, match=re.escape("file is 10 bytes, over the limit of 8")):
         load_manifests("kind: é\n\n", file="a.yaml", max_bytes=8)
 
 
@@ -469,7 +464,7 @@ def test_default_limits() -> None:
     assert MAX_NODES == 100_000
 
 
-# --- Lists -------------------------------------------------------------------------------------------------
+# --- Lists ----------------------------------------------------------------------------------------
 
 
 def test_a_list_is_flattened_and_each_item_keeps_its_own_line() -> None:
@@ -534,19 +529,17 @@ def test_list_items_must_be_a_list() -> None:
 def test_list_items_given_through_a_merge_key_get_the_lists_line() -> None:
     docs = load(
         """\
-        kind: Template
-        spec: &items
+        kind: List
+        template: &items
           items:
           - kind: A
-        ---
-        kind: List
         <<: *items
         """
     )
-    assert [(obj.get("kind"), line) for obj, line in docs] == [("Template", 1), ("A", 6)]
+    assert [(obj.get("kind"), line) for obj, line in docs] == [("A", 1)]
 
 
-# --- JSON --------------------------------------------------------------------------------------------------
+# --- JSON -----------------------------------------------------------------------------------------
 
 
 def test_a_json_file_holds_one_object() -> None:
@@ -558,9 +551,7 @@ def test_a_json_file_holds_one_object() -> None:
 
 
 def test_a_json_file_may_hold_an_array_of_objects_each_with_its_line() -> None:
-    text = json.dumps(
-        [{"kind": "A", "metadata": {"name": "a"}}, {"kind": "B", "metadata": {"name": "b"}}], indent=2
-    )
+    text = json.dumps([{"kind": "A", "metadata": {"name": "a"}}, {"kind": "B", "metadata": {"name": "b"}}], indent=2)
     docs = load_manifests(text, file="all.JSON")
     assert [(obj["kind"], line) for obj, line in docs] == [("A", 2), ("B", 8)]
 
@@ -610,7 +601,7 @@ def test_json_documents_must_be_objects() -> None:
     assert "a JSON document must be an object, not a number" in str(info.value)
 
 
-# --- validate_manifest ----------------------------------------------------------------------------------------
+# --- validate_manifest ----------------------------------------------------------------------------
 
 
 def valid() -> dict[str, Any]:
@@ -630,8 +621,8 @@ def invalid(change: dict[str, Any], metadata: dict[str, Any] | None = None) -> M
 
 def test_a_complete_object_is_valid() -> None:
     obj = valid()
-    assert validate_manifest(obj, file="a.yaml", line=1) is None
-    assert obj == valid()
+    validate_manifest(obj, file="a.yaml", line=1)
+    assert obj == valid()  # checked, not changed
 
 
 @pytest.mark.parametrize(
@@ -677,17 +668,18 @@ def test_namespace_labels_and_annotations_must_be_strings(metadata: dict[str, An
 
 
 def test_a_non_mapping_object_is_invalid() -> None:
-    with pytest.raises(ManifestError, match="a.yaml:2: an object must be a mapping, not a list"):
+    with pytest.raises(ManifestError, match=re.escape("a.yaml:2: an object must be a mapping, not a list")):
         validate_manifest([], file="a.yaml", line=2)  # type: ignore[arg-type]
 
 
 def test_null_namespace_labels_and_annotations_are_fine() -> None:
     obj = valid()
     obj["metadata"] |= {"namespace": None, "labels": None, "annotations": None}
-    assert validate_manifest(obj, file=None, line=None) is None
+    validate_manifest(obj, file=None, line=None)
+    assert obj["metadata"]["name"] == "web"
 
 
-# --- dumping --------------------------------------------------------------------------------------------------
+# --- dumping --------------------------------------------------------------------------------------
 
 
 def test_dump_is_block_style_in_insertion_order() -> None:
@@ -723,7 +715,8 @@ def test_dump_writes_multi_line_strings_as_literal_blocks() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["yes", "no", "on", "y", "0644", "0o644", "1e3", "1:20", "2001-12-14", "", "null", "~", "<<", "1.0"]
+    "text",
+    ["yes", "no", "on", "y", "0644", "0o644", "1e3", "1:20", "2001-12-14", "", "null", "~", "<<", "1.0"],
 )
 def test_dump_quotes_strings_that_would_read_back_as_something_else(text: str) -> None:
     out = dump_yaml({"v": text})
@@ -738,11 +731,14 @@ def test_dump_leaves_ordinary_strings_plain_and_long_lines_unfolded() -> None:
 
 def test_dump_writes_shared_objects_out_without_anchors() -> None:
     shared = {"a": [1, 2]}
-    assert dump_yaml({"x": shared, "y": shared}) == "x:\n  a:\n  - 1\n  - 2\ny:\n  a:\n  - 1\n  - 2\n"
+    assert dump_yaml({"one": shared, "two": shared}) == "one:\n  a:\n  - 1\n  - 2\ntwo:\n  a:\n  - 1\n  - 2\n"
 
 
 def test_dump_scalars() -> None:
-    assert dump_yaml({"t": True, "n": None, "f": 1.5, "i": -3}) == "t: true\nn: null\nf: 1.5\ni: -3\n"
+    out = dump_yaml({"t": True, "z": None, "f": 1.5, "i": -3, "big": 1e300})
+    assert out == "t: true\nz: null\nf: 1.5\ni: -3\nbig: 1e+300\n"
+    # y and n are booleans to kubectl, even as keys, so they are quoted.
+    assert dump_yaml({"y": 1, "n": 2}) == "'y': 1\n'n': 2\n"
 
 
 def test_dump_all_separates_documents() -> None:
@@ -756,7 +752,7 @@ json_scalars = (
     | st.booleans()
     | st.integers(min_value=-(2**63), max_value=2**63 - 1)
     | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(st.characters(exclude_categories=("Cs",)))
+    | st.text(st.characters(codec="utf-8"))
 )
 json_values = st.recursive(
     json_scalars,
@@ -765,7 +761,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.dictionaries(st.text(max_size=10), json_values, max_size=5))
 def test_dump_then_load_gives_the_same_object(obj: dict[str, Any]) -> None:
     assert load_manifests(dump_yaml(obj), file="x.yaml") == [(obj, 1)]

@@ -49,7 +49,8 @@ def test_first_automated_pass_creates_everything_in_kind_order(folder, cluster):
 
     assert result.error is None
     assert result.sync_status is rc.SyncStatus.SYNCED
-    assert result.sync is not None and result.sync.phase is rc.OperationPhase.SUCCEEDED
+    assert result.sync is not None
+    assert result.sync.phase is rc.OperationPhase.SUCCEEDED
     assert [r.key.kind for r in result.sync.resources] == ["ConfigMap", "Service", "Deployment"]
     assert [r.message for r in result.sync.resources] == [
         "configmap/guestbook-banner created",
@@ -157,7 +158,10 @@ def test_objects_that_left_git_are_pruned_only_with_prune(folder, cluster):
     assert cluster.get(CONFIGMAP) is not None
 
     pruned = app.sync(prune=True)
-    assert {r.key: (r.status, r.message) for r in pruned.resources}[CONFIGMAP] == (rc.ResultCode.PRUNED, "pruned")
+    assert {r.key: (r.status, r.message) for r in pruned.resources}[CONFIGMAP] == (
+        rc.ResultCode.PRUNED,
+        "pruned",
+    )
     assert cluster.get(CONFIGMAP) is None
     assert app.reconcile().sync_status is rc.SyncStatus.SYNCED
 
@@ -165,7 +169,11 @@ def test_objects_that_left_git_are_pruned_only_with_prune(folder, cluster):
 def test_prune_never_touches_objects_the_app_does_not_own(folder, cluster):
     app = make_app(folder, cluster, automated=True, prune=True)
     app.reconcile()
-    foreign = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "theirs", "namespace": "default"}}
+    foreign = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "theirs", "namespace": "default"},
+    }
     other_app = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -200,8 +208,10 @@ def test_prune_never_touches_objects_the_app_does_not_own(folder, cluster):
 def test_prune_false_annotation_keeps_the_object(folder, cluster):
     text = (folder / "configmap.yaml").read_text()
     (folder / "configmap.yaml").write_text(
-        text.replace("  name: guestbook-banner\n", "  name: guestbook-banner\n  annotations:\n"
-                     "    argocd.argoproj.io/sync-options: Prune=false\n")
+        text.replace(
+            "  name: guestbook-banner\n",
+            "  name: guestbook-banner\n  annotations:\n    argocd.argoproj.io/sync-options: Prune=false\n",
+        )
     )
     app = make_app(folder, cluster, automated=True, prune=True)
     app.reconcile()
@@ -268,7 +278,8 @@ def test_a_failed_automated_sync_is_retried_only_to_self_heal(folder, cluster):
     app = make_app(folder, cluster, automated=True)
 
     first = app.reconcile()
-    assert first.sync is not None and first.sync.phase is rc.OperationPhase.FAILED
+    assert first.sync is not None
+    assert first.sync.phase is rc.OperationPhase.FAILED
     assert first.sync_status is rc.SyncStatus.OUT_OF_SYNC
     assert app.reconcile().sync is None  # same revision, failed before, no self-heal
 

@@ -205,9 +205,7 @@ def test_fill_list_keys_sets_tcp_everywhere_a_pod_template_lives() -> None:
                     "template": {
                         "spec": {
                             "containers": [{"name": "a", "ports": [{"containerPort": 80}]}],
-                            "initContainers": [
-                                {"name": "b", "ports": [{"containerPort": 53, "protocol": "UDP"}]}
-                            ],
+                            "initContainers": [{"name": "b", "ports": [{"containerPort": 53, "protocol": "UDP"}]}],
                         }
                     }
                 }
@@ -219,10 +217,7 @@ def test_fill_list_keys_sets_tcp_everywhere_a_pod_template_lives() -> None:
     assert pod_spec["containers"][0]["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
     assert pod_spec["initContainers"][0]["ports"] == [{"containerPort": 53, "protocol": "UDP"}]
     # The caller's dict is untouched.
-    assert (
-        "protocol"
-        not in cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["ports"][0]
-    )
+    assert "protocol" not in cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["ports"][0]
 
 
 @pytest.mark.parametrize(

@@ -1,3 +1,115 @@
-"""reconcile: Argo CD's GitOps engine as a Python library."""
+"""reconcile: Argo CD's GitOps engine as a Python library.
+
+Fetch the desired state from Git (or a folder), render it, compare it with a live cluster, and sync::
+
+    import reconcile as rc
+
+    app = rc.Reconciler(
+        name="guestbook",
+        source=rc.GitSource("https://example.com/repo.git", revision="main", path="guestbook"),
+        renderer=rc.DirectoryRenderer(),
+        cluster=rc.MemoryCluster(),
+        policy=rc.SyncPolicy(automated=True, prune=True, self_heal=True),
+    )
+    result = app.reconcile()
+"""
+
+from reconcile import diff
+from reconcile.cluster.memory import MemoryCluster
+from reconcile.diff import Change, Differ, DiffResult, ResourceDiff
+from reconcile.errors import (
+    AuthenticationError,
+    ClusterError,
+    ConfigurationError,
+    ConflictError,
+    DiffError,
+    DuplicateResourceError,
+    InvalidError,
+    ManifestError,
+    NotFoundError,
+    PathNotFoundError,
+    ReconcileError,
+    RenderError,
+    RepositoryUnreachableError,
+    RevisionNotFoundError,
+    SourceError,
+    SyncError,
+    UnknownKindError,
+)
+from reconcile.model import (
+    GroupKind,
+    HealthStatus,
+    Location,
+    Manifest,
+    OperationPhase,
+    Resource,
+    ResourceKey,
+    ResultCode,
+    Revision,
+    Snapshot,
+    SyncAction,
+    SyncStatus,
+)
+from reconcile.protocols import Cluster, Renderer, Source
+from reconcile.reconciler import Reconciler, ReconcileResult, ResourceStatus, SyncPolicy
+from reconcile.renderers.directory import DirectoryRenderer
+from reconcile.sources.directory import DirectorySource
+from reconcile.sources.git import GitSource, LocalRepository
+from reconcile.sync import ResourceResult, Syncer, SyncResult
+from reconcile.tracking import TRACKING_ANNOTATION
 
 __version__ = "0.1.0.dev0"
+
+__all__ = [
+    "TRACKING_ANNOTATION",
+    "AuthenticationError",
+    "Change",
+    "Cluster",
+    "ClusterError",
+    "ConfigurationError",
+    "ConflictError",
+    "DiffError",
+    "DiffResult",
+    "Differ",
+    "DirectoryRenderer",
+    "DirectorySource",
+    "DuplicateResourceError",
+    "GitSource",
+    "GroupKind",
+    "HealthStatus",
+    "InvalidError",
+    "LocalRepository",
+    "Location",
+    "Manifest",
+    "ManifestError",
+    "MemoryCluster",
+    "NotFoundError",
+    "OperationPhase",
+    "PathNotFoundError",
+    "ReconcileError",
+    "ReconcileResult",
+    "Reconciler",
+    "RenderError",
+    "Renderer",
+    "RepositoryUnreachableError",
+    "Resource",
+    "ResourceDiff",
+    "ResourceKey",
+    "ResourceResult",
+    "ResourceStatus",
+    "ResultCode",
+    "Revision",
+    "RevisionNotFoundError",
+    "Snapshot",
+    "Source",
+    "SourceError",
+    "SyncAction",
+    "SyncError",
+    "SyncPolicy",
+    "SyncResult",
+    "SyncStatus",
+    "Syncer",
+    "UnknownKindError",
+    "__version__",
+    "diff",
+]

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from reconcile.model import Location, ResourceKey, Revision
 
+_SERVER_ERRORS = 500  # 5xx: the server failed, the request may be fine
+
 
 class ReconcileError(Exception):
     """The root of every error the library raises.
@@ -180,7 +182,7 @@ class ClusterError(ReconcileError):
         retryable: bool | None = None,
     ) -> None:
         if retryable is None:
-            retryable = status in (0, 409, 429) or status >= 500
+            retryable = status in (0, 409, 429) or status >= _SERVER_ERRORS
         super().__init__(message, retryable=retryable)
         self.key = key
         self.status = status

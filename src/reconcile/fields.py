@@ -208,9 +208,7 @@ class _Schema:
 # Field sets of objects and of changes.
 
 
-def _collect_fields(
-    obj: Mapping[str, Any], names: FieldPath, prefix: _Path, sch: _Schema, out: set[_Path]
-) -> None:
+def _collect_fields(obj: Mapping[str, Any], names: FieldPath, prefix: _Path, sch: _Schema, out: set[_Path]) -> None:
     for name, child in obj.items():
         _collect(child, (*names, str(name)), (*prefix, f"f:{name}"), sch, out)
 
@@ -330,9 +328,7 @@ class _Comparer:
                 _everything(side, names, path, self.sch, found)
                 out.update(found - {path})
 
-    def items(
-        self, old: list[Any], new: list[Any], list_type: ListType, names: FieldPath, path: _Path
-    ) -> None:
+    def items(self, old: list[Any], new: list[Any], list_type: ListType, names: FieldPath, path: _Path) -> None:
         old_items, new_items = _index(old, list_type), _index(new, list_type)
         for element, item in new_items.items():
             item_path = (*path, element)
@@ -348,18 +344,14 @@ class _Comparer:
             if element not in new_items:
                 self.item_subtree(item, list_type, names, (*path, element), self.removed)
 
-    def item_subtree(
-        self, item: object, list_type: ListType, names: FieldPath, path: _Path, out: set[_Path]
-    ) -> None:
+    def item_subtree(self, item: object, list_type: ListType, names: FieldPath, path: _Path, out: set[_Path]) -> None:
         out.add(path)
         if list_type.kind == "map" and isinstance(item, dict):
             for name, child in item.items():
                 _everything(child, (*names, str(name)), (*path, f"f:{name}"), self.sch, out)
 
 
-def _compare(
-    old: Mapping[str, Any], new: Mapping[str, Any], sch: _Schema
-) -> tuple[set[_Path], set[_Path], set[_Path]]:
+def _compare(old: Mapping[str, Any], new: Mapping[str, Any], sch: _Schema) -> tuple[set[_Path], set[_Path], set[_Path]]:
     comparer = _Comparer(sch)
     comparer.fields(old, new, (), ())
     return (
@@ -492,9 +484,7 @@ def _clean(value: object) -> object:
     return value
 
 
-def _merge_fields(
-    live: Mapping[str, Any], config: Mapping[str, Any], names: FieldPath, sch: _Schema
-) -> dict[str, Any]:
+def _merge_fields(live: Mapping[str, Any], config: Mapping[str, Any], names: FieldPath, sch: _Schema) -> dict[str, Any]:
     out = dict(live)
     for name, value in config.items():
         if value is None:
@@ -518,9 +508,7 @@ def _merge(live: object, config: object, names: FieldPath, sch: _Schema) -> obje
     return _clean(config)
 
 
-def _merge_items(
-    live: list[Any], config: list[Any], list_type: ListType, names: FieldPath, sch: _Schema
-) -> list[Any]:
+def _merge_items(live: list[Any], config: list[Any], list_type: ListType, names: FieldPath, sch: _Schema) -> list[Any]:
     wanted: dict[str, Any] = {}
     for item in config:
         element = _item_element(item, list_type)
@@ -638,7 +626,8 @@ def merge_apply(
         overrides: List types declared by a custom resource's schema.
     """
     sch = _Schema(group_kind, overrides)
-    merged = _merge_fields(live or {}, config, (), sch)
+    # Merging copies only what it changes; copying live first keeps the result apart from the caller's dict.
+    merged = _merge_fields(copy.deepcopy(live) if live else {}, config, (), sch)
     last = _to_paths(previously_owned)
     if not last:
         return merged

@@ -81,9 +81,7 @@ _PLAIN = "tag:reconcile.invalid,2024:plain"
 
 _WORDS: dict[str, tuple[str, Any]] = {
     **dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"), (_BOOL, True)),
-    **dict.fromkeys(
-        ("n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"), (_BOOL, False)
-    ),
+    **dict.fromkeys(("n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"), (_BOOL, False)),
     **dict.fromkeys(("", "~", "null", "Null", "NULL"), (_NULL, None)),
     **dict.fromkeys((".nan", ".NaN", ".NAN"), (_FLOAT, math.nan)),
     **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), (_FLOAT, math.inf)),
@@ -96,6 +94,9 @@ _DIGITS = {2: frozenset("01"), 8: frozenset("01234567"), 10: frozenset("01234567
 _DIGITS[16] = frozenset("0123456789abcdefABCDEF")
 # go-yaml quotes these on output although it reads them as strings; so do we, for other parsers' sake.
 _QUOTE_ANYWAY = re.compile(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*|[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?")
+# Characters that only survive a round trip as escapes in a double-quoted string: anything outside YAML's
+# printable set, and the ones YAML 1.1 reads as line breaks or byte-order marks.
+_NEEDS_ESCAPES = re.compile("[^\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\r\x85\u2028\u2029\ufeff]")
 _INT64 = range(-(2**63), 2**63)
 _INT64_OR_UINT64 = range(-(2**63), 2**64)
 # Go's %g prints the shortest form in fixed notation only for these exponents, in %e notation otherwise.
@@ -107,9 +108,7 @@ def _go_int(text: str) -> int | None:
     sign, body = (text[0], text[1:]) if text[:1] in ("+", "-") else ("", text)
     base, digits = 10, body
     if len(body) > 1 and body[0] == "0":
-        base, digits = {"x": (16, body[2:]), "o": (8, body[2:]), "b": (2, body[2:])}.get(
-            body[1].lower(), (8, body[1:])
-        )
+        base, digits = {"x": (16, body[2:]), "o": (8, body[2:]), "b": (2, body[2:])}.get(body[1].lower(), (8, body[1:]))
     if not digits or not set(digits) <= _DIGITS[base]:
         return None
     value = int(digits, base)
@@ -269,7 +268,7 @@ class _Builder:
             return "true" if value else "false"
         if isinstance(value, float):
             return _go_float_key(value)
-        if isinstance(value, str) or value in _INT64:
+        if isinstance(value, str) or (isinstance(value, int) and value in _INT64):
             return str(value)
         what = "null" if value is None else "an integer beyond 64 bits"
         raise self.error(f"a mapping key must not be {what}", node)
@@ -283,9 +282,7 @@ class _Builder:
                 continue
             key = self.key(key_node)
             if key in first_lines:
-                raise self.error(
-                    f"duplicate key {key!r} (first defined on line {first_lines[key]})", key_node
-                )
+                raise self.error(f"duplicate key {key!r} (first defined on line {first_lines[key]})", key_node)
             first_lines[key] = _line(key_node)
             entries.append((key, self.build(value_node), True))
         result: dict[str, Any] = {}
@@ -417,11 +414,7 @@ def _load_yaml(text: str, file: str, max_nodes: int) -> list[tuple[Manifest, int
 def _yaml_items(node: Node) -> list[Node] | None:
     if isinstance(node, MappingNode):
         for key_node, value_node in node.value:
-            if (
-                isinstance(key_node, ScalarNode)
-                and key_node.value == "items"
-                and isinstance(value_node, SequenceNode)
-            ):
+            if isinstance(key_node, ScalarNode) and key_node.value == "items" and isinstance(value_node, SequenceNode):
                 return list(value_node.value)
     return None
 
@@ -464,9 +457,7 @@ def _list_items(obj: Manifest, file: str, line: int) -> list[Any] | None:
         return None
     if items is None:
         return []
-    raise ManifestError(
-        f"the items of a List must be a list, not {_describe_type(items)}", file=file, line=line
-    )
+    raise ManifestError(f"the items of a List must be a list, not {_describe_type(items)}", file=file, line=line)
 
 
 _JSON_SPACE = re.compile(r"[ \t\n\r]*")
@@ -686,7 +677,10 @@ class _Representer(SafeRepresenter):
         return True
 
     def represent_str(self, data: Any) -> Any:
-        return self.represent_scalar(_STR, data, style="|" if "\n" in data else None)
+        style: str | None = "|" if "\n" in data else None
+        if _NEEDS_ESCAPES.search(data):
+            style = '"'  # the emitter would write some of these raw, and YAML 1.1 reads them as line breaks
+        return self.represent_scalar(_STR, data, style=style)
 
 
 _Representer.add_representer(str, _Representer.represent_str)

@@ -72,7 +72,7 @@ class ResourceKey:
 
     @property
     def display(self) -> str:
-        """kubectl's spelling: ``deployment.apps/web`` (namespace omitted)."""
+        """Kubectl's spelling: ``deployment.apps/web`` (namespace omitted)."""
         kind = self.kind.lower()
         return f"{kind}.{self.group}/{self.name}" if self.group else f"{kind}/{self.name}"
 
@@ -163,18 +163,15 @@ class Snapshot:
         return self.root / self.path
 
 
-class SyncStatus(str, enum.Enum):
+class SyncStatus(enum.StrEnum):
     """Whether live state matches the desired state."""
 
     SYNCED = "Synced"
     OUT_OF_SYNC = "OutOfSync"
     UNKNOWN = "Unknown"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class HealthStatus(str, enum.Enum):
+class HealthStatus(enum.StrEnum):
     """Health verdicts, with Argo CD's strings."""
 
     HEALTHY = "Healthy"
@@ -184,11 +181,8 @@ class HealthStatus(str, enum.Enum):
     MISSING = "Missing"
     UNKNOWN = "Unknown"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class OperationPhase(str, enum.Enum):
+class OperationPhase(enum.StrEnum):
     """The phase of a sync operation."""
 
     RUNNING = "Running"
@@ -197,11 +191,8 @@ class OperationPhase(str, enum.Enum):
     FAILED = "Failed"
     ERROR = "Error"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class ResultCode(str, enum.Enum):
+class ResultCode(enum.StrEnum):
     """What a sync did to one object, with Argo CD's strings."""
 
     SYNCED = "Synced"
@@ -209,17 +200,11 @@ class ResultCode(str, enum.Enum):
     PRUNED = "Pruned"
     PRUNE_SKIPPED = "PruneSkipped"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class SyncAction(str, enum.Enum):
+class SyncAction(enum.StrEnum):
     """What reconciling one object takes: create it, update it, prune it, or nothing."""
 
     CREATE = "create"
     UPDATE = "update"
     PRUNE = "prune"
     NONE = "none"
-
-    def __str__(self) -> str:
-        return self.value

@@ -85,9 +85,7 @@ class Cluster(Protocol):
         """Apply a JSON merge patch (RFC 7386), like ``kubectl patch --type=merge``."""
         ...
 
-    def delete(
-        self, key: ResourceKey, *, propagation: PropagationPolicy = "Background", dry_run: bool = False
-    ) -> None:
+    def delete(self, key: ResourceKey, *, propagation: PropagationPolicy = "Background", dry_run: bool = False) -> None:
         """Delete the object; :class:`~reconcile.errors.NotFoundError` when it is already gone."""
         ...
 

@@ -11,10 +11,9 @@ import attrs
 import structlog
 
 from reconcile import protocols, tracking
-from reconcile.diff import DiffResult, Differ, ResourceDiff
+from reconcile.diff import Differ, DiffResult, ResourceDiff
 from reconcile.errors import ConfigurationError, ReconcileError, SyncError
 from reconcile.model import (
-    GroupKind,
     Manifest,
     Resource,
     ResourceKey,
@@ -25,10 +24,10 @@ from reconcile.model import (
 )
 from reconcile.protocols import Cluster, Renderer, Source
 from reconcile.renderers.directory import check_unique
-from reconcile.schema import fill_list_keys
+from reconcile.schema import CRD, crd_kind, fill_list_keys
 from reconcile.sync import ResourceResult, Syncer, SyncResult
 
-_CRD = GroupKind("apiextensions.k8s.io", "CustomResourceDefinition")
+_SHOWN_PATHS = 3  # paths named in an out-of-sync message
 
 
 @attrs.frozen(kw_only=True)
@@ -120,8 +119,7 @@ class ReconcileResult:
         rows = [header, *self._rows()]
         if len(rows) > 1:
             widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
-            lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1]
-                      for row in rows]
+            lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1] for row in rows]
         return "\n".join(line.rstrip() for line in lines)
 
     def _repr_html_(self) -> str:
@@ -131,10 +129,10 @@ class ReconcileResult:
             f" at <code>{html.escape(str(self.revision or '-'))}</code></p>"
         )
         if self.error is not None:
-            head += f"<p style='color:#c62828'>{html.escape(type(self.error).__name__)}: {html.escape(str(self.error))}</p>"
-        cells = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in self._rows()
-        )
+            head += (
+                f"<p style='color:#c62828'>{html.escape(type(self.error).__name__)}: {html.escape(str(self.error))}</p>"
+            )
+        cells = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in self._rows())
         header = "".join(f"<th>{h}</th>" for h in ("kind", "namespace", "name", "status", "action", "message"))
         return f"{head}<table><tr>{header}</tr>{cells}</table>"
 
@@ -246,8 +244,12 @@ class Reconciler:
             error=error,
             started_at=started,
         )
-        log.info("reconcile.pass.finished", sync_status=str(result.sync_status),
-                 synced=sync_result is not None, seconds=round(result.duration.total_seconds(), 3))
+        log.info(
+            "reconcile.pass.finished",
+            sync_status=str(result.sync_status),
+            synced=sync_result is not None,
+            seconds=round(result.duration.total_seconds(), 3),
+        )
         return result
 
     def _auto_sync_reason(self, comparison: _Comparison) -> str | None:
@@ -295,11 +297,9 @@ class Reconciler:
     def _targets(self, rendered: Sequence[Resource]) -> tuple[Resource, ...]:
         """The rendered objects as they will be applied: namespaced, tracked, list keys filled."""
         crd_scopes = {
-            GroupKind(str(spec.get("group", "")), str((spec.get("names") or {}).get("kind", ""))):
-                spec.get("scope") == "Namespaced"
+            crd_kind(r.manifest): (r.manifest.get("spec") or {}).get("scope") == "Namespaced"
             for r in rendered
-            if r.key.group_kind == _CRD
-            for spec in [r.manifest.get("spec") or {}]
+            if r.key.group_kind == CRD
         }
         targets = []
         for resource in rendered:
@@ -363,5 +363,6 @@ def _why(d: ResourceDiff) -> str:
         return "requires pruning"
     if d.changes:
         paths = [c.path for c in d.changes]
-        return "differs at " + ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+        shown = ", ".join(paths[:_SHOWN_PATHS])
+        return f"differs at {shown}" + (f" and {len(paths) - _SHOWN_PATHS} more" if len(paths) > _SHOWN_PATHS else "")
     return ""

@@ -448,3 +448,12 @@ def omit_empty_metadata(obj: Manifest) -> Manifest:
             if name in metadata and metadata[name] in ({}, []):
                 del metadata[name]
     return out
+
+
+CRD = GroupKind("apiextensions.k8s.io", "CustomResourceDefinition")
+
+
+def crd_kind(crd: Manifest) -> GroupKind:
+    """The kind a CustomResourceDefinition serves (``spec.group`` and ``spec.names.kind``)."""
+    spec = crd.get("spec") or {}
+    return GroupKind(str(spec.get("group") or ""), str((spec.get("names") or {}).get("kind") or ""))

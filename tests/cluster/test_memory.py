@@ -58,9 +58,7 @@ def deployment(replicas: int | None = 2, image: str = "nginx:1.25", **extra: Any
             "template": {
                 "metadata": {"labels": {"app": "web"}},
                 "spec": {
-                    "containers": [
-                        {"name": "web", "image": image, "ports": [{"containerPort": 80, "protocol": "TCP"}]}
-                    ]
+                    "containers": [{"name": "web", "image": image, "ports": [{"containerPort": 80, "protocol": "TCP"}]}]
                 },
             },
         },
@@ -192,16 +190,12 @@ def test_list_every_kind_and_by_namespace(cluster: MemoryCluster) -> None:
     assert ResourceKey("", "ConfigMap", "apps", "a") in everything
     assert ResourceKey("", "Namespace", "", "kube-system") in everything
     assert everything == sorted(everything)
-    assert [
-        obj["metadata"]["name"] for obj in cluster.list(GroupKind("", "ConfigMap"), namespace="apps")
-    ] == ["a"]
+    assert [obj["metadata"]["name"] for obj in cluster.list(GroupKind("", "ConfigMap"), namespace="apps")] == ["a"]
     assert [obj["metadata"]["name"] for obj in cluster.list(namespace="apps")] == ["a"]
 
 
 def test_unknown_kind_and_version(cluster: MemoryCluster) -> None:
-    with pytest.raises(
-        UnknownKindError, match=r'no matches for kind "Widget" in version "example\.com/v1"'
-    ) as caught:
+    with pytest.raises(UnknownKindError, match=r'no matches for kind "Widget" in version "example\.com/v1"') as caught:
         cluster.apply(widget())
     assert caught.value.status == 404
     with pytest.raises(UnknownKindError, match='no matches for kind "Deployment" in version "apps/v1beta1"'):
@@ -231,13 +225,8 @@ def test_namespace_defaults_and_is_dropped_on_cluster_scoped_kinds(cluster: Memo
         }
     )
     assert "namespace" not in role["metadata"]
-    assert (
-        cluster.get(ResourceKey("rbac.authorization.k8s.io", "ClusterRole", "", "system:reader")) is not None
-    )
-    assert (
-        cluster.get(ResourceKey("rbac.authorization.k8s.io", "ClusterRole", "default", "system:reader"))
-        is not None
-    )
+    assert cluster.get(ResourceKey("rbac.authorization.k8s.io", "ClusterRole", "", "system:reader")) is not None
+    assert cluster.get(ResourceKey("rbac.authorization.k8s.io", "ClusterRole", "default", "system:reader")) is not None
 
 
 @pytest.mark.parametrize(
@@ -371,9 +360,7 @@ def test_apply_keeps_fields_of_other_managers(cluster: MemoryCluster) -> None:
     cluster.edit(WEB, add_label)
     stored = cluster.apply(deployment(image="nginx:1.26"))
     assert stored["metadata"]["labels"] == {"app": "web", "team": "blue"}
-    assert entries(stored)[("kubectl-edit", "Update")]["fieldsV1"] == {
-        "f:metadata": {"f:labels": {"f:team": {}}}
-    }
+    assert entries(stored)[("kubectl-edit", "Update")]["fieldsV1"] == {"f:metadata": {"f:labels": {"f:team": {}}}}
 
 
 def test_conflict_and_force(cluster: MemoryCluster) -> None:
@@ -383,10 +370,7 @@ def test_conflict_and_force(cluster: MemoryCluster) -> None:
         cluster.apply(deployment(replicas=3))
     error = caught.value
     assert error.fields == (".spec.replicas",)
-    assert (
-        error.message
-        == 'Apply failed with 1 conflict: conflict with "kubectl-patch" using apps/v1: .spec.replicas'
-    )
+    assert error.message == 'Apply failed with 1 conflict: conflict with "kubectl-patch" using apps/v1: .spec.replicas'
     assert (error.status, error.reason, error.retryable) == (409, "Conflict", True)
     assert cluster.get(WEB)["spec"]["replicas"] == 5  # type: ignore[index]
     # Applying the value it has is no conflict: the field is shared.
@@ -483,9 +467,7 @@ def test_apply_rejects_list_items_without_key_fields(cluster: MemoryCluster) -> 
     assert caught.value.field == ".spec.ports"
     bad_deployment = deployment()
     containers(bad_deployment)[0]["ports"] = [{"containerPort": 80}]
-    with pytest.raises(
-        InvalidError, match='associative list with keys has an element that omits key field "protocol"'
-    ):
+    with pytest.raises(InvalidError, match='associative list with keys has an element that omits key field "protocol"'):
         cluster.apply(bad_deployment)
     # A create (an Update) defaults the protocol instead.
     assert cluster.create(bad)["spec"]["ports"] == [{"port": 80, "protocol": "TCP", "targetPort": 80}]
@@ -535,9 +517,7 @@ def test_create_existing_and_generate_name(cluster: MemoryCluster) -> None:
     cluster.create(deployment())
     with pytest.raises(ConflictError, match=r'deployments\.apps "web" already exists'):
         cluster.create(deployment())
-    generated = cluster.create(
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "job-"}}
-    )
+    generated = cluster.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "job-"}})
     name = generated["metadata"]["name"]
     assert name.startswith("job-")
     assert len(name) == 9
@@ -546,9 +526,7 @@ def test_create_existing_and_generate_name(cluster: MemoryCluster) -> None:
 
 def test_patch_is_a_json_merge_patch(cluster: MemoryCluster) -> None:
     cluster.apply(deployment(paused=True))
-    patched = cluster.patch(
-        WEB, {"metadata": {"labels": {"extra": "1"}}, "spec": {"paused": None, "replicas": 4}}
-    )
+    patched = cluster.patch(WEB, {"metadata": {"labels": {"extra": "1"}}, "spec": {"paused": None, "replicas": 4}})
     assert patched["metadata"]["labels"] == {"app": "web", "extra": "1"}
     assert "paused" not in patched["spec"]
     assert patched["spec"]["replicas"] == 4
@@ -590,9 +568,7 @@ def test_edit_and_set_status(cluster: MemoryCluster, clock: Clock) -> None:
     assert stored["metadata"]["generation"] == generation
     assert int(stored["metadata"]["resourceVersion"]) > int(edited["metadata"]["resourceVersion"])
     controller = entries(stored)[("kube-controller-manager", "Update")]
-    assert controller["fieldsV1"] == {
-        "f:status": {"f:observedGeneration": {}, "f:readyReplicas": {}, "f:replicas": {}}
-    }
+    assert controller["fieldsV1"] == {"f:status": {"f:observedGeneration": {}, "f:readyReplicas": {}, "f:replicas": {}}}
     assert controller["time"] == "2024-05-01T12:01:00Z"
     # An apply leaves status alone.
     assert cluster.apply(deployment(replicas=9), force=True)["status"] == status
@@ -620,14 +596,10 @@ def test_service_defaults_and_cluster_ip(cluster: MemoryCluster) -> None:
     taken = {**service(clusterIP="10.96.0.3"), "metadata": {"name": "third", "namespace": "default"}}
     with pytest.raises(InvalidError, match="provided IP is already allocated"):
         cluster.apply(taken)
-    node_port = cluster.apply(
-        {**service(type="NodePort"), "metadata": {"name": "np", "namespace": "default"}}
-    )
+    node_port = cluster.apply({**service(type="NodePort"), "metadata": {"name": "np", "namespace": "default"}})
     assert node_port["spec"]["ports"][0]["nodePort"] == 30000
     assert node_port["spec"]["externalTrafficPolicy"] == "Cluster"
-    headless = cluster.apply(
-        {**service(clusterIP="None"), "metadata": {"name": "hl", "namespace": "default"}}
-    )
+    headless = cluster.apply({**service(clusterIP="None"), "metadata": {"name": "hl", "namespace": "default"}})
     assert headless["spec"]["clusterIPs"] == ["None"]
 
 
@@ -761,9 +733,7 @@ def test_service_account_gets_a_token_secret(cluster: MemoryCluster) -> None:
     assert token["type"] == "kubernetes.io/service-account-token"
     assert token["metadata"]["annotations"]["kubernetes.io/service-account.uid"] == account["metadata"]["uid"]
     # Applying the account again changes nothing; deleting it takes the token along.
-    assert (
-        cluster.apply({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "bot"}}) == account
-    )
+    assert cluster.apply({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "bot"}}) == account
     cluster.delete(ResourceKey("", "ServiceAccount", "default", "bot"))
     assert cluster.get(ResourceKey("", "Secret", "default", reference["name"])) is None
 
@@ -906,9 +876,7 @@ def test_deleting_a_namespace_deletes_its_content(cluster: MemoryCluster) -> Non
 def test_crd_lifecycle(cluster: MemoryCluster) -> None:
     stored = cluster.apply(CRD)
     assert cluster.is_namespaced(WIDGET) is True
-    crd = cluster.get(
-        ResourceKey("apiextensions.k8s.io", "CustomResourceDefinition", "", "widgets.example.com")
-    )
+    crd = cluster.get(ResourceKey("apiextensions.k8s.io", "CustomResourceDefinition", "", "widgets.example.com"))
     assert crd is not None
     conditions = {c["type"]: c["status"] for c in crd["status"]["conditions"]}
     assert conditions == {"NamesAccepted": "True", "Established": "True"}
@@ -934,10 +902,7 @@ def test_crd_lifecycle(cluster: MemoryCluster) -> None:
     cluster.delete(ResourceKey("apiextensions.k8s.io", "CustomResourceDefinition", "", "widgets.example.com"))
     assert cluster.is_namespaced(WIDGET) is None
     assert (
-        cluster.get(
-            ResourceKey("apiextensions.k8s.io", "CustomResourceDefinition", "", "widgets.example.com")
-        )
-        is None
+        cluster.get(ResourceKey("apiextensions.k8s.io", "CustomResourceDefinition", "", "widgets.example.com")) is None
     )
     with pytest.raises(UnknownKindError):
         cluster.list(WIDGET)
@@ -1086,3 +1051,65 @@ def test_predict_apply_matches_the_cluster(cluster: MemoryCluster) -> None:
     for obj in (predicted, would):
         obj["metadata"].pop("managedFields")
     assert predicted == would
+
+
+# --- parity with structured-merge-diff's own multiple-appliers cases ---
+
+
+def lists_crd() -> dict[str, Any]:
+    crd = copy.deepcopy(CRD)
+    crd["spec"]["versions"] = [crd["spec"]["versions"][0]]
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"] = {
+        "listOfLists": {
+            "type": "array",
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["name"],
+            "items": {
+                "type": "object",
+                "properties": {"value": {"type": "array", "x-kubernetes-list-type": "set"}},
+            },
+        }
+    }
+    return crd
+
+
+def lists(*items: dict[str, Any]) -> dict[str, Any]:
+    return widget(listOfLists=list(items))
+
+
+def update_as_controller(cluster: MemoryCluster, *items: dict[str, Any]) -> None:
+    live = cluster.get(ResourceKey("example.com", "Widget", "default", "w"))
+    assert live is not None
+    live["spec"]["listOfLists"] = list(items)
+    cluster.replace(live, field_manager="controller")
+
+
+def test_smd_remove_one_keep_one_with_dangling_subitem(cluster: MemoryCluster) -> None:
+    cluster.apply(lists_crd())
+    cluster.apply(lists({"name": "a"}, {"name": "b", "value": ["c"]}), field_manager="apply-one")
+    cluster.apply(lists({"name": "b", "value": ["d"]}), field_manager="apply-two")
+    update_as_controller(cluster, {"name": "a"}, {"name": "b", "value": ["c", "d", "e"]})
+    stored = cluster.apply(lists({"name": "a"}), field_manager="apply-one")
+    assert stored["spec"]["listOfLists"] == [{"name": "a"}, {"name": "b", "value": ["d", "e"]}]
+    assert fields.paths(fields.owned_fields(stored, "apply-one")) == [
+        '.spec.listOfLists[name="a"]',
+        '.spec.listOfLists[name="a"].name',
+    ]
+    assert fields.paths(fields.owned_fields(stored, "apply-two")) == [
+        '.spec.listOfLists[name="b"]',
+        '.spec.listOfLists[name="b"].name',
+        '.spec.listOfLists[name="b"].value[="d"]',
+    ]
+    assert fields.paths(fields.owned_fields(stored, "controller", "Update")) == [
+        '.spec.listOfLists[name="b"].value[="e"]'
+    ]
+
+
+def test_smd_remove_one_with_dangling_subitem_keep_one(cluster: MemoryCluster) -> None:
+    cluster.apply(lists_crd())
+    cluster.apply(lists({"name": "a"}, {"name": "b", "value": ["c"]}), field_manager="apply-one")
+    cluster.apply(lists({"name": "a", "value": ["b"]}), field_manager="apply-two")
+    update_as_controller(cluster, {"name": "a", "value": ["b"]}, {"name": "b", "value": ["c", "d"]})
+    stored = cluster.apply(lists({"name": "a"}), field_manager="apply-one")
+    # The controller owns a value inside item b, not the item: b goes with the applier that owned it.
+    assert stored["spec"]["listOfLists"] == [{"name": "a", "value": ["b"]}]

@@ -15,10 +15,7 @@ def test_maps_are_compared_key_by_key_in_key_order():
 
 
 def test_pointer_escapes_slash_and_tilde():
-    assert (
-        pointer(["metadata", "labels", "app.kubernetes.io/name"])
-        == "/metadata/labels/app.kubernetes.io~1name"
-    )
+    assert pointer(["metadata", "labels", "app.kubernetes.io/name"]) == "/metadata/labels/app.kubernetes.io~1name"
     assert pointer(["a~b", 0]) == "/a~0b/0"
     changes = diff_values({"l": {"x~/y": "1"}}, {"l": {"x~/y": "2"}})
     assert [c.path for c in changes] == ["/l/x~0~1y"]
@@ -63,9 +60,7 @@ def test_duplicate_keys_fall_back_to_positions():
 
 def test_plain_lists_compare_by_index_when_lengths_match_else_whole():
     assert [str(c) for c in diff_values({"args": ["a", "b"]}, {"args": ["a", "c"]})] == ["~ /args/1: b -> c"]
-    assert [str(c) for c in diff_values({"args": ["a"]}, {"args": ["a", "c"]})] == [
-        '~ /args: ["a"] -> ["a", "c"]'
-    ]
+    assert [str(c) for c in diff_values({"args": ["a"]}, {"args": ["a", "c"]})] == ['~ /args: ["a"] -> ["a", "c"]']
 
 
 def test_type_changes_are_replacements():

@@ -13,9 +13,7 @@ WEB = ResourceKey("apps", "Deployment", "default", "web")
 CONFORMANCE = Path(__file__).parents[2] / ".." / "shared" / "conformance" / "diff"
 
 
-def _deployment(
-    replicas: int = 2, labels: dict[str, str] | None = None, containers: list | None = None
-) -> dict:
+def _deployment(replicas: int = 2, labels: dict[str, str] | None = None, containers: list | None = None) -> dict:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -39,8 +37,7 @@ def _fields(value: Any) -> dict[str, Any]:
             result[f"f:{key}"] = {".": {}, **_fields(child)} if child else {}
         elif isinstance(child, list) and child and all(isinstance(i, dict) and "name" in i for i in child):
             result[f"f:{key}"] = {
-                "k:" + json.dumps({"name": i["name"]}, separators=(",", ":")): {".": {}, **_fields(i)}
-                for i in child
+                "k:" + json.dumps({"name": i["name"]}, separators=(",", ":")): {".": {}, **_fields(i)} for i in child
             }
         else:
             result[f"f:{key}"] = {}
@@ -291,9 +288,7 @@ def test_differ_uses_its_field_manager():
     applied["spec"]["minReadySeconds"] = 5
     live = _as_live(applied)
     assert Differ().diff([Resource.from_manifest(_deployment())], {WEB: live}).modified
-    assert (
-        not Differ(manager="someone-else").diff([Resource.from_manifest(_deployment())], {WEB: live}).modified
-    )
+    assert not Differ(manager="someone-else").diff([Resource.from_manifest(_deployment())], {WEB: live}).modified
 
 
 def test_differ_refuses_a_target_twice():
@@ -319,12 +314,7 @@ def test_secret_values_stay_masked_in_the_wordpress_fixture():
     live["data"]["wordpress-password"] = "c29tZXRoaW5nLWVsc2U="
     diff = compare(config, live)
     assert "~ /data/wordpress-password: ++++++++++++ -> ++++++++" in [str(c) for c in diff.changes]
-    text = (
-        str(diff)
-        + diff.unified()
-        + diff._repr_html_()
-        + json.dumps([diff.desired, diff.live, diff.predicted])
-    )
+    text = str(diff) + diff.unified() + diff._repr_html_() + json.dumps([diff.desired, diff.live, diff.predicted])
     assert secret not in text
     assert "c29tZXRoaW5nLWVsc2U=" not in text
 

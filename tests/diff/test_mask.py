@@ -13,9 +13,7 @@ def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def _secret(
-    data: dict | None = None, string_data: dict | None = None, annotations: dict | None = None
-) -> dict:
+def _secret(data: dict | None = None, string_data: dict | None = None, annotations: dict | None = None) -> dict:
     obj: dict = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque"}
     obj["metadata"] = {
         "name": "db",
@@ -132,9 +130,7 @@ def test_a_secret_to_prune_shows_masks_only():
 
 
 def test_an_empty_value_and_null_are_the_same_secret_value():
-    diff = compare(
-        _secret({"token": "", "password": _b64(OLD)}), _live({"token": None, "password": _b64(OLD)})
-    )
+    diff = compare(_secret({"token": "", "password": _b64(OLD)}), _live({"token": None, "password": _b64(OLD)}))
     assert diff.changes == ()
     assert diff.live is not None
     assert diff.live["data"] == {"token": "+" * 8, "password": "+" * 8}

@@ -111,9 +111,7 @@ def test_fetch_over_file_url_gives_the_commit_and_its_whole_tree(fx: Fixture, ca
     assert snap.revision.ref == "main"
     assert snap.revision.message == "second commit"
     assert snap.path == "apps/web"
-    assert (
-        snap.root == cache / GitSource(fx.repo.url, cache_dir=cache).cache_path.name / "checkouts" / fx.second
-    )
+    assert snap.root == cache / GitSource(fx.repo.url, cache_dir=cache).cache_path.name / "checkouts" / fx.second
     assert sorted(p.name for p in snap.directory.iterdir()) == ["deploy.yaml", "service.yaml"]
     # The whole tree is there, so renderers can reach ../../base.
     assert (snap.directory / ".." / ".." / "base" / "kustomization.yaml").read_text() == "resources: []\n"
@@ -209,9 +207,7 @@ def test_ref_outside_heads_and_tags_is_fetched_too(fx: Fixture, cache: Path, ser
 # ------------------------------------------------------------------------------------------------ caching
 
 
-def test_unchanged_remote_makes_no_upload_pack_request(
-    fx: Fixture, cache: Path, server: GitHTTPServer
-) -> None:
+def test_unchanged_remote_makes_no_upload_pack_request(fx: Fixture, cache: Path, server: GitHTTPServer) -> None:
     source = GitSource(server.url_for("app.git"), "main", "apps/web", cache_dir=cache)
     first = source.fetch()
     assert len(upload_packs(server)) == 1
@@ -256,9 +252,7 @@ def test_known_full_sha_needs_no_network_at_all(fx: Fixture, cache: Path, server
     assert server.requests == []
 
 
-def test_known_short_sha_is_resolved_without_downloading(
-    fx: Fixture, cache: Path, server: GitHTTPServer
-) -> None:
+def test_known_short_sha_is_resolved_without_downloading(fx: Fixture, cache: Path, server: GitHTTPServer) -> None:
     GitSource(server.url_for("app.git"), "main", cache_dir=cache).fetch()
     server.requests.clear()
 
@@ -375,9 +369,7 @@ def test_path_through_a_symlinked_folder_is_accepted(fx: Fixture, cache: Path, t
     assert (snap.directory / "deploy.yaml").is_file()
 
 
-def test_path_through_a_symlink_leaving_the_checkout_is_not_found(
-    fx: Fixture, cache: Path, tmp_path: Path
-) -> None:
+def test_path_through_a_symlink_leaving_the_checkout_is_not_found(fx: Fixture, cache: Path, tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
     (src / "escape").symlink_to("/etc")
@@ -489,9 +481,7 @@ def test_missing_repository_on_server_is_unreachable(server: GitHTTPServer, cach
 
 
 @pytest.mark.parametrize("make_url", [lambda p: str(p / "nope.git"), lambda p: (p / "nope.git").as_uri()])
-def test_missing_local_repository_is_unreachable(
-    tmp_path: Path, cache: Path, make_url: Callable[[Path], str]
-) -> None:
+def test_missing_local_repository_is_unreachable(tmp_path: Path, cache: Path, make_url: Callable[[Path], str]) -> None:
     url = make_url(tmp_path)
 
     with pytest.raises(RepositoryUnreachableError, match=r"nope\.git"):
@@ -507,9 +497,7 @@ def test_folder_that_is_not_a_repository_is_unreachable(tmp_path: Path, cache: P
 
 
 def test_basic_auth_with_username_and_password(fx: Fixture, cache: Path, auth_server: GitHTTPServer) -> None:
-    source = GitSource(
-        auth_server.url_for("app.git"), "main", cache_dir=cache, username=USER, password=PASSWORD
-    )
+    source = GitSource(auth_server.url_for("app.git"), "main", cache_dir=cache, username=USER, password=PASSWORD)
 
     assert source.fetch().revision.sha == fx.second
     assert source.fetch().revision.sha == fx.second
@@ -526,9 +514,7 @@ def test_token_alone_is_sent_as_password(srv_root: Path, fx: Fixture, cache: Pat
 
 
 def test_wrong_password_gives_up_after_the_first_refusal(cache: Path, auth_server: GitHTTPServer) -> None:
-    source = GitSource(
-        auth_server.url_for("app.git"), cache_dir=cache, username=USER, password="wrong-password"
-    )
+    source = GitSource(auth_server.url_for("app.git"), cache_dir=cache, username=USER, password="wrong-password")
 
     with pytest.raises(AuthenticationError) as info:
         source.fetch()
@@ -547,9 +533,7 @@ def test_missing_credentials(cache: Path, auth_server: GitHTTPServer) -> None:
         GitSource(auth_server.url_for("app.git"), cache_dir=cache).fetch()
 
 
-def test_credentials_in_the_url_are_used_and_never_shown(
-    fx: Fixture, cache: Path, auth_server: GitHTTPServer
-) -> None:
+def test_credentials_in_the_url_are_used_and_never_shown(fx: Fixture, cache: Path, auth_server: GitHTTPServer) -> None:
     plain = auth_server.url_for("app.git")
     url = plain.replace("http://", f"http://{USER}:{PASSWORD}@")
     source = GitSource(url, "main", cache_dir=cache)
@@ -736,10 +720,7 @@ def test_commit_builds_on_the_branch_and_deletes(tmp_path: Path) -> None:
         "top.txt",
     ]
     assert git("-C", repo.path, "show", "main:top.txt") == "top"
-    assert (
-        git("-C", repo.path, "log", "-1", "--format=%an <%ae>|%s", "main")
-        == "reconcile <reconcile@localhost>|two"
-    )
+    assert git("-C", repo.path, "log", "-1", "--format=%an <%ae>|%s", "main") == "reconcile <reconcile@localhost>|two"
 
 
 def test_commit_to_another_branch_and_author(tmp_path: Path) -> None:

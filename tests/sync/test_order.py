@@ -26,7 +26,13 @@ def test_apply_order_sorts_by_kind_then_name_and_prune_reverses_it():
     ]
     ordered = apply_order(keys)
     assert [k.kind for k in ordered] == [
-        "Namespace", "ConfigMap", "ConfigMap", "CustomResourceDefinition", "Service", "Deployment", "Widget",
+        "Namespace",
+        "ConfigMap",
+        "ConfigMap",
+        "CustomResourceDefinition",
+        "Service",
+        "Deployment",
+        "Widget",
     ]
     assert [k.name for k in ordered[1:3]] == ["a", "b"]
     assert prune_order(keys) == list(reversed(ordered))

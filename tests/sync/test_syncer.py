@@ -9,8 +9,12 @@ from reconcile.sync import Syncer
 
 
 def _cm(name: str, **data: str) -> dict:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"},
-            "data": dict(data)}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": "default"},
+        "data": dict(data),
+    }
 
 
 def _targets(*objs: dict) -> list[rc.Resource]:
@@ -35,8 +39,12 @@ def test_prune_runs_in_reverse_kind_order_after_the_applies():
     cluster = rc.MemoryCluster()
     old = _targets(
         _cm("a"),
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "default"},
-         "spec": {"ports": [{"port": 80, "protocol": "TCP"}]}},
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "s", "namespace": "default"},
+            "spec": {"ports": [{"port": 80, "protocol": "TCP"}]},
+        },
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa", "namespace": "default"}},
     )
     assert _sync(cluster, old).succeeded
@@ -75,8 +83,11 @@ def test_an_object_gone_before_its_prune_counts_as_pruned():
 def test_a_diff_entry_for_an_object_the_app_does_not_own_is_never_pruned():
     cluster = rc.MemoryCluster()
     cluster.create(_cm("theirs"), field_manager="someone")
-    live = {rc.ResourceKey("", "ConfigMap", "default", "theirs"): cluster.get(
-        rc.ResourceKey("", "ConfigMap", "default", "theirs"))}
+    live = {
+        rc.ResourceKey("", "ConfigMap", "default", "theirs"): cluster.get(
+            rc.ResourceKey("", "ConfigMap", "default", "theirs")
+        )
+    }
     # A differ handed an object the app does not own (a buggy or custom differ) must not lead to a delete.
     diff = Differ().diff([], live)
 

@@ -32,9 +32,7 @@ def server(served: tuple[Path, str]) -> Iterator[GitHTTPServer]:
         yield srv
 
 
-def _get(
-    server: GitHTTPServer, path: str, headers: dict[str, str] | None = None
-) -> tuple[int, dict[str, str], bytes]:
+def _get(server: GitHTTPServer, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     try:
         conn.request("GET", path, headers=headers or {})
@@ -119,9 +117,7 @@ def test_git_cli_clones_through_it(server: GitHTTPServer, served: tuple[Path, st
     subprocess.run(["git", "clone", "-q", server.url_for("app.git"), str(clone)], check=True, timeout=60)
 
     assert (clone / "apps" / "web" / "deploy.yaml").read_text() == "kind: Deployment\n"
-    head = subprocess.run(
-        ["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-    )
+    head = subprocess.run(["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
     assert head.stdout.strip() == served[1]
     assert ("POST", "/app.git/git-upload-pack") in server.requests
 

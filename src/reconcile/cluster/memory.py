@@ -42,7 +42,7 @@ from reconcile.errors import (
 from reconcile.fields import FieldSet
 from reconcile.model import GroupKind, Manifest, ResourceKey, split_api_version
 from reconcile.protocols import PropagationPolicy
-from reconcile.schema import FieldPath, KindInfo, ListType
+from reconcile.schema import FieldPath, KindInfo, ListType, crd_kind
 
 __all__ = ["MemoryCluster", "Watch", "WatchEvent"]
 
@@ -619,9 +619,7 @@ class MemoryCluster:
             found = self._objects.get(self._scoped(key, info))
             return copy.deepcopy(found) if found is not None else None
 
-    def list(
-        self, group_kind: GroupKind | None = None, *, namespace: str | None = None
-    ) -> builtins.list[Manifest]:
+    def list(self, group_kind: GroupKind | None = None, *, namespace: str | None = None) -> builtins.list[Manifest]:
         """Live objects of one kind (or of every kind), sorted by key; only those in ``namespace`` if given.
 
         Raises:
@@ -703,16 +701,12 @@ class MemoryCluster:
             key = self._scoped(key, info)
             live = self._live(key, info)
             patched = _merge_patch(copy.deepcopy(live), patch)
-            requested = (
-                (patch.get("metadata") or {}).get("resourceVersion") if isinstance(patch, Mapping) else None
-            )
+            requested = (patch.get("metadata") or {}).get("resourceVersion") if isinstance(patch, Mapping) else None
             self._check_precondition(key, info, live, requested)
             self._check_same_identity(key, info, patched)
             return self._update(key, info, live, patched, field_manager, dry_run=dry_run)
 
-    def delete(
-        self, key: ResourceKey, *, propagation: PropagationPolicy = "Background", dry_run: bool = False
-    ) -> None:
+    def delete(self, key: ResourceKey, *, propagation: PropagationPolicy = "Background", dry_run: bool = False) -> None:
         """Delete the object; with finalizers it stays (``deletionTimestamp`` set) until they are removed.
 
         ``Background`` and ``Foreground`` delete the object's dependents (objects whose ``ownerReferences``
@@ -808,9 +802,7 @@ class MemoryCluster:
             timeout: How long iterating waits for the next event before it stops.
         """
         with self._lock:
-            stream = Watch(
-                group_kind=group_kind, namespace=namespace, timeout=timeout, on_close=self._unwatch
-            )
+            stream = Watch(group_kind=group_kind, namespace=namespace, timeout=timeout, on_close=self._unwatch)
             self._watches.append(stream)
             return stream
 
@@ -943,16 +935,13 @@ class MemoryCluster:
         crd = self._crd_of(info.group_kind)
         if crd is not None and _metadata(crd).get("deletionTimestamp"):
             raise ClusterError(
-                f'create not allowed while custom resource definition "{_metadata(crd)["name"]}" '
-                "is terminating",
+                f'create not allowed while custom resource definition "{_metadata(crd)["name"]}" is terminating',
                 key=key,
                 status=405,
                 reason="MethodNotAllowed",
             )
 
-    def _check_precondition(
-        self, key: ResourceKey, info: KindInfo, live: Manifest, requested: object
-    ) -> None:
+    def _check_precondition(self, key: ResourceKey, info: KindInfo, live: Manifest, requested: object) -> None:
         if requested and str(requested) != _metadata(live).get("resourceVersion"):
             raise ConflictError(
                 f'Operation cannot be fulfilled on {self._resource(info)} "{key.name}": the object has been '
@@ -995,9 +984,7 @@ class MemoryCluster:
         problems = fields.list_key_errors(config, group_kind, overrides=overrides)
         if problems:
             where, problem = problems[0]
-            raise InvalidError(
-                f"failed to create typed patch object ({key}): {where}: {problem}", key=key, field=where
-            )
+            raise InvalidError(f"failed to create typed patch object ({key}): {where}: {problem}", key=key, field=where)
         live = self._objects.get(key)
         if live is None:
             self._check_can_create(key, info)
@@ -1039,18 +1026,14 @@ class MemoryCluster:
             unchanged = live is not None and _same(_without_mf(candidate), _without_mf(live))
             time = mine.time if (mine is not None and unchanged) else self._now()
             api_version = str(config["apiVersion"])
-            kept.append(
-                _Entry(manager=manager, operation="Apply", api_version=api_version, time=time, fields=applied)
-            )
+            kept.append(_Entry(manager=manager, operation="Apply", api_version=api_version, time=time, fields=applied))
         return self._commit(key, info, live, candidate, kept, dry_run=dry_run)
 
     def _conflict(self, key: ResourceKey, clashes: builtins.list[tuple[_Entry, FieldSet]]) -> ConflictError:
         lines: builtins.list[str] = []
         found: builtins.list[str] = []
         for entry, clash in sorted(clashes, key=lambda pair: pair[0].manager):
-            owner = f'"{entry.manager}"' + (
-                f" using {entry.api_version}" if entry.operation == "Update" else ""
-            )
+            owner = f'"{entry.manager}"' + (f" using {entry.api_version}" if entry.operation == "Update" else "")
             clash_paths = fields.paths(clash)
             found.extend(clash_paths)
             if len(clashes) == 1 and len(clash_paths) == 1:
@@ -1095,9 +1078,7 @@ class MemoryCluster:
         owned = fields.difference(fields.union(mine.fields if mine else {}, taken), comparison.removed)
         if not fields.is_empty(owned):
             time = mine.time if (mine is not None and fields.is_empty(taken)) else self._now()
-            kept.append(
-                _Entry(manager=manager, operation="Update", api_version=api_version, time=time, fields=owned)
-            )
+            kept.append(_Entry(manager=manager, operation="Update", api_version=api_version, time=time, fields=owned))
         return self._commit(key, info, live, candidate, kept, dry_run=dry_run, controllers=controllers)
 
     def _prepare(
@@ -1197,12 +1178,8 @@ class MemoryCluster:
         info = self._kind(key.group_kind)
         updated = copy.deepcopy(live)
         change(updated)
-        status_write = info.status_subresource and _same(
-            _without(updated, "status"), _without(live, "status")
-        )
-        self._update(
-            key, info, live, updated, manager, dry_run=False, status_write=status_write, controllers=False
-        )
+        status_write = info.status_subresource and _same(_without(updated, "status"), _without(live, "status"))
+        self._update(key, info, live, updated, manager, dry_run=False, status_write=status_write, controllers=False)
 
     def _emit(self, event: EventType, obj: Manifest) -> None:
         for stream in list(self._watches):
@@ -1227,11 +1204,11 @@ class MemoryCluster:
             GroupKind("batch", "CronJob"): _default_cronjob,
             GroupKind("", "Pod"): _default_pod,
             GroupKind("networking.k8s.io", "NetworkPolicy"): _default_network_policy,
-            GroupKind("admissionregistration.k8s.io", "MutatingWebhookConfiguration"): lambda o: (
-                _default_webhooks(o, mutating=True)
+            GroupKind("admissionregistration.k8s.io", "MutatingWebhookConfiguration"): lambda o: _default_webhooks(
+                o, mutating=True
             ),
-            GroupKind("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"): lambda o: (
-                _default_webhooks(o, mutating=False)
+            GroupKind("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"): lambda o: _default_webhooks(
+                o, mutating=False
             ),
         }
         if group_kind in simple:
@@ -1311,15 +1288,12 @@ class MemoryCluster:
                 except ValueError:
                     address = None
                 if address is None or address not in _SERVICE_RANGE:
-                    problem = (
-                        f"provided IP is not in the valid range. The range of valid IPs is {_SERVICE_RANGE}"
-                    )
+                    problem = f"provided IP is not in the valid range. The range of valid IPs is {_SERVICE_RANGE}"
                 elif cluster_ip in self._used_cluster_ips():
                     problem = "provided IP is already allocated"
             if problem:
                 raise InvalidError(
-                    f'{prefix} "{key.name}" is invalid: '
-                    f'spec.clusterIP: Invalid value: "{cluster_ip}": {problem}',
+                    f'{prefix} "{key.name}" is invalid: spec.clusterIP: Invalid value: "{cluster_ip}": {problem}',
                     key=key,
                     field="spec.clusterIP",
                 )
@@ -1352,16 +1326,12 @@ class MemoryCluster:
             missing = "spec.group" if not group else ("spec.names.kind" if not kind else "spec.names.plural")
             raise invalid(missing, "Required value")
         if key.name != f"{plural}.{group}":
-            raise invalid(
-                "metadata.name", f'Invalid value: "{key.name}": must be spec.names.plural+"."+spec.group'
-            )
+            raise invalid("metadata.name", f'Invalid value: "{key.name}": must be spec.names.plural+"."+spec.group')
         if spec.get("scope") not in ("Namespaced", "Cluster"):
             raise invalid("spec.scope", f'Unsupported value: "{spec.get("scope")}"')
         storage = [v for v in versions if v.get("storage")]
         if len(storage) != 1:
-            raise invalid(
-                "spec.versions", "Invalid value: must have exactly one version marked as storage version"
-            )
+            raise invalid("spec.versions", "Invalid value: must have exactly one version marked as storage version")
         served = sorted((str(v["name"]) for v in versions if v.get("served")), key=_version_order)
         if not served:
             raise invalid("spec.versions", "Invalid value: must serve at least one version")
@@ -1382,7 +1352,7 @@ class MemoryCluster:
         if group_kind in schema.BUILTIN_KINDS:
             return None
         for key, obj in self._objects.items():
-            if key.group_kind == _CRD and _crd_kind(obj) == group_kind:
+            if key.group_kind == _CRD and crd_kind(obj) == group_kind:
                 return obj
         return None
 
@@ -1402,9 +1372,7 @@ class MemoryCluster:
 
         def accept(obj: Manifest) -> None:
             metadata = _metadata(obj)
-            if not metadata.get("deletionTimestamp") and _CRD_FINALIZER not in (
-                metadata.get("finalizers") or []
-            ):
+            if not metadata.get("deletionTimestamp") and _CRD_FINALIZER not in (metadata.get("finalizers") or []):
                 metadata["finalizers"] = [*(metadata.get("finalizers") or []), _CRD_FINALIZER]
 
         def establish(obj: Manifest) -> None:
@@ -1516,7 +1484,7 @@ class MemoryCluster:
         _metadata(obj)["resourceVersion"] = str(self._resource_version)
         self._emit("DELETED", obj)
         if key.group_kind == _CRD:
-            group_kind = _crd_kind(obj)
+            group_kind = crd_kind(obj)
             if group_kind not in schema.BUILTIN_KINDS:
                 self._kinds.pop(group_kind, None)
                 self._overrides.pop(group_kind, None)
@@ -1552,8 +1520,7 @@ class MemoryCluster:
                 orphaned_token = (
                     key.group_kind == _SECRET
                     and obj.get("type") == _TOKEN_TYPE
-                    and (metadata.get("annotations") or {}).get("kubernetes.io/service-account.uid")
-                    not in uids
+                    and (metadata.get("annotations") or {}).get("kubernetes.io/service-account.uid") not in uids
                 )
                 if (references and not any(ref.get("uid") in uids for ref in references)) or orphaned_token:
                     self._delete(key, "Background")
@@ -1575,9 +1542,7 @@ class MemoryCluster:
         uid = str(_metadata(obj).get("uid"))
         progressed = False
         if key.group_kind == _NAMESPACE:
-            progressed = self._delete_each(
-                [k for k in self._objects if k.namespace == key.name], "Background"
-            )
+            progressed = self._delete_each([k for k in self._objects if k.namespace == key.name], "Background")
             empty = not any(k.namespace == key.name for k in self._objects)
             if empty and (obj.get("spec") or {}).get("finalizers"):
                 finalized = copy.deepcopy(obj)
@@ -1585,7 +1550,7 @@ class MemoryCluster:
                 self._store(key, finalized, "MODIFIED")
                 progressed = True
         if key.group_kind == _CRD and _CRD_FINALIZER in (_metadata(obj).get("finalizers") or []):
-            kind = _crd_kind(obj)
+            kind = crd_kind(obj)
             progressed = self._delete_each([k for k in self._objects if k.group_kind == kind], "Background")
             if not any(k.group_kind == kind for k in self._objects):
                 self._drop_finalizer(key, _CRD_FINALIZER)
@@ -1603,12 +1568,6 @@ class MemoryCluster:
             self._remove(key)
             progressed = True
         return progressed
-
-
-def _crd_kind(crd: Manifest) -> GroupKind:
-    """The kind a CustomResourceDefinition defines."""
-    spec = crd.get("spec") or {}
-    return GroupKind(str(spec.get("group") or ""), str((spec.get("names") or {}).get("kind") or ""))
 
 
 def _without_mf(obj: Manifest | None) -> Manifest:

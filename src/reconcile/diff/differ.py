@@ -63,9 +63,7 @@ def compare(
         changes = diff_values(
             normalize(masked_live), normalize(masked_predicted), list_keys=_schema_keys(key.group_kind)
         )
-    return ResourceDiff(
-        key=key, desired=masked_desired, live=masked_live, predicted=masked_predicted, changes=changes
-    )
+    return ResourceDiff(key=key, desired=masked_desired, live=masked_live, predicted=masked_predicted, changes=changes)
 
 
 @attrs.frozen

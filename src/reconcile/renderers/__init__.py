@@ -1,1 +1,5 @@
-"""renderers"""
+"""Renderers: turn a snapshot's files into Kubernetes objects."""
+
+from reconcile.renderers.directory import DirectoryRenderer
+
+__all__ = ["DirectoryRenderer"]

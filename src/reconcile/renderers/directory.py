@@ -114,9 +114,7 @@ class DirectoryRenderer:
             DuplicateResourceError: Two manifests name the same object.
         """
         try:
-            resources = [
-                resource for path, name in self._files(snapshot) for resource in self._load(path, name)
-            ]
+            resources = [resource for path, name in self._files(snapshot) for resource in self._load(path, name)]
             resources.sort(key=lambda r: (r.key, r.source.file if r.source else "", _line_of(r)))
             check_unique(resources)
         except RenderError as exc:
@@ -147,15 +145,11 @@ class DirectoryRenderer:
     def _load(self, path: str, name: str) -> list[Resource]:
         data = _read(path, name, self.max_file_bytes)
         resources = []
-        for obj, line in load_manifests(
-            data, file=name, max_bytes=self.max_file_bytes, max_nodes=self.max_nodes
-        ):
+        for obj, line in load_manifests(data, file=name, max_bytes=self.max_file_bytes, max_nodes=self.max_nodes):
             validate_manifest(obj, file=name, line=line)
             # load_manifests built obj for us alone, so it needs no defensive copy.
             resources.append(
-                Resource(
-                    key=ResourceKey.from_manifest(obj), manifest=obj, source=Location(file=name, line=line)
-                )
+                Resource(key=ResourceKey.from_manifest(obj), manifest=obj, source=Location(file=name, line=line))
             )
         return resources
 

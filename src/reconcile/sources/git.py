@@ -189,9 +189,7 @@ class _Callbacks(pygit2.RemoteCallbacks):
         self._source = source
         self._given: set[int] = set()
 
-    def credentials(
-        self, url: str, username_from_url: str | None, allowed_types: CredentialType
-    ) -> _Credential:
+    def credentials(self, url: str, username_from_url: str | None, allowed_types: CredentialType) -> _Credential:
         """Return the configured credential for ``allowed_types``; raise when it was refused or is missing."""
         credential = self._source._credential(username_from_url, CredentialType(allowed_types))
         kind = int(credential.credential_type)
@@ -249,11 +247,7 @@ class GitSource:
             raise ConfigurationError(f"GitSource for {self._url.display} needs a revision")
         self.revision = revision.strip()
         self.path = _normalize_path(path)
-        base = (
-            Path(cache_dir)
-            if cache_dir is not None
-            else Path(platformdirs.user_cache_dir("reconcile")) / "git"
-        )
+        base = Path(cache_dir) if cache_dir is not None else Path(platformdirs.user_cache_dir("reconcile")) / "git"
         self.cache_dir = base.expanduser().absolute()
         self._username = username if username is not None else self._url.username
         self._password = password if password is not None else self._url.password
@@ -381,9 +375,7 @@ class GitSource:
                     shutil.rmtree(path)  # a broken cache is only a cache: clone again
             return pygit2.init_repository(str(path), bare=True)
         except (pygit2.GitError, OSError) as exc:
-            raise SourceError(
-                f"cannot use the Git cache {path}: {self._redact(str(exc))}", url=self.url
-            ) from exc
+            raise SourceError(f"cannot use the Git cache {path}: {self._redact(str(exc))}", url=self.url) from exc
 
     def _resolve(self, repo: pygit2.Repository, log: FilteringBoundLogger) -> pygit2.Commit:
         """The commit the revision names, fetching only when it is not in the cache yet."""
@@ -455,15 +447,10 @@ class GitSource:
         text = self._redact(str(exc))
         lowered = text.lower()
         if isinstance(exc, pygit2.AuthError) or any(
-            marker in lowered
-            for marker in ("status code: 401", "status code: 403", "authenticat", "credentials")
+            marker in lowered for marker in ("status code: 401", "status code: 403", "authenticat", "credentials")
         ):
-            return AuthenticationError(
-                f"{self.url} refused access: {text}", url=self.url, revision=self.revision
-            )
-        return RepositoryUnreachableError(
-            f"cannot reach {self.url}: {text}", url=self.url, revision=self.revision
-        )
+            return AuthenticationError(f"{self.url} refused access: {text}", url=self.url, revision=self.revision)
+        return RepositoryUnreachableError(f"cannot reach {self.url}: {text}", url=self.url, revision=self.revision)
 
     @staticmethod
     def _local_commit(repo: pygit2.Repository, sha: str) -> pygit2.Commit | None:
@@ -553,9 +540,7 @@ class GitSource:
             return pygit2.UserPass(user or "git", self._password or "")
         elif allowed & CredentialType.USERNAME and user:
             return pygit2.Username(user)
-        raise self._error(
-            AuthenticationError, f"{self.url} asks for a kind of credentials GitSource cannot give"
-        )
+        raise self._error(AuthenticationError, f"{self.url} asks for a kind of credentials GitSource cannot give")
 
     # ------------------------------------------------------------------------------------------------ errors
 
@@ -653,9 +638,7 @@ class LocalRepository:
             raise RepositoryUnreachableError(f"no Git repository at {path}: {exc}", url=str(path)) from exc
 
     @classmethod
-    def init(
-        cls, path: str | os.PathLike[str], *, bare: bool = True, initial_branch: str = "main"
-    ) -> LocalRepository:
+    def init(cls, path: str | os.PathLike[str], *, bare: bool = True, initial_branch: str = "main") -> LocalRepository:
         """Create an empty repository whose ``HEAD`` names ``initial_branch``."""
         try:
             pygit2.init_repository(str(path), bare=bare, initial_head=initial_branch)
@@ -772,9 +755,7 @@ class LocalRepository:
         except pygit2.GitError as exc:
             raise SourceError(f"cannot point HEAD at {branch!r} in {self.url}: {exc}", url=self.url) from exc
 
-    def _commit(
-        self, changes: Mapping[tuple[str, ...], _Change], message: str, *, branch: str, author: str
-    ) -> str:
+    def _commit(self, changes: Mapping[tuple[str, ...], _Change], message: str, *, branch: str, author: str) -> str:
         signature = _signature(author)
         refname = f"refs/heads/{branch}"
         try:
@@ -833,9 +814,7 @@ def _build_tree(
             builder.insert(head, repo.create_blob(data), mode)
     for name, sub in nested.items():
         existing = builder.get(name)
-        subtree = (
-            existing.peel(pygit2.Tree) if existing is not None and existing.type == ObjectType.TREE else None
-        )
+        subtree = existing.peel(pygit2.Tree) if existing is not None and existing.type == ObjectType.TREE else None
         oid = _build_tree(repo, subtree, sub)
         if oid is None:
             if existing is not None:

@@ -25,12 +25,12 @@ from reconcile.model import (
     SyncAction,
 )
 from reconcile.protocols import Cluster, PropagationPolicy
+from reconcile.schema import CRD, crd_kind
 from reconcile.sync.options import has_option
 from reconcile.sync.order import apply_order, prune_order
 from reconcile.sync.result import ResourceResult, SyncResult
 
 _NAMESPACE = GroupKind("", "Namespace")
-_CRD = GroupKind("apiextensions.k8s.io", "CustomResourceDefinition")
 
 
 @attrs.frozen
@@ -108,18 +108,13 @@ class Syncer:
         modified = {d.key for d in diff.resources if d.modified}
         new_namespaces = {k.name for k in by_key if k.group_kind == _NAMESPACE and live.get(k) is None}
         tasks: list[_ApplyTask] = []
-        if create_namespace and ResourceKey("", "Namespace", "", create_namespace) not in by_key:
-            if cluster.get(ResourceKey("", "Namespace", "", create_namespace)) is None:
-                namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": create_namespace}}
-                key = ResourceKey.from_manifest(namespace)
-                tasks.append(_ApplyTask(key, namespace, None, modified=True, skip_dry_run=False))
-                new_namespaces.add(create_namespace)
-        new_kinds = {
-            GroupKind(str(spec.get("group", "")), str((spec.get("names") or {}).get("kind", "")))
-            for t in targets
-            if t.key.group_kind == _CRD
-            for spec in [t.manifest.get("spec") or {}]
-        }
+        namespace_key = ResourceKey("", "Namespace", "", create_namespace or "")
+        if create_namespace and namespace_key not in by_key and cluster.get(namespace_key) is None:
+            # Created untracked, as the reference does: the app never prunes its own destination.
+            namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": create_namespace}}
+            tasks.append(_ApplyTask(namespace_key, namespace, None, modified=True, skip_dry_run=False))
+            new_namespaces.add(create_namespace)
+        new_kinds = {crd_kind(t.manifest) for t in targets if t.key.group_kind == CRD}
         unserved = {gk for gk in new_kinds if cluster.is_namespaced(gk) is None}
         for key in apply_order(by_key):
             # The server cannot dry-run an object whose namespace or kind this very sync creates first.
@@ -135,13 +130,20 @@ class Syncer:
                 try:
                     cluster.apply(task.manifest, field_manager=self.field_manager, force=self.force, dry_run=True)
                 except ClusterError as exc:
-                    results.append(ResourceResult(key=task.key, status=ResultCode.SYNC_FAILED, action=action,
-                                                  message=exc.message))
+                    results.append(
+                        ResourceResult(key=task.key, status=ResultCode.SYNC_FAILED, action=action, message=exc.message)
+                    )
                     continue
             # A dry run writes nothing, so the resourceVersion cannot tell; the comparison can.
             verb = "created" if task.live is None else "configured" if task.modified else "unchanged"
-            results.append(ResourceResult(key=task.key, status=ResultCode.SYNCED, action=action,
-                                          message=f"{task.key.display} {verb} (dry run)"))
+            results.append(
+                ResourceResult(
+                    key=task.key,
+                    status=ResultCode.SYNCED,
+                    action=action,
+                    message=f"{task.key.display} {verb} (dry run)",
+                )
+            )
         return results
 
     def _apply(self, cluster: Cluster, task: _ApplyTask, log: Any) -> ResourceResult:
@@ -200,12 +202,18 @@ class Syncer:
         else:
             phase = OperationPhase.SUCCEEDED
             message = "successfully synced (all tasks run)"
-        return SyncResult(phase=phase, message=message, resources=tuple(results), revision=revision,
-                          dry_run=dry_run, started_at=started)
+        return SyncResult(
+            phase=phase,
+            message=message,
+            resources=tuple(results),
+            revision=revision,
+            dry_run=dry_run,
+            started_at=started,
+        )
 
 
 def _verb(before: Manifest | None, after: Manifest) -> str:
-    """kubectl's word for what an apply did: created, configured or unchanged."""
+    """Kubectl's word for what an apply did: created, configured or unchanged."""
     if before is None:
         return "created"
     if _resource_version(before) == _resource_version(after):

@@ -109,9 +109,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         user = git._authenticate(self.headers.get("Authorization"))
         if user is None:
-            self._send(
-                401, "Unauthorized", [("WWW-Authenticate", 'Basic realm="reconcile"')], b"unauthorized\n"
-            )
+            self._send(401, "Unauthorized", [("WWW-Authenticate", 'Basic realm="reconcile"')], b"unauthorized\n")
             return
         parts = urlsplit(self.path)
         env = {
