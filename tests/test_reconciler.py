@@ -466,3 +466,32 @@ def test_a_git_repository_end_to_end(tmp_path, cluster):
     assert pruned.revision.sha == second
     assert {r.key: r.status for r in pruned.sync.resources}[CONFIGMAP] is rc.ResultCode.PRUNED
     assert cluster.get(CONFIGMAP) is None
+
+
+def test_server_defaults_inside_atomic_lists_are_not_drift(folder, cluster):
+    # volumeClaimTemplates is an atomic list: only the server's own dry run knows the defaults it fills in.
+    (folder / "db.yaml").write_text(
+        """apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: "postgres:16"}]
+  volumeClaimTemplates:
+    - metadata: {name: data}
+      spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+"""
+    )
+    app = make_app(folder, cluster, automated=True, self_heal=True)
+    app.reconcile()
+    live = cluster.get(rc.ResourceKey("apps", "StatefulSet", "default", "db"))
+    assert live["spec"]["volumeClaimTemplates"][0]["spec"]["volumeMode"] == "Filesystem"
+
+    again = app.reconcile()
+
+    assert again.sync_status is rc.SyncStatus.SYNCED
+    assert again.sync is None

@@ -94,8 +94,13 @@ class Cluster(Protocol):
 class Differ(Protocol):
     """Compares desired objects with live ones. The default is :class:`reconcile.diff.Differ`."""
 
-    def diff(self, targets: Sequence[Resource], live: Mapping[ResourceKey, Manifest]) -> DiffResult:
-        """One entry per target, plus one per live object that no target names (it requires pruning)."""
+    def diff(
+        self, targets: Sequence[Resource], live: Mapping[ResourceKey, Manifest], *, cluster: Cluster | None = None
+    ) -> DiffResult:
+        """One entry per target, plus one per live object that no target names (it requires pruning).
+
+        ``cluster`` is the cluster ``live`` came from, for differs that ask the server to predict objects.
+        """
         ...
 
 

@@ -324,7 +324,7 @@ class Reconciler:
             key = ResourceKey.from_manifest(obj)
             if key in wanted or tracking.is_owned_by(obj, self.name):
                 live[key] = obj
-        return self.differ.diff(targets, live)
+        return self.differ.diff(targets, live, cluster=self.cluster)
 
 
 def _statuses(before: DiffResult, after: DiffResult, sync: SyncResult | None) -> tuple[ResourceStatus, ...]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -17,10 +18,13 @@ from reconcile.diff.changes import Change, ListKeys, diff_values
 from reconcile.diff.mask import mask_secrets
 from reconcile.diff.normalize import normalize, prepare_desired
 from reconcile.diff.result import DiffResult, ResourceDiff
-from reconcile.errors import DiffError
+from reconcile.errors import ClusterError, DiffError
 from reconcile.fields import predict_apply
 from reconcile.model import GroupKind, Manifest, Resource, ResourceKey
 from reconcile.schema import BUILTIN_KINDS, list_type
+
+if TYPE_CHECKING:
+    from reconcile.protocols import Cluster
 
 
 def compare(
@@ -72,16 +76,24 @@ class Differ:
 
     Attributes:
         manager: The field manager the application applies with.
+        server_side: When a cluster is at hand, predict each object with a dry-run server-side apply, so the
+            server's own defaulting takes part (a default inside an atomic list, such as a StatefulSet's
+            ``volumeClaimTemplates``, is then never drift). Without a cluster, or when the dry run is refused,
+            the prediction is made locally with :func:`reconcile.fields.predict_apply`.
     """
 
     manager: str = "reconcile"
+    server_side: bool = True
 
-    def diff(self, targets: Sequence[Resource], live: Mapping[ResourceKey, Manifest]) -> DiffResult:
+    def diff(
+        self, targets: Sequence[Resource], live: Mapping[ResourceKey, Manifest], *, cluster: Cluster | None = None
+    ) -> DiffResult:
         """Compare every target with its live object, and report live objects no target names.
 
         Args:
             targets: The desired objects (rendered, namespaces filled in).
             live: The live objects the application owns or targets, by key.
+            cluster: The cluster the live objects come from, for server-side predictions.
 
         Returns:
             One diff per target, plus one per live object without a target (``requires_pruning``), by key.
@@ -95,9 +107,21 @@ class Differ:
             if target.key in seen:
                 raise DiffError(f"{target.where()} is a target twice", key=target.key)
             seen.add(target.key)
-            diffs.append(compare(target.manifest, live.get(target.key), manager=self.manager))
+            current = live.get(target.key)
+            predicted = self._dry_run(cluster, target) if current is not None else None
+            diffs.append(compare(target.manifest, current, predicted_live=predicted, manager=self.manager))
         diffs += [compare(None, obj, manager=self.manager) for key, obj in live.items() if key not in seen]
         return DiffResult(diffs)
+
+    def _dry_run(self, cluster: Cluster | None, target: Resource) -> Manifest | None:
+        if cluster is None or not self.server_side:
+            return None
+        try:
+            return cluster.apply(target.manifest, field_manager=self.manager, force=True, dry_run=True)
+        except ClusterError:
+            # Refused (invalid, kind not served yet): the local prediction still shows the difference, and the
+            # sync's own dry run reports the refusal.
+            return None
 
 
 def _prepare(desired: Manifest | None, live: Manifest | None) -> Manifest | None:
