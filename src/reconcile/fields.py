@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 
 from reconcile import schema
+from reconcile.jsonvalues import json_equal, without_nulls
 from reconcile.model import GroupKind, Manifest, split_api_version
 from reconcile.schema import FieldPath, ListType, SchemaOverrides
 
@@ -271,19 +272,6 @@ def _everything(value: object, names: FieldPath, path: _Path, sch: _Schema, out:
                     _everything(child, (*names, str(name)), (*item_path, f"f:{name}"), sch, out)
 
 
-def _equal(left: object, right: object) -> bool:
-    """JSON equality: ``1 == 1.0`` but ``True != 1``."""
-    if isinstance(left, bool) or isinstance(right, bool):
-        return type(left) is type(right) and left == right
-    if isinstance(left, int | float) and isinstance(right, int | float):
-        return left == right
-    if isinstance(left, dict) and isinstance(right, dict):
-        return left.keys() == right.keys() and all(_equal(left[k], right[k]) for k in left)
-    if isinstance(left, list) and isinstance(right, list):
-        return len(left) == len(right) and all(_equal(a, b) for a, b in zip(left, right, strict=True))
-    return type(left) is type(right) and left == right
-
-
 def _index(items: list[Any], list_type: ListType) -> dict[str, Any]:
     """Items of an associative list by path element; the first of duplicates wins."""
     out: dict[str, Any] = {}
@@ -319,7 +307,7 @@ class _Comparer:
             if list_type.kind != "atomic":
                 self.items(old, new, list_type, names, path)
                 return
-        if _equal(old, new):
+        if json_equal(old, new):
             return
         self.modified.add(path)
         for side, out in ((old, self.removed), (new, self.added)):
@@ -338,7 +326,7 @@ class _Comparer:
                 previous = old_items[element]
                 if isinstance(previous, dict) and isinstance(item, dict):
                     self.fields(previous, item, names, item_path)
-                elif not _equal(previous, item):
+                elif not json_equal(previous, item):
                     self.modified.add(item_path)
         for element, item in old_items.items():
             if element not in new_items:
@@ -475,15 +463,6 @@ def owners(obj: Manifest | None) -> dict[str, FieldSet]:
 # Apply.
 
 
-def _clean(value: object) -> object:
-    """A deep copy without ``null`` fields: the server stores none of a new subtree's nulls."""
-    if isinstance(value, dict):
-        return {name: _clean(child) for name, child in value.items() if child is not None}
-    if isinstance(value, list):
-        return [_clean(item) for item in value]
-    return value
-
-
 def _merge_fields(live: Mapping[str, Any], config: Mapping[str, Any], names: FieldPath, sch: _Schema) -> dict[str, Any]:
     out = dict(live)
     for name, value in config.items():
@@ -494,7 +473,7 @@ def _merge_fields(live: Mapping[str, Any], config: Mapping[str, Any], names: Fie
         elif name in live:
             out[name] = _merge(live[name], value, (*names, str(name)), sch)
         else:
-            out[name] = _clean(value)
+            out[name] = without_nulls(value)
     return out
 
 
@@ -505,7 +484,7 @@ def _merge(live: object, config: object, names: FieldPath, sch: _Schema) -> obje
         list_type = sch.list_type(names)
         if list_type.kind != "atomic":
             return _merge_items(live, config, list_type, names, sch)
-    return _clean(config)
+    return without_nulls(config)
 
 
 def _merge_items(live: list[Any], config: list[Any], list_type: ListType, names: FieldPath, sch: _Schema) -> list[Any]:
@@ -524,11 +503,11 @@ def _merge_items(live: list[Any], config: list[Any], list_type: ListType, names:
             if list_type.kind == "map" and isinstance(item, dict) and isinstance(wanted[element], dict):
                 out.append(_merge_fields(item, wanted[element], names, sch))
             else:
-                out.append(_clean(wanted[element]))
+                out.append(without_nulls(wanted[element]))
         else:
             out.append(copy.deepcopy(item))
         seen.add(element)
-    out.extend(_clean(item) for element, item in wanted.items() if element not in seen)
+    out.extend(without_nulls(item) for element, item in wanted.items() if element not in seen)
     return out
 
 

@@ -40,6 +40,7 @@ from reconcile.errors import (
     UnknownKindError,
 )
 from reconcile.fields import FieldSet
+from reconcile.jsonvalues import json_equal, without_nulls
 from reconcile.model import GroupKind, Manifest, ResourceKey, split_api_version
 from reconcile.protocols import PropagationPolicy
 from reconcile.schema import FieldPath, KindInfo, ListType, crd_kind
@@ -243,25 +244,6 @@ def _render_entries(entries: list[_Entry]) -> list[dict[str, Any]]:
     # The API server's order: Apply before Update, then oldest first, then by manager.
     ordered = sorted(entries, key=lambda e: (e.operation, e.time, e.manager, e.api_version))
     return [entry.render() for entry in ordered]
-
-
-def _same(left: object, right: object) -> bool:
-    """JSON equality that tells ``True`` from ``1``."""
-    if isinstance(left, dict) and isinstance(right, dict):
-        return left.keys() == right.keys() and all(_same(left[k], right[k]) for k in left)
-    if isinstance(left, list) and isinstance(right, list):
-        return len(left) == len(right) and all(_same(a, b) for a, b in zip(left, right, strict=True))
-    if isinstance(left, bool) or isinstance(right, bool):
-        return type(left) is type(right) and left == right
-    return bool(left == right)
-
-
-def _drop_nulls(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {name: _drop_nulls(child) for name, child in value.items() if child is not None}
-    if isinstance(value, list):
-        return [_drop_nulls(item) for item in value]
-    return value
 
 
 def _merge_patch(target: Any, patch: Any) -> Any:
@@ -1023,7 +1005,7 @@ class MemoryCluster:
         candidate = self._prepare(key, info, live, merged, status_write=False)
         applied = fields.field_set(prepared, group_kind, overrides=overrides)
         if not fields.is_empty(applied):
-            unchanged = live is not None and _same(_without_mf(candidate), _without_mf(live))
+            unchanged = live is not None and json_equal(_without_mf(candidate), _without_mf(live))
             time = mine.time if (mine is not None and unchanged) else self._now()
             api_version = str(config["apiVersion"])
             kept.append(_Entry(manager=manager, operation="Apply", api_version=api_version, time=time, fields=applied))
@@ -1092,7 +1074,7 @@ class MemoryCluster:
             obj.pop("status", None)
             if status is not None:
                 obj["status"] = status
-        out: Manifest = schema.omit_empty_metadata(_drop_nulls(obj))
+        out: Manifest = schema.omit_empty_metadata(without_nulls(obj))
         if info.group_kind == _SECRET:
             out = schema.fold_string_data(out)
         metadata = _metadata(out)
@@ -1138,13 +1120,13 @@ class MemoryCluster:
             metadata["managedFields"] = _render_entries(entries)
         else:
             metadata.pop("managedFields", None)
-        if live is not None and _same(candidate, live):
+        if live is not None and json_equal(candidate, live):
             return copy.deepcopy(live)  # nothing changed: no new resourceVersion, no event
         if live is None:
             metadata["generation"] = 1
         else:
             generation = int(_metadata(live).get("generation") or 1)
-            if not _same(_without(candidate, "metadata", "status"), _without(live, "metadata", "status")):
+            if not json_equal(_without(candidate, "metadata", "status"), _without(live, "metadata", "status")):
                 generation += 1
             metadata["generation"] = generation
         if dry_run:
@@ -1178,7 +1160,7 @@ class MemoryCluster:
         info = self._kind(key.group_kind)
         updated = copy.deepcopy(live)
         change(updated)
-        status_write = info.status_subresource and _same(_without(updated, "status"), _without(live, "status"))
+        status_write = info.status_subresource and json_equal(_without(updated, "status"), _without(live, "status"))
         self._update(key, info, live, updated, manager, dry_run=False, status_write=status_write, controllers=False)
 
     def _emit(self, event: EventType, obj: Manifest) -> None:

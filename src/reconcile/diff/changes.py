@@ -18,6 +18,8 @@ from typing import Any, Literal
 import attrs
 import jsonpointer
 
+from reconcile.jsonvalues import json_equal
+
 Op = Literal["add", "remove", "replace"]
 Path = tuple[str | int, ...]
 
@@ -103,19 +105,6 @@ def diff_values(old: Any, new: Any, *, list_keys: ListKeys | None = None) -> tup
     return tuple(_Differ(list_keys or _no_keys).diff(old, new, (), ()))
 
 
-def same(a: Any, b: Any) -> bool:
-    """JSON equality: numbers compare by value, but ``true`` is not ``1`` and ``"1"`` is not ``1``."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return a == b
-    return type(a) is type(b) and bool(a == b)
-
-
 def _no_keys(_: tuple[str, ...]) -> tuple[str, ...]:
     return ()
 
@@ -136,7 +125,7 @@ class _Differ:
                     yield from self.diff(old[key], new[key], (*path, key), (*names, key))
         elif isinstance(old, list) and isinstance(new, list):
             yield from self._lists(old, new, path, names)
-        elif not same(old, new):
+        elif not json_equal(old, new):
             yield Change(op="replace", path=pointer(path), old=old, new=new)
 
     def _lists(self, old: list[Any], new: list[Any], path: Path, names: tuple[str, ...]) -> Iterator[Change]:

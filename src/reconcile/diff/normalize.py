@@ -8,8 +8,7 @@ with their defaults.
 
 from __future__ import annotations
 
-from typing import Any
-
+from reconcile.jsonvalues import without_nulls
 from reconcile.model import Manifest
 from reconcile.schema import fill_list_keys, fold_string_data
 
@@ -33,7 +32,7 @@ def normalize(obj: Manifest) -> Manifest:
     server reads a null field as an absent one, and Go clients write some (``creationTimestamp: null`` in pod
     templates) that mean nothing.
     """
-    result: Manifest = _without_nulls(obj)
+    result: Manifest = without_nulls(obj)
     result.pop("status", None)
     metadata = result.get("metadata")
     if isinstance(metadata, dict):
@@ -49,11 +48,3 @@ def prepare_desired(obj: Manifest) -> Manifest:
     filled with their defaults.
     """
     return fill_list_keys(fold_string_data(normalize(obj)))
-
-
-def _without_nulls(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
-    return value

@@ -1,0 +1,27 @@
+"""Small operations on JSON-like values that the cluster model, the field sets and the differ all need."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def json_equal(left: object, right: object) -> bool:
+    """JSON equality: numbers compare by value (``1 == 1.0``), but ``true`` is not ``1`` and ``"1"`` is not ``1``."""
+    if isinstance(left, bool) or isinstance(right, bool):
+        return type(left) is type(right) and left == right
+    if isinstance(left, int | float) and isinstance(right, int | float):
+        return left == right
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(json_equal(left[k], right[k]) for k in left)
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(json_equal(a, b) for a, b in zip(left, right, strict=True))
+    return type(left) is type(right) and bool(left == right)
+
+
+def without_nulls(value: Any) -> Any:
+    """A deep copy without ``null`` map entries: the API server treats a null field as an absent one."""
+    if isinstance(value, dict):
+        return {name: without_nulls(child) for name, child in value.items() if child is not None}
+    if isinstance(value, list):
+        return [without_nulls(item) for item in value]
+    return value
