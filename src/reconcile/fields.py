@@ -14,7 +14,6 @@ never part of a field set, as the server strips them too.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 import attrs
 
 from reconcile import schema
-from reconcile.jsonvalues import json_equal, without_nulls
+from reconcile.jsonvalues import deep_copy, json_equal, without_nulls
 from reconcile.model import GroupKind, Manifest, split_api_version
 from reconcile.schema import FieldPath, ListType, SchemaOverrides
 
@@ -505,7 +504,7 @@ def _merge_items(live: list[Any], config: list[Any], list_type: ListType, names:
             else:
                 out.append(without_nulls(wanted[element]))
         else:
-            out.append(copy.deepcopy(item))
+            out.append(deep_copy(item))
         seen.add(element)
     out.extend(without_nulls(item) for element, item in wanted.items() if element not in seen)
     return out
@@ -606,7 +605,7 @@ def merge_apply(
     """
     sch = _Schema(group_kind, overrides)
     # Merging copies only what it changes; copying live first keeps the result apart from the caller's dict.
-    merged = _merge_fields(copy.deepcopy(live) if live else {}, config, (), sch)
+    merged = _merge_fields(deep_copy(live) if live else {}, config, (), sch)
     last = _to_paths(previously_owned)
     if not last:
         return merged

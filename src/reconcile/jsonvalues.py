@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from typing import Any, TypeVar, cast
+
+_T = TypeVar("_T")
 
 
 def json_equal(left: object, right: object) -> bool:
@@ -25,3 +28,20 @@ def without_nulls(value: Any) -> Any:
     if isinstance(value, list):
         return [without_nulls(item) for item in value]
     return value
+
+
+_ATOMS = (str, int, float, bool, type(None))
+
+
+def deep_copy(value: _T) -> _T:
+    """A deep copy of a JSON-like value, several times faster than :func:`copy.deepcopy` on manifests.
+
+    Anything that is not a dict, list or JSON scalar (a caller's own type) falls back to :func:`copy.deepcopy`.
+    """
+    if isinstance(value, dict):
+        return cast("_T", {name: deep_copy(child) for name, child in value.items()})
+    if isinstance(value, list):
+        return cast("_T", [deep_copy(item) for item in value])
+    if isinstance(value, _ATOMS):
+        return value
+    return copy.deepcopy(value)

@@ -6,12 +6,13 @@ Statuses are ``str`` enums whose values are the strings Argo CD users already kn
 
 from __future__ import annotations
 
-import copy
 import enum
 from pathlib import Path
 from typing import Any
 
 import attrs
+
+from reconcile.jsonvalues import deep_copy
 
 Manifest = dict[str, Any]
 """A Kubernetes object as a plain JSON-like dict."""
@@ -102,7 +103,7 @@ class Resource:
     @classmethod
     def from_manifest(cls, obj: Manifest, source: Location | None = None) -> Resource:
         """Wrap a copy of ``obj``."""
-        manifest = copy.deepcopy(obj)
+        manifest = deep_copy(obj)
         return cls(key=ResourceKey.from_manifest(manifest), manifest=manifest, source=source)
 
     @property

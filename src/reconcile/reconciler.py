@@ -186,6 +186,8 @@ class Reconciler:
         # The last revision an automated sync was attempted for, and whether it succeeded: the reference
         # re-syncs the same revision only to self-heal, and never retries a failed revision on its own.
         self._last_sync: tuple[str, bool] | None = None
+        # A revision renders to the same objects every time: render each revision once.
+        self._rendered: tuple[str, tuple[Resource, ...]] | None = None
 
     def __repr__(self) -> str:
         return f"Reconciler(name={self.name!r}, source={self.source!r}, namespace={self.namespace!r})"
@@ -290,7 +292,10 @@ class Reconciler:
 
     def _compare(self) -> _Comparison:
         snapshot = self.source.fetch()
-        rendered = self.renderer.render(snapshot)
+        sha = snapshot.revision.sha
+        if self._rendered is None or self._rendered[0] != sha:
+            self._rendered = (sha, self.renderer.render(snapshot))
+        rendered = self._rendered[1]
         targets = self._targets(rendered)
         return _Comparison(revision=snapshot.revision, targets=targets, diff=self._diff_live(targets))
 

@@ -10,13 +10,13 @@ root; list items contribute no name (``("spec", "template", "spec", "containers"
 from __future__ import annotations
 
 import base64
-import copy
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
 import attrs
 
+from reconcile.jsonvalues import deep_copy
 from reconcile.model import GroupKind, Manifest, split_api_version
 
 FieldPath = tuple[str, ...]
@@ -396,7 +396,7 @@ def fill_list_keys(obj: Manifest) -> Manifest:
     (a key of those lists), although it defaults the field on any other write. Filling it first makes the
     apply succeed and keeps the keys of applied and live items equal.
     """
-    out = copy.deepcopy(obj)
+    out = deep_copy(obj)
     group, _ = split_api_version(str(out.get("apiVersion") or ""))
     group_kind = GroupKind(group, str(out.get("kind") or ""))
     if group_kind == GroupKind("", "Service"):
@@ -419,7 +419,7 @@ def fold_string_data(obj: Manifest) -> Manifest:
 
     Keys in ``stringData`` win over the same keys in ``data``. Objects of other kinds come back unchanged.
     """
-    out = copy.deepcopy(obj)
+    out = deep_copy(obj)
     group, _ = split_api_version(str(out.get("apiVersion") or ""))
     if group or out.get("kind") != "Secret" or "stringData" not in out:
         return out
@@ -441,7 +441,7 @@ def omit_empty_metadata(obj: Manifest) -> Manifest:
     The API server never stores them (its Go types omit them when empty), so ``annotations: {}`` in a
     manifest leaves no trace on the live object.
     """
-    out = copy.deepcopy(obj)
+    out = deep_copy(obj)
     metadata = out.get("metadata")
     if isinstance(metadata, dict):
         for name in _OMITTED_WHEN_EMPTY:

@@ -8,8 +8,7 @@ copying metadata, a manifest pasted from a live dump) does not make that object 
 
 from __future__ import annotations
 
-import copy
-
+from reconcile.jsonvalues import deep_copy
 from reconcile.model import Manifest, ResourceKey
 
 TRACKING_ANNOTATION = "reconcile.dev/tracking-id"
@@ -22,7 +21,7 @@ def tracking_id(app: str, key: ResourceKey) -> str:
 
 def annotate(obj: Manifest, app: str) -> Manifest:
     """A copy of ``obj`` carrying the tracking annotation of ``app``."""
-    tracked = copy.deepcopy(obj)
+    tracked = deep_copy(obj)
     metadata = tracked.setdefault("metadata", {})
     annotations = metadata.get("annotations") or {}
     annotations[TRACKING_ANNOTATION] = tracking_id(app, ResourceKey.from_manifest(tracked))

@@ -127,3 +127,38 @@ def test_an_apply_failure_after_a_clean_dry_run_fails_the_operation_and_skips_pr
         ("b", rc.ResultCode.SYNCED, "configmap/b created"),
     ]
     assert cluster.get(rc.ResourceKey("", "ConfigMap", "default", "old")) is not None
+
+
+class _CountingApplies:
+    """A cluster that counts real and dry-run applies."""
+
+    def __init__(self, inner: rc.MemoryCluster) -> None:
+        self.inner = inner
+        self.applies: list[tuple[str, bool]] = []
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def apply(self, obj, *, field_manager="reconcile", force=False, dry_run=False):
+        self.applies.append((obj["metadata"]["name"], dry_run))
+        return self.inner.apply(obj, field_manager=field_manager, force=force, dry_run=dry_run)
+
+
+def test_objects_in_sync_cost_no_request_unless_every_object_is_to_be_applied():
+    cluster = rc.MemoryCluster()
+    _sync(cluster, _targets(_cm("a", k="1"), _cm("b", k="1")))
+    targets = _targets(_cm("a", k="1"), _cm("b", k="2"))
+    diff = Differ().diff(targets, _live(cluster, targets))
+    counting = _CountingApplies(cluster)
+
+    result = Syncer().sync(counting, app="app", targets=targets, diff=diff)
+
+    assert counting.applies == [("b", True), ("b", False)]
+    assert [(r.action, r.message) for r in result.resources] == [
+        (rc.SyncAction.NONE, "configmap/a unchanged"),
+        (rc.SyncAction.UPDATE, "configmap/b configured"),
+    ]
+
+    counting.applies.clear()
+    Syncer(apply_out_of_sync_only=False).sync(counting, app="app", targets=targets, diff=diff)
+    assert counting.applies == [("a", True), ("b", True), ("a", False), ("b", False)]

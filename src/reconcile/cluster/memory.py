@@ -40,7 +40,7 @@ from reconcile.errors import (
     UnknownKindError,
 )
 from reconcile.fields import FieldSet
-from reconcile.jsonvalues import json_equal, without_nulls
+from reconcile.jsonvalues import deep_copy, json_equal, without_nulls
 from reconcile.model import GroupKind, Manifest, ResourceKey, split_api_version
 from reconcile.protocols import PropagationPolicy
 from reconcile.schema import FieldPath, KindInfo, ListType, crd_kind
@@ -249,7 +249,7 @@ def _render_entries(entries: list[_Entry]) -> list[dict[str, Any]]:
 def _merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch: maps merge, ``null`` deletes, everything else replaces."""
     if not isinstance(patch, Mapping):
-        return copy.deepcopy(patch)
+        return deep_copy(patch)
     out = dict(target) if isinstance(target, dict) else {}
     for name, value in patch.items():
         if value is None:
@@ -599,7 +599,7 @@ class MemoryCluster:
             self._maybe_fail("get", key)
             info = self._kind(key.group_kind)
             found = self._objects.get(self._scoped(key, info))
-            return copy.deepcopy(found) if found is not None else None
+            return deep_copy(found) if found is not None else None
 
     def list(self, group_kind: GroupKind | None = None, *, namespace: str | None = None) -> builtins.list[Manifest]:
         """Live objects of one kind (or of every kind), sorted by key; only those in ``namespace`` if given.
@@ -612,7 +612,7 @@ class MemoryCluster:
             if group_kind is not None:
                 self._kind(group_kind)
             return [
-                copy.deepcopy(obj)
+                deep_copy(obj)
                 for key, obj in sorted(self._objects.items())
                 if (group_kind is None or key.group_kind == group_kind)
                 and (namespace is None or key.namespace == namespace)
@@ -637,7 +637,7 @@ class MemoryCluster:
             UnknownKindError: The cluster does not serve its kind or version.
         """
         with self._lock:
-            config = copy.deepcopy(obj)
+            config = deep_copy(obj)
             self._maybe_fail("apply", self._loose_key(config))
             info, key = self._identify(config)
             return self._apply(key, info, config, field_manager, force=force, dry_run=dry_run)
@@ -650,7 +650,7 @@ class MemoryCluster:
             InvalidError, NotFoundError, UnknownKindError: As for :meth:`apply`.
         """
         with self._lock:
-            config = copy.deepcopy(obj)
+            config = deep_copy(obj)
             self._maybe_fail("create", self._loose_key(config))
             metadata = _metadata(config)
             if not metadata.get("name") and metadata.get("generateName"):
@@ -682,7 +682,7 @@ class MemoryCluster:
             info = self._kind(key.group_kind)
             key = self._scoped(key, info)
             live = self._live(key, info)
-            patched = _merge_patch(copy.deepcopy(live), patch)
+            patched = _merge_patch(deep_copy(live), patch)
             requested = (patch.get("metadata") or {}).get("resourceVersion") if isinstance(patch, Mapping) else None
             self._check_precondition(key, info, live, requested)
             self._check_same_identity(key, info, patched)
@@ -728,7 +728,7 @@ class MemoryCluster:
             ConflictError: ``metadata.resourceVersion`` is stale.
         """
         with self._lock:
-            config = copy.deepcopy(obj)
+            config = deep_copy(obj)
             self._maybe_fail("replace", self._loose_key(config))
             info, key = self._identify(config)
             live = self._live(key, info)
@@ -749,9 +749,9 @@ class MemoryCluster:
             info = self._kind(key.group_kind)
             key = self._scoped(key, info)
             live = self._live(key, info)
-            draft = copy.deepcopy(live)
+            draft = deep_copy(live)
             result = fn(draft)
-            edited = copy.deepcopy(result if result is not None else draft)
+            edited = deep_copy(result if result is not None else draft)
             self._check_same_identity(key, info, edited)
             self._check_precondition(key, info, live, _metadata(edited).get("resourceVersion"))
             return self._update(key, info, live, edited, "kubectl-edit", dry_run=False)
@@ -769,8 +769,8 @@ class MemoryCluster:
             info = self._kind(key.group_kind)
             key = self._scoped(key, info)
             live = self._live(key, info)
-            updated = copy.deepcopy(live)
-            updated["status"] = copy.deepcopy(dict(status))
+            updated = deep_copy(live)
+            updated["status"] = deep_copy(dict(status))
             return self._update(key, info, live, updated, field_manager, dry_run=False, status_write=True)
 
     def watch(
@@ -1070,7 +1070,7 @@ class MemoryCluster:
         if status_write and live is not None:
             # Through the status subresource only status changes.
             status = obj.get("status")
-            obj = copy.deepcopy(_without_mf(live))
+            obj = deep_copy(_without_mf(live))
             obj.pop("status", None)
             if status is not None:
                 obj["status"] = status
@@ -1098,7 +1098,7 @@ class MemoryCluster:
         if info.status_subresource and not status_write:
             out.pop("status", None)
             if live is not None and "status" in live:
-                out["status"] = copy.deepcopy(live["status"])
+                out["status"] = deep_copy(live["status"])
         self._default(out, info, live)
         self._validate(key, info, live, out)
         return out
@@ -1121,7 +1121,7 @@ class MemoryCluster:
         else:
             metadata.pop("managedFields", None)
         if live is not None and json_equal(candidate, live):
-            return copy.deepcopy(live)  # nothing changed: no new resourceVersion, no event
+            return deep_copy(live)  # nothing changed: no new resourceVersion, no event
         if live is None:
             metadata["generation"] = 1
         else:
@@ -1132,9 +1132,9 @@ class MemoryCluster:
         if dry_run:
             if live is None:
                 metadata.pop("resourceVersion", None)
-            return copy.deepcopy(candidate)
+            return deep_copy(candidate)
         self._store(key, candidate, "ADDED" if live is None else "MODIFIED")
-        result = copy.deepcopy(candidate)
+        result = deep_copy(candidate)
         if controllers:
             if info.group_kind == _CRD:
                 self._establish(key)
@@ -1158,14 +1158,14 @@ class MemoryCluster:
         if live is None:
             return
         info = self._kind(key.group_kind)
-        updated = copy.deepcopy(live)
+        updated = deep_copy(live)
         change(updated)
         status_write = info.status_subresource and json_equal(_without(updated, "status"), _without(live, "status"))
         self._update(key, info, live, updated, manager, dry_run=False, status_write=status_write, controllers=False)
 
     def _emit(self, event: EventType, obj: Manifest) -> None:
         for stream in list(self._watches):
-            stream._offer(WatchEvent(event, copy.deepcopy(obj)))  # Watch is ours
+            stream._offer(WatchEvent(event, deep_copy(obj)))  # Watch is ours
 
     def _unwatch(self, stream: Watch) -> None:
         with self._lock:
@@ -1439,7 +1439,7 @@ class MemoryCluster:
         if not finalizers and key.group_kind != _NAMESPACE:
             self._remove(key)
             return
-        terminating = copy.deepcopy(obj)
+        terminating = deep_copy(obj)
         metadata = _metadata(terminating)
         metadata["deletionTimestamp"] = self._now()
         metadata["deletionGracePeriodSeconds"] = 0
@@ -1450,7 +1450,7 @@ class MemoryCluster:
         self._store(key, terminating, "MODIFIED")
 
     def _orphan(self, key: ResourceKey, owner_uid: str) -> None:
-        obj = copy.deepcopy(self._objects[key])
+        obj = deep_copy(self._objects[key])
         metadata = _metadata(obj)
         references = [ref for ref in metadata.get("ownerReferences") or [] if ref.get("uid") != owner_uid]
         if references:
@@ -1472,7 +1472,7 @@ class MemoryCluster:
                 self._overrides.pop(group_kind, None)
 
     def _drop_finalizer(self, key: ResourceKey, finalizer: str) -> None:
-        obj = copy.deepcopy(self._objects[key])
+        obj = deep_copy(self._objects[key])
         metadata = _metadata(obj)
         remaining = [f for f in metadata.get("finalizers") or [] if f != finalizer]
         if remaining:
@@ -1527,7 +1527,7 @@ class MemoryCluster:
             progressed = self._delete_each([k for k in self._objects if k.namespace == key.name], "Background")
             empty = not any(k.namespace == key.name for k in self._objects)
             if empty and (obj.get("spec") or {}).get("finalizers"):
-                finalized = copy.deepcopy(obj)
+                finalized = deep_copy(obj)
                 finalized["spec"]["finalizers"] = []
                 self._store(key, finalized, "MODIFIED")
                 progressed = True

@@ -8,7 +8,7 @@ drift; fields this manager applied before and no longer applies are dropped by i
 
 from __future__ import annotations
 
-import copy
+import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -20,6 +20,7 @@ from reconcile.diff.normalize import normalize, prepare_desired
 from reconcile.diff.result import DiffResult, ResourceDiff
 from reconcile.errors import ClusterError, DiffError
 from reconcile.fields import predict_apply
+from reconcile.jsonvalues import deep_copy
 from reconcile.model import GroupKind, Manifest, Resource, ResourceKey
 from reconcile.schema import BUILTIN_KINDS, list_type
 
@@ -57,7 +58,7 @@ def compare(
     if prepared is None:
         predicted = None
     elif predicted_live is not None:
-        predicted = copy.deepcopy(predicted_live)
+        predicted = deep_copy(predicted_live)
     else:
         predicted = predict_apply(live, prepared, manager)
     masked_desired, masked_live, masked_predicted = mask_secrets((prepared, live, predicted))
@@ -84,6 +85,11 @@ class Differ:
 
     manager: str = "reconcile"
     server_side: bool = True
+    # Server answers by (key, desired object, live resourceVersion): an unchanged pass sends no dry run.
+    # Kept per Differ and trimmed to the last pass, so it never outgrows one application.
+    _predictions: dict[tuple[ResourceKey, str, str], Manifest | None] = attrs.field(
+        factory=dict, init=False, repr=False, eq=False
+    )
 
     def diff(
         self, targets: Sequence[Resource], live: Mapping[ResourceKey, Manifest], *, cluster: Cluster | None = None
@@ -103,25 +109,42 @@ class Differ:
         """
         diffs: list[ResourceDiff] = []
         seen: set[ResourceKey] = set()
+        predictions: dict[tuple[ResourceKey, str, str], Manifest | None] = {}
         for target in targets:
             if target.key in seen:
                 raise DiffError(f"{target.where()} is a target twice", key=target.key)
             seen.add(target.key)
             current = live.get(target.key)
-            predicted = self._dry_run(cluster, target) if current is not None else None
+            predicted = self._predict(cluster, target, current, predictions)
             diffs.append(compare(target.manifest, current, predicted_live=predicted, manager=self.manager))
         diffs += [compare(None, obj, manager=self.manager) for key, obj in live.items() if key not in seen]
+        self._predictions.clear()
+        self._predictions.update(predictions)
         return DiffResult(diffs)
 
-    def _dry_run(self, cluster: Cluster | None, target: Resource) -> Manifest | None:
-        if cluster is None or not self.server_side:
+    def _predict(
+        self,
+        cluster: Cluster | None,
+        target: Resource,
+        live: Manifest | None,
+        predictions: dict[tuple[ResourceKey, str, str], Manifest | None],
+    ) -> Manifest | None:
+        """The server's dry-run answer for ``target``, or ``None`` to predict locally."""
+        if cluster is None or live is None or not self.server_side:
             return None
+        version = str((live.get("metadata") or {}).get("resourceVersion", ""))
+        cache_key = (target.key, json.dumps(target.manifest, sort_keys=True, default=str), version)
+        if cache_key in self._predictions:
+            predictions[cache_key] = self._predictions[cache_key]
+            return predictions[cache_key]
         try:
-            return cluster.apply(target.manifest, field_manager=self.manager, force=True, dry_run=True)
+            answer = cluster.apply(target.manifest, field_manager=self.manager, force=True, dry_run=True)
         except ClusterError:
             # Refused (invalid, kind not served yet): the local prediction still shows the difference, and the
             # sync's own dry run reports the refusal.
-            return None
+            answer = None
+        predictions[cache_key] = answer
+        return answer
 
 
 def _prepare(desired: Manifest | None, live: Manifest | None) -> Manifest | None:

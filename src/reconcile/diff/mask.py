@@ -10,11 +10,11 @@ the server stores an empty value as ``null``.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Sequence
 from typing import Any
 
+from reconcile.jsonvalues import deep_copy
 from reconcile.model import Manifest, ResourceKey
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -37,7 +37,7 @@ def mask_secrets(objects: Sequence[Manifest | None]) -> tuple[Manifest | None, .
 
     Objects that are not Secrets come back as plain copies. Masks are consistent across the whole sequence.
     """
-    masked = tuple(copy.deepcopy(obj) for obj in objects)
+    masked = tuple(deep_copy(obj) for obj in objects)
     secrets = [obj for obj in masked if obj is not None and is_secret(obj)]
     if not secrets:
         return masked

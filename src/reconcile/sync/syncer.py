@@ -51,11 +51,15 @@ class Syncer:
         force: Take over fields another manager changed (``--force-conflicts``), as the reference does, so a
             drifted field is healed instead of reported as a conflict.
         prune_propagation: Deletion propagation for pruned objects (the reference's default is foreground).
+        apply_out_of_sync_only: Objects the comparison found in sync are reported ``unchanged`` without a request
+            (Argo CD's ``ApplyOutOfSyncOnly=true``), so one changed object costs one write. ``False`` applies every
+            object, as Argo CD does by default.
     """
 
     field_manager: str = "reconcile"
     force: bool = True
     prune_propagation: PropagationPolicy = "Foreground"
+    apply_out_of_sync_only: bool = True
 
     def sync(
         self,
@@ -125,6 +129,9 @@ class Syncer:
     def _dry_run(self, cluster: Cluster, tasks: list[_ApplyTask]) -> list[ResourceResult]:
         results = []
         for task in tasks:
+            if self._in_sync(task):
+                results.append(self._unchanged(task, " (dry run)"))
+                continue
             action = SyncAction.CREATE if task.live is None else SyncAction.UPDATE
             if not task.skip_dry_run:
                 try:
@@ -146,7 +153,21 @@ class Syncer:
             )
         return results
 
+    def _in_sync(self, task: _ApplyTask) -> bool:
+        return self.apply_out_of_sync_only and task.live is not None and not task.modified
+
+    @staticmethod
+    def _unchanged(task: _ApplyTask, suffix: str = "") -> ResourceResult:
+        return ResourceResult(
+            key=task.key,
+            status=ResultCode.SYNCED,
+            action=SyncAction.NONE,
+            message=f"{task.key.display} unchanged{suffix}",
+        )
+
     def _apply(self, cluster: Cluster, task: _ApplyTask, log: Any) -> ResourceResult:
+        if self._in_sync(task):
+            return self._unchanged(task)
         action = SyncAction.CREATE if task.live is None else SyncAction.UPDATE
         try:
             after = cluster.apply(task.manifest, field_manager=self.field_manager, force=self.force)
