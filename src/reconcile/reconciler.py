@@ -12,8 +12,9 @@ import structlog
 
 from reconcile import protocols, tracking
 from reconcile.diff import Differ, DiffResult, ResourceDiff
-from reconcile.errors import ConfigurationError, ReconcileError, SyncError
+from reconcile.errors import ConfigurationError, ReconcileError, SyncError, UnknownKindError
 from reconcile.model import (
+    GroupKind,
     Manifest,
     Resource,
     ResourceKey,
@@ -188,6 +189,8 @@ class Reconciler:
         self._last_sync: tuple[str, bool] | None = None
         # A revision renders to the same objects every time: render each revision once.
         self._rendered: tuple[str, tuple[Resource, ...]] | None = None
+        # Kinds the app targets or owns, from the last pass; None until a first pass has listed every kind.
+        self._kinds_in_play: set[GroupKind] | None = None
 
     def __repr__(self) -> str:
         return f"Reconciler(name={self.name!r}, source={self.source!r}, namespace={self.namespace!r})"
@@ -323,13 +326,32 @@ class Reconciler:
         return tuple(sorted(targets, key=lambda r: r.key))
 
     def _diff_live(self, targets: Sequence[Resource]) -> DiffResult:
+        return self.differ.diff(targets, self._read_live(targets), cluster=self.cluster)
+
+    def _read_live(self, targets: Sequence[Resource]) -> dict[ResourceKey, Manifest]:
+        """The live objects the app targets or owns: one LIST per kind in play.
+
+        The first pass lists every kind the cluster serves, to find what the app owns anywhere; later passes list
+        only the kinds of the targets and of the objects the app owned last time, so an object whose kind left Git
+        is still found and pruned.
+        """
         wanted = {t.key for t in targets}
+        if self._kinds_in_play is None:
+            objects = self.cluster.list()
+        else:
+            objects = []
+            for group_kind in sorted(self._kinds_in_play | {key.group_kind for key in wanted}):
+                try:
+                    objects += self.cluster.list(group_kind)
+                except UnknownKindError:
+                    continue  # its CRD is not applied yet (or is gone, and its objects with it)
         live: dict[ResourceKey, Manifest] = {}
-        for obj in self.cluster.list():
+        for obj in objects:
             key = ResourceKey.from_manifest(obj)
             if key in wanted or tracking.is_owned_by(obj, self.name):
                 live[key] = obj
-        return self.differ.diff(targets, live, cluster=self.cluster)
+        self._kinds_in_play = {key.group_kind for key in live} | {key.group_kind for key in wanted}
+        return live
 
 
 def _statuses(before: DiffResult, after: DiffResult, sync: SyncResult | None) -> tuple[ResourceStatus, ...]:

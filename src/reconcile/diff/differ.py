@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import attrs
@@ -81,10 +82,12 @@ class Differ:
             server's own defaulting takes part (a default inside an atomic list, such as a StatefulSet's
             ``volumeClaimTemplates``, is then never drift). Without a cluster, or when the dry run is refused,
             the prediction is made locally with :func:`reconcile.fields.predict_apply`.
+        workers: How many dry runs are sent at once (the cluster must be thread-safe).
     """
 
     manager: str = "reconcile"
     server_side: bool = True
+    workers: int = 8
     # Server answers by (key, desired object, live resourceVersion): an unchanged pass sends no dry run.
     # Kept per Differ and trimmed to the last pass, so it never outgrows one application.
     _predictions: dict[tuple[ResourceKey, str, str], Manifest | None] = attrs.field(
@@ -114,8 +117,17 @@ class Differ:
             if target.key in seen:
                 raise DiffError(f"{target.where()} is a target twice", key=target.key)
             seen.add(target.key)
+
+        def predict(target: Resource) -> Manifest | None:
+            return self._predict(cluster, target, live.get(target.key), predictions)
+
+        if cluster is not None and self.server_side and len(targets) > 1:
+            with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="reconcile-diff") as pool:
+                answers = list(pool.map(predict, targets))
+        else:
+            answers = [predict(target) for target in targets]
+        for target, predicted in zip(targets, answers, strict=True):
             current = live.get(target.key)
-            predicted = self._predict(cluster, target, current, predictions)
             diffs.append(compare(target.manifest, current, predicted_live=predicted, manager=self.manager))
         diffs += [compare(None, obj, manager=self.manager) for key, obj in live.items() if key not in seen]
         self._predictions.clear()

@@ -6,7 +6,9 @@ A failing dry-run stops the operation before anything is written, so bad input i
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import itertools
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import attrs
@@ -54,12 +56,14 @@ class Syncer:
         apply_out_of_sync_only: Objects the comparison found in sync are reported ``unchanged`` without a request
             (Argo CD's ``ApplyOutOfSyncOnly=true``), so one changed object costs one write. ``False`` applies every
             object, as Argo CD does by default.
+        workers: How many objects of one kind are applied at once (the cluster must be thread-safe).
     """
 
     field_manager: str = "reconcile"
     force: bool = True
     prune_propagation: PropagationPolicy = "Foreground"
     apply_out_of_sync_only: bool = True
+    workers: int = 8
 
     def sync(
         self,
@@ -92,14 +96,13 @@ class Syncer:
         """
         started = dt.datetime.now(dt.UTC)
         tasks = self._apply_tasks(cluster, targets, diff, create_namespace)
-        results = self._dry_run(cluster, tasks)
+        # Dry runs persist nothing, so all of them may run at once; writes go kind by kind, in order.
+        results = self._concurrently([tasks], lambda task: self._dry_run(cluster, task))
         if any(not r.succeeded for r in results) or dry_run:
             if not any(not r.succeeded for r in results):
                 results += self._prune(cluster, app, diff, prune=prune, dry_run=True, log=log)
             return self._finish(results, revision, dry_run, started)
-        results = []
-        for task in tasks:
-            results.append(self._apply(cluster, task, log))
+        results = self._concurrently(_by_kind(tasks), lambda task: self._apply(cluster, task, log))
         if all(r.succeeded for r in results):
             results += self._prune(cluster, app, diff, prune=prune, dry_run=False, log=log)
         return self._finish(results, revision, dry_run, started)
@@ -126,32 +129,30 @@ class Syncer:
             tasks.append(_ApplyTask(key, by_key[key].manifest, live.get(key), key in modified, skip_dry_run=skip))
         return tasks
 
-    def _dry_run(self, cluster: Cluster, tasks: list[_ApplyTask]) -> list[ResourceResult]:
-        results = []
-        for task in tasks:
-            if self._in_sync(task):
-                results.append(self._unchanged(task, " (dry run)"))
-                continue
-            action = SyncAction.CREATE if task.live is None else SyncAction.UPDATE
-            if not task.skip_dry_run:
-                try:
-                    cluster.apply(task.manifest, field_manager=self.field_manager, force=self.force, dry_run=True)
-                except ClusterError as exc:
-                    results.append(
-                        ResourceResult(key=task.key, status=ResultCode.SYNC_FAILED, action=action, message=exc.message)
-                    )
-                    continue
-            # A dry run writes nothing, so the resourceVersion cannot tell; the comparison can.
-            verb = "created" if task.live is None else "configured" if task.modified else "unchanged"
-            results.append(
-                ResourceResult(
-                    key=task.key,
-                    status=ResultCode.SYNCED,
-                    action=action,
-                    message=f"{task.key.display} {verb} (dry run)",
-                )
-            )
+    def _concurrently(
+        self, groups: Iterable[list[_ApplyTask]], run: Callable[[_ApplyTask], ResourceResult]
+    ) -> list[ResourceResult]:
+        """Run each group's tasks through a bounded pool, one group after the other; results in task order."""
+        results: list[ResourceResult] = []
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="reconcile-sync") as pool:
+            for group in groups:
+                results += pool.map(run, group) if len(group) > 1 else [run(task) for task in group]
         return results
+
+    def _dry_run(self, cluster: Cluster, task: _ApplyTask) -> ResourceResult:
+        if self._in_sync(task):
+            return self._unchanged(task, " (dry run)")
+        action = SyncAction.CREATE if task.live is None else SyncAction.UPDATE
+        if not task.skip_dry_run:
+            try:
+                cluster.apply(task.manifest, field_manager=self.field_manager, force=self.force, dry_run=True)
+            except ClusterError as exc:
+                return ResourceResult(key=task.key, status=ResultCode.SYNC_FAILED, action=action, message=exc.message)
+        # A dry run writes nothing, so the resourceVersion cannot tell; the comparison can.
+        verb = "created" if task.live is None else "configured" if task.modified else "unchanged"
+        return ResourceResult(
+            key=task.key, status=ResultCode.SYNCED, action=action, message=f"{task.key.display} {verb} (dry run)"
+        )
 
     def _in_sync(self, task: _ApplyTask) -> bool:
         return self.apply_out_of_sync_only and task.live is not None and not task.modified
@@ -231,6 +232,11 @@ class Syncer:
             dry_run=dry_run,
             started_at=started,
         )
+
+
+def _by_kind(tasks: list[_ApplyTask]) -> list[list[_ApplyTask]]:
+    """Tasks grouped into runs of one kind, keeping their order."""
+    return [list(group) for _, group in itertools.groupby(tasks, key=lambda task: task.key.group_kind)]
 
 
 def _verb(before: Manifest | None, after: Manifest) -> str:
