@@ -1,5 +1,8 @@
 """Developer tasks. ``nox`` with no arguments runs what CI runs: tests (both tiers), lint and typecheck."""
 
+import os
+from pathlib import Path
+
 import nox
 
 nox.options.sessions = ["tests", "lint", "typecheck"]
@@ -7,11 +10,22 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
 
+def _test_assets(session: nox.Session) -> str:
+    """Build or reuse etcd, kube-apiserver, kube-controller-manager, kubectl and helm; return their folder."""
+    printed = Path(session.create_tmp()) / "test-assets.out"
+    # Only stdout is captured: the script's progress (stderr) stays visible during a first, slow build.
+    with printed.open("w") as stdout:
+        session.run("bash", "scripts/test-assets.sh", external=True, stdout=stdout, stderr=None)
+    return printed.read_text().strip().splitlines()[-1]
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole suite: the fast unit tier and the integration tier (real Git servers, real processes)."""
+    """The whole suite: the fast unit tier and the integration tier (real Git servers, a real API server)."""
     session.install("-e", ".[test]")
-    session.run("pytest", *session.posargs)
+    assets = _test_assets(session)
+    env = {"KUBEBUILDER_ASSETS": assets, "PATH": os.pathsep.join([assets, os.environ.get("PATH", os.defpath)])}
+    session.run("pytest", *session.posargs, env=env)
 
 
 @nox.session

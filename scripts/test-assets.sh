@@ -103,6 +103,10 @@ if [ ! -x "$ASSETS/kube-controller-manager" ] || [ ! -x "$ASSETS/helm" ]; then
     build_kubernetes "$staging"
     install_tools "$staging"
     rm -rf "$ASSETS" && mv "$staging" "$ASSETS"
+    # The sources and build outputs (over 2 GB) are not needed once the binaries are in place.
+    build=$CACHE/build-k8s-$K8S_VERSION
+    chmod -R u+w "$build" 2>/dev/null || true
+    rm -rf "$build"
     log "ready: $ASSETS"
 fi
 echo "$ASSETS"

@@ -14,6 +14,8 @@ Fetch the desired state from Git (or a folder), render it, compare it with a liv
     result = app.reconcile()
 """
 
+from typing import TYPE_CHECKING, Any
+
 from reconcile import diff
 from reconcile.cluster.memory import MemoryCluster
 from reconcile.diff import Change, Differ, DiffResult, ResourceDiff
@@ -58,6 +60,9 @@ from reconcile.sources.git import GitSource, LocalRepository
 from reconcile.sync import ResourceResult, Syncer, SyncResult
 from reconcile.tracking import TRACKING_ANNOTATION
 
+if TYPE_CHECKING:
+    from reconcile.cluster.kubernetes import KubernetesCluster
+
 __version__ = "0.1.0.dev0"
 
 __all__ = [
@@ -78,6 +83,7 @@ __all__ = [
     "GroupKind",
     "HealthStatus",
     "InvalidError",
+    "KubernetesCluster",
     "LocalRepository",
     "Location",
     "Manifest",
@@ -113,3 +119,12 @@ __all__ = [
     "__version__",
     "diff",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The Kubernetes client takes a while to import: load it only for hosts that use a real cluster.
+    if name == "KubernetesCluster":
+        from reconcile.cluster.kubernetes import KubernetesCluster  # noqa: PLC0415
+
+        return KubernetesCluster
+    raise AttributeError(f"module 'reconcile' has no attribute {name!r}")

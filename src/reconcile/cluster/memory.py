@@ -658,7 +658,10 @@ class MemoryCluster:
             info, key = self._identify(config)
             if key in self._objects:
                 raise ConflictError(
-                    f'{self._resource(info)} "{key.name}" already exists', key=key, reason="AlreadyExists"
+                    f'{self._resource(info)} "{key.name}" already exists',
+                    key=key,
+                    reason="AlreadyExists",
+                    retryable=False,
                 )
             self._check_can_create(key, info)
             return self._update(key, info, None, config, field_manager, dry_run=dry_run)
@@ -1025,7 +1028,8 @@ class MemoryCluster:
                 lines.extend(f"- {path}" for path in clash_paths)
         count = len(found)
         message = f"Apply failed with {count} conflict{'s' if count != 1 else ''}: " + "\n".join(lines)
-        return ConflictError(message, key=key, fields=tuple(sorted(set(found))))
+        # Trying again unchanged meets the same owners: only force or a change of config helps.
+        return ConflictError(message, key=key, fields=tuple(sorted(set(found))), retryable=False)
 
     def _update(
         self,
