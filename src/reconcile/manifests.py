@@ -375,14 +375,29 @@ def _decode(data: str | bytes, file: str) -> str:
         ) from None
 
 
+class _UsePureParserError(Exception):
+    """The C parser stopped: the pure parser decides, with go-yaml's leniency and its precise messages."""
+
+
 def _load_yaml(text: str, file: str, max_nodes: int) -> list[tuple[Manifest, int]]:
-    yaml = YAML(typ="safe", pure=True)
+    # libyaml composes about five times faster; on anything it rejects (or nests too deep) the pure parser,
+    # which matches go-yaml on redefined anchors and enforces the depth limit, has the last word.
+    try:
+        return _compose(text, file, max_nodes, pure=False)
+    except _UsePureParserError:
+        return _compose(text, file, max_nodes, pure=True)
+
+
+def _compose(text: str, file: str, max_nodes: int, *, pure: bool) -> list[tuple[Manifest, int]]:
+    yaml = YAML(typ="safe", pure=pure)
     yaml.Resolver = _LoadResolver
     yaml.max_depth = MAX_DEPTH
     yaml.composer.warn_double_anchors = False  # YAML allows redefining an anchor; go-yaml does too
     out: list[tuple[Manifest, int]] = []
     try:
         for root in yaml.compose_all(text):
+            if not pure and _depth(root) > MAX_DEPTH:
+                raise _UsePureParserError
             builder = _Builder(file, max_nodes)
             builder.check_expansion(root)
             value = builder.build(root)
@@ -391,24 +406,46 @@ def _load_yaml(text: str, file: str, max_nodes: int) -> list[tuple[Manifest, int
             if not isinstance(value, dict):
                 raise builder.error(f"a document must be a mapping, not {_describe_type(value)}", root)
             _flatten(value, root, items_of=_yaml_items, line_of=_line, file=file, out=out)
-    except MaxDepthExceededError as exc:
+    except (YAMLError, RecursionError) as exc:
+        if not pure:  # whatever libyaml rejects, the pure parser judges
+            raise _UsePureParserError from None
+        raise _manifest_error(exc, text, file) from None
+    return out
+
+
+def _manifest_error(exc: YAMLError | RecursionError, text: str, file: str) -> ManifestError:
+    """A parse error as a ManifestError with the file, the line and the parser's words."""
+    if isinstance(exc, MaxDepthExceededError):
         line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
-        raise ManifestError(f"nested deeper than {MAX_DEPTH} levels", file=file, line=line) from None
-    except MarkedYAMLError as exc:
+        return ManifestError(f"nested deeper than {MAX_DEPTH} levels", file=file, line=line)
+    if isinstance(exc, MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         problem = ": ".join(part for part in (exc.context, exc.problem) if part)
-        line = mark.line + 1 if mark is not None else None
-        raise ManifestError(f"invalid YAML: {problem}", file=file, line=line) from None
-    except ReaderError as exc:
+        return ManifestError(f"invalid YAML: {problem}", file=file, line=mark.line + 1 if mark is not None else None)
+    if isinstance(exc, ReaderError):
         line = text.count("\n", 0, exc.position) + 1
-        raise ManifestError(
-            f"invalid YAML: {exc.reason} (character #x{exc.character:04x})", file=file, line=line
-        ) from None
-    except YAMLError as exc:  # ruamel raises the two above for parse errors; this is a safety net
-        raise ManifestError(f"invalid YAML: {exc}", file=file) from None
-    except RecursionError:
-        raise ManifestError("nested too deeply", file=file) from None
-    return out
+        return ManifestError(f"invalid YAML: {exc.reason} (character #x{exc.character:04x})", file=file, line=line)
+    if isinstance(exc, RecursionError):
+        return ManifestError("nested too deeply", file=file)
+    return ManifestError(f"invalid YAML: {exc}", file=file)  # a safety net: ruamel raises the kinds above
+
+
+def _depth(root: Node) -> int:
+    """How deeply a composed document nests, without recursion (libyaml composes any depth)."""
+    deepest, stack, seen = 0, [(root, 1)], set()
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            break
+        if isinstance(node, SequenceNode):
+            stack += [(child, depth + 1) for child in node.value]
+        elif isinstance(node, MappingNode):
+            stack += [(child, depth + 1) for pair in node.value for child in pair]
+    return deepest
 
 
 def _yaml_items(node: Node) -> list[Node] | None:

@@ -95,11 +95,17 @@ class Differ(Protocol):
     """Compares desired objects with live ones. The default is :class:`reconcile.diff.Differ`."""
 
     def diff(
-        self, targets: Sequence[Resource], live: Mapping[ResourceKey, Manifest], *, cluster: Cluster | None = None
+        self,
+        targets: Sequence[Resource],
+        live: Mapping[ResourceKey, Manifest],
+        *,
+        cluster: Cluster | None = None,
+        stored: Mapping[ResourceKey, Manifest] | None = None,
     ) -> DiffResult:
         """One entry per target, plus one per live object that no target names (it requires pruning).
 
-        ``cluster`` is the cluster ``live`` came from, for differs that ask the server to predict objects.
+        ``cluster`` is the cluster ``live`` came from, for differs that ask the server to predict objects;
+        ``stored`` holds the server's answers to applying some of these targets just now.
         """
         ...
 

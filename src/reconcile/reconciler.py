@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -235,7 +235,7 @@ class Reconciler:
                 log.info("reconcile.sync.started", reason=reason)
                 sync_result = self._sync(comparison, dry_run=False, prune=self.policy.prune)
                 self._last_sync = (comparison.revision.sha, sync_result.succeeded)
-                final = self._diff_live(comparison.targets)
+                final = self._diff_live(comparison.targets, stored=sync_result.stored)
             except ReconcileError as exc:
                 log.warning("reconcile.sync.failed", error=str(exc), error_type=type(exc).__name__)
                 error = exc
@@ -325,8 +325,10 @@ class Reconciler:
         check_unique(targets)
         return tuple(sorted(targets, key=lambda r: r.key))
 
-    def _diff_live(self, targets: Sequence[Resource]) -> DiffResult:
-        return self.differ.diff(targets, self._read_live(targets), cluster=self.cluster)
+    def _diff_live(
+        self, targets: Sequence[Resource], stored: Mapping[ResourceKey, Manifest] | None = None
+    ) -> DiffResult:
+        return self.differ.diff(targets, self._read_live(targets), cluster=self.cluster, stored=stored)
 
     def _read_live(self, targets: Sequence[Resource]) -> dict[ResourceKey, Manifest]:
         """The live objects the app targets or owns: one LIST per kind in play.

@@ -87,7 +87,7 @@ class Differ:
 
     manager: str = "reconcile"
     server_side: bool = True
-    workers: int = 8
+    workers: int = 16
     # Server answers by (key, desired object, live resourceVersion): an unchanged pass sends no dry run.
     # Kept per Differ and trimmed to the last pass, so it never outgrows one application.
     _predictions: dict[tuple[ResourceKey, str, str], Manifest | None] = attrs.field(
@@ -95,7 +95,12 @@ class Differ:
     )
 
     def diff(
-        self, targets: Sequence[Resource], live: Mapping[ResourceKey, Manifest], *, cluster: Cluster | None = None
+        self,
+        targets: Sequence[Resource],
+        live: Mapping[ResourceKey, Manifest],
+        *,
+        cluster: Cluster | None = None,
+        stored: Mapping[ResourceKey, Manifest] | None = None,
     ) -> DiffResult:
         """Compare every target with its live object, and report live objects no target names.
 
@@ -103,6 +108,9 @@ class Differ:
             targets: The desired objects (rendered, namespaces filled in).
             live: The live objects the application owns or targets, by key.
             cluster: The cluster the live objects come from, for server-side predictions.
+            stored: Objects as the server stored them when these very targets were just applied (a sync's
+                answers); while the live resourceVersion is the stored one, they are the prediction, with no
+                dry run.
 
         Returns:
             One diff per target, plus one per live object without a target (``requires_pruning``), by key.
@@ -119,7 +127,12 @@ class Differ:
             seen.add(target.key)
 
         def predict(target: Resource) -> Manifest | None:
-            return self._predict(cluster, target, live.get(target.key), predictions)
+            answer = (stored or {}).get(target.key)
+            current = live.get(target.key)
+            if answer is not None and current is not None and _version(answer) == _version(current):
+                predictions[_cache_key(target, current)] = answer
+                return answer
+            return self._predict(cluster, target, current, predictions)
 
         if cluster is not None and self.server_side and len(targets) > 1:
             with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="reconcile-diff") as pool:
@@ -144,8 +157,7 @@ class Differ:
         """The server's dry-run answer for ``target``, or ``None`` to predict locally."""
         if cluster is None or live is None or not self.server_side:
             return None
-        version = str((live.get("metadata") or {}).get("resourceVersion", ""))
-        cache_key = (target.key, json.dumps(target.manifest, sort_keys=True, default=str), version)
+        cache_key = _cache_key(target, live)
         if cache_key in self._predictions:
             predictions[cache_key] = self._predictions[cache_key]
             return predictions[cache_key]
@@ -157,6 +169,14 @@ class Differ:
             answer = None
         predictions[cache_key] = answer
         return answer
+
+
+def _version(obj: Manifest) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion", ""))
+
+
+def _cache_key(target: Resource, live: Manifest) -> tuple[ResourceKey, str, str]:
+    return (target.key, json.dumps(target.manifest, sort_keys=True, default=str), _version(live))
 
 
 def _prepare(desired: Manifest | None, live: Manifest | None) -> Manifest | None:

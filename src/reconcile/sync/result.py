@@ -8,7 +8,7 @@ import html
 import attrs
 
 from reconcile.errors import SyncError
-from reconcile.model import OperationPhase, ResourceKey, ResultCode, Revision, SyncAction
+from reconcile.model import Manifest, OperationPhase, ResourceKey, ResultCode, Revision, SyncAction
 
 
 @attrs.frozen(kw_only=True)
@@ -21,12 +21,14 @@ class ResourceResult:
         action: What the task set out to do.
         message: kubectl-style words (``deployment.apps/web configured``), the reference's prune messages
             (``pruned``, ``ignored (requires pruning)``), or the API's error.
+        stored: The object as the server stored it, when this task applied it.
     """
 
     key: ResourceKey
     status: ResultCode
     action: SyncAction
     message: str = ""
+    stored: Manifest | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def succeeded(self) -> bool:
@@ -58,6 +60,11 @@ class SyncResult:
     def succeeded(self) -> bool:
         """Whether the operation succeeded."""
         return self.phase is OperationPhase.SUCCEEDED
+
+    @property
+    def stored(self) -> dict[ResourceKey, Manifest]:
+        """The objects this operation applied, as the server stored them."""
+        return {r.key: r.stored for r in self.resources if r.stored is not None}
 
     @property
     def failed_resources(self) -> tuple[ResourceResult, ...]:

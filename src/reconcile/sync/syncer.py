@@ -63,7 +63,7 @@ class Syncer:
     force: bool = True
     prune_propagation: PropagationPolicy = "Foreground"
     apply_out_of_sync_only: bool = True
-    workers: int = 8
+    workers: int = 16
 
     def sync(
         self,
@@ -179,7 +179,7 @@ class Syncer:
         message = f"{task.key.display} {_verb(task.live, after)}"
         if log is not None:
             log.info("reconcile.sync.applied", key=str(task.key), message=message)
-        return ResourceResult(key=task.key, status=ResultCode.SYNCED, action=action, message=message)
+        return ResourceResult(key=task.key, status=ResultCode.SYNCED, action=action, message=message, stored=after)
 
     def _prune(
         self, cluster: Cluster, app: str, diff: DiffResult, *, prune: bool, dry_run: bool, log: Any

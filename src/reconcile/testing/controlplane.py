@@ -305,6 +305,8 @@ class ControlPlane:
         ]
         self._processes["kube-apiserver"] = self._spawn_apiserver()
         self._wait("kube-apiserver /readyz", self._apiserver_ready, deadline, blame="kube-apiserver")
+        # Ready does not mean bootstrapped: the API server creates the default namespace a moment later.
+        self._wait("the default namespace", lambda: self._get_ok("/api/v1/namespaces/default"), deadline)
         self._write_kubeconfig()
         if "kube-controller-manager" in binaries:
             manager = [
