@@ -371,7 +371,7 @@ def test_conflict_and_force(cluster: MemoryCluster) -> None:
     error = caught.value
     assert error.fields == (".spec.replicas",)
     assert error.message == 'Apply failed with 1 conflict: conflict with "kubectl-patch" using apps/v1: .spec.replicas'
-    assert (error.status, error.reason, error.retryable) == (409, "Conflict", True)
+    assert (error.status, error.reason, error.retryable) == (409, "Conflict", False)
     assert cluster.get(WEB)["spec"]["replicas"] == 5  # type: ignore[index]
     # Applying the value it has is no conflict: the field is shared.
     shared = cluster.apply(deployment(replicas=5))
