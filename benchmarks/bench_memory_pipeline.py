@@ -7,10 +7,10 @@ object, and the process's peak resident memory. Run: ``python benchmarks/bench_m
 from __future__ import annotations
 
 import logging
+import resource
 import sys
 import tempfile
 import time
-import resource
 from pathlib import Path
 
 import structlog

@@ -30,6 +30,7 @@ from typing import Any
 import structlog
 
 import reconcile as rc
+from reconcile.cluster.cached import CachedCluster
 from reconcile.cluster.kubernetes import KubernetesCluster
 from reconcile.testing import ControlPlane
 
@@ -95,6 +96,18 @@ def assets_folder() -> Path:
     return Path(out.stdout.decode().strip().splitlines()[-1])
 
 
+def measure_pass(
+    app: rc.Reconciler, cluster: KubernetesCluster, figures: dict[str, Any], label: str, *, syncs: bool
+) -> None:
+    """Time one pass and count its requests; the pass must end Synced, having synced or not as expected."""
+    cluster.stats.reset()
+    seconds, result = timed(app.reconcile)
+    assert result.sync_status is rc.SyncStatus.SYNCED, result
+    assert (result.sync is not None) is syncs, result
+    figures[f"reconcile_{label}_s"] = seconds
+    figures[f"reconcile_{label}_requests"] = cluster.stats.as_dict()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, default=1000)
@@ -108,19 +121,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, ControlPlane(assets=assets, controller_manager=False) as plane:
         cluster = KubernetesCluster.from_kubeconfig(str(plane.kubeconfig))
         folders = {side: Path(tmp) / side for side in ("ours", "kubectl", "bare")}
-        spaces = {side: generate(folder, f"bench-{side}", options.objects, options.namespaces)
-                  for side, folder in folders.items()}
+        spaces = {
+            side: generate(folder, f"bench-{side}", options.objects, options.namespaces)
+            for side, folder in folders.items()
+        }
         for namespace in (n for names in spaces.values() for n in names):
             cluster.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
 
         # 1. First sync.
-        seconds, out = timed(lambda: kubectl(assets, plane.kubeconfig, "apply", "--server-side", "-f",
-                                             str(folders["kubectl"])))
+        seconds, out = timed(
+            lambda: kubectl(assets, plane.kubeconfig, "apply", "--server-side", "-f", str(folders["kubectl"]))
+        )
         assert out.returncode == 0, out.stderr.decode()
         figures["kubectl_apply_server_side_s"] = seconds
 
-        bare_objects = [r.manifest for r in rc.DirectoryRenderer().render(
-            rc.DirectorySource(folders["bare"]).fetch())]
+        bare_objects = [r.manifest for r in rc.DirectoryRenderer().render(rc.DirectorySource(folders["bare"]).fetch())]
         with ThreadPoolExecutor(16) as pool:
             seconds, _ = timed(lambda: list(pool.map(cluster.apply, bare_objects)))
         figures["bare_client_16_threads_s"] = seconds
@@ -132,36 +147,39 @@ def main() -> None:
             cluster=cluster,
             policy=rc.SyncPolicy(automated=True, prune=True, self_heal=True),
         )
-        cluster.stats.reset()
-        seconds, first = timed(app.reconcile)
-        assert first.sync_status is rc.SyncStatus.SYNCED, first
-        figures["reconcile_first_sync_s"] = seconds
-        figures["reconcile_first_sync_requests"] = cluster.stats.as_dict()
+        measure_pass(app, cluster, figures, "first_sync", syncs=True)
 
         # 2. Nothing to do.
-        seconds, out = timed(lambda: kubectl(assets, plane.kubeconfig, "diff", "--server-side", "-f",
-                                             str(folders["kubectl"])))
+        seconds, out = timed(
+            lambda: kubectl(assets, plane.kubeconfig, "diff", "--server-side", "-f", str(folders["kubectl"]))
+        )
         assert out.returncode == 0, out.stdout.decode()[-2000:]
         figures["kubectl_diff_server_side_s"] = seconds
-        cluster.stats.reset()
-        seconds, noop = timed(app.reconcile)
-        assert noop.sync is None and noop.sync_status is rc.SyncStatus.SYNCED, noop
-        figures["reconcile_noop_s"] = seconds
-        figures["reconcile_noop_requests"] = cluster.stats.as_dict()
+        measure_pass(app, cluster, figures, "noop", syncs=False)
 
         # 3. One object changed in Git.
         first_file = sorted(folders["ours"].iterdir())[0]
         first_file.write_text(first_file.read_text().replace("mode: fast", "mode: safe", 1))
-        cluster.stats.reset()
-        seconds, changed = timed(app.reconcile)
-        assert changed.sync is not None and changed.sync_status is rc.SyncStatus.SYNCED, changed
-        figures["reconcile_one_change_s"] = seconds
-        figures["reconcile_one_change_requests"] = cluster.stats.as_dict()
+        measure_pass(app, cluster, figures, "one_change", syncs=True)
+
+        # 2b. Nothing to do, reads served by the watch-fed live cache (a long-running host).
+        with CachedCluster(cluster) as cached:
+            watched = rc.Reconciler(
+                name="bench",
+                source=rc.DirectorySource(folders["ours"]),
+                renderer=rc.DirectoryRenderer(),
+                cluster=cached,
+                policy=rc.SyncPolicy(automated=True, prune=True, self_heal=True),
+            )
+            watched.reconcile()
+            watched.reconcile()  # the caches of the kinds in play start here
+            measure_pass(watched, cluster, figures, "noop_cached", syncs=False)
         figures["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     figures["first_sync_vs_kubectl"] = figures["kubectl_apply_server_side_s"] / figures["reconcile_first_sync_s"]
     figures["first_sync_vs_bare_client"] = figures["reconcile_first_sync_s"] / figures["bare_client_16_threads_s"]
     figures["noop_vs_kubectl_diff"] = figures["kubectl_diff_server_side_s"] / figures["reconcile_noop_s"]
+    figures["noop_cached_vs_kubectl_diff"] = figures["kubectl_diff_server_side_s"] / figures["reconcile_noop_cached_s"]
     report(figures)
     options.json.write_text(json.dumps(figures, indent=2) + "\n")
     print(f"\nfigures written to {options.json}")
@@ -175,6 +193,7 @@ def report(f: dict[str, Any]) -> None:
         ("first sync: reconcile", f["reconcile_first_sync_s"]),
         ("no-op: kubectl diff --server-side", f["kubectl_diff_server_side_s"]),
         ("no-op: reconcile", f["reconcile_noop_s"]),
+        ("no-op: reconcile with the live cache", f["reconcile_noop_cached_s"]),
         ("one object changed: reconcile", f["reconcile_one_change_s"]),
     ]
     for label, seconds in rows:
@@ -182,7 +201,8 @@ def report(f: dict[str, Any]) -> None:
     print(f"\n{'first sync, kubectl / reconcile':<44} {f['first_sync_vs_kubectl']:8.2f} x")
     print(f"{'first sync, reconcile / bare client':<44} {f['first_sync_vs_bare_client']:8.2f} x")
     print(f"{'no-op, kubectl diff / reconcile':<44} {f['noop_vs_kubectl_diff']:8.2f} x")
-    for label in ("first_sync", "noop", "one_change"):
+    print(f"{'no-op, kubectl diff / reconcile (live cache)':<44} {f['noop_cached_vs_kubectl_diff']:8.2f} x")
+    for label in ("first_sync", "noop", "noop_cached", "one_change"):
         print(f"requests, {label:<34} {f[f'reconcile_{label}_requests']}")
     print(f"{'peak memory (this process)':<44} {f['peak_rss_mib']:8.1f} MiB")
 

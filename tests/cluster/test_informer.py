@@ -125,6 +125,9 @@ def test_returned_objects_are_copies(server):
 
 
 def test_stop_ends_every_thread(server):
-    informer = Informer(server.list, server.watch, [CM, GroupKind("", "Secret")]).start(wait=1.0)
+    kinds = [GroupKind("stop.example.com", "One"), GroupKind("stop.example.com", "Two")]
+    informer = Informer(server.list, server.watch, kinds).start(wait=1.0)
+    names = {f"reconcile-informer-{kind}" for kind in kinds}
+    assert names <= {t.name for t in threading.enumerate()}
     informer.stop()
-    assert not [t for t in threading.enumerate() if t.name.startswith("reconcile-informer-")]
+    assert not names & {t.name for t in threading.enumerate()}

@@ -37,12 +37,22 @@ class CachedCluster:
     Args:
         inner: The cluster to read through and write to.
         sync_timeout: How long the first read of a kind waits for its cache to be listed.
+        watch_timeout: How long one watch request lasts before it is renewed; also how long a stopped watch may
+            linger in its daemon thread.
         logger: A structlog-style logger for the informers.
     """
 
-    def __init__(self, inner: WatchableCluster, *, sync_timeout: float = 30.0, logger: Any = None) -> None:
+    def __init__(
+        self,
+        inner: WatchableCluster,
+        *,
+        sync_timeout: float = 30.0,
+        watch_timeout: float = 60.0,
+        logger: Any = None,
+    ) -> None:
         self.inner = inner
         self._sync_timeout = sync_timeout
+        self._watch_timeout = watch_timeout
         self._logger = logger
         self._informers: dict[GroupKind, Informer] = {}
         self._lock = threading.Lock()
@@ -70,7 +80,13 @@ class CachedCluster:
             informer = self._informers.get(group_kind)
             if informer is None:
                 # Listing first, outside the informer, surfaces an unknown kind as the inner cluster's error.
-                informer = Informer(self.inner.list_with_version, self.inner.watch, [group_kind], logger=self._logger)
+                informer = Informer(
+                    self.inner.list_with_version,
+                    self.inner.watch,
+                    [group_kind],
+                    watch_timeout=self._watch_timeout,
+                    logger=self._logger,
+                )
                 self._informers[group_kind] = informer.start(wait=self._sync_timeout)
             return informer
 

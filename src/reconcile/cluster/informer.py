@@ -96,8 +96,12 @@ class Informer:
             self.wait_synced(wait)
         return self
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop every thread (a watch in flight ends at its next event or timeout)."""
+    def stop(self, timeout: float = 1.0) -> None:
+        """Stop every thread, waiting at most ``timeout`` for each.
+
+        A thread blocked in a watch ends at the watch's next event or when the server ends it (``watch_timeout``);
+        it is a daemon thread, so it never holds the process open.
+        """
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout)
