@@ -31,6 +31,7 @@ from typing import Any, Literal
 import attrs
 
 from reconcile import fields, schema
+from reconcile.cluster._defaults import INITIAL_STATUS, apply_defaults, metadata_of, spec_of
 from reconcile.errors import (
     ClusterError,
     ConfigurationError,
@@ -263,13 +264,6 @@ def _without(obj: Manifest, *names: str) -> Manifest:
     return {name: value for name, value in obj.items() if name not in names}
 
 
-def _metadata(obj: Manifest) -> dict[str, Any]:
-    metadata = obj.get("metadata")
-    if not isinstance(metadata, dict):
-        metadata = obj["metadata"] = {}
-    return metadata
-
-
 def _version_order(version: str) -> tuple[int, int, int, str]:
     """Kubernetes' version priority: GA before beta before alpha, higher numbers first, others last."""
     match = re.fullmatch(r"v(\d+)(?:(alpha|beta)(\d+))?", version)
@@ -281,278 +275,6 @@ def _version_order(version: str) -> tuple[int, int, int, str]:
 
 def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
-
-
-# ----------------------------------------------------------------------------------------------------
-# Defaults, as a 1.20 API server fills them in.
-
-
-def _image_pull_policy(image: str) -> str:
-    if "@" in image:
-        return "IfNotPresent"
-    name = image.rsplit("/", 1)[-1]
-    tag = name.split(":", 1)[1] if ":" in name else ""
-    return "Always" if tag in ("", "latest") else "IfNotPresent"
-
-
-def _default_probe(probe: object) -> None:
-    if not isinstance(probe, dict):
-        return
-    for name, value in (
-        ("timeoutSeconds", 1),
-        ("periodSeconds", 10),
-        ("successThreshold", 1),
-        ("failureThreshold", 3),
-    ):
-        probe.setdefault(name, value)
-    if isinstance(probe.get("httpGet"), dict):
-        probe["httpGet"].setdefault("scheme", "HTTP")
-
-
-def _default_container(container: object) -> None:
-    if not isinstance(container, dict):
-        return
-    container.setdefault("imagePullPolicy", _image_pull_policy(str(container.get("image") or "")))
-    container.setdefault("terminationMessagePath", "/dev/termination-log")
-    container.setdefault("terminationMessagePolicy", "File")
-    container.setdefault("resources", {})
-    for port in container.get("ports") or []:
-        if isinstance(port, dict):
-            port.setdefault("protocol", "TCP")
-    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-        _default_probe(container.get(probe))
-    for variable in container.get("env") or []:
-        value_from = variable.get("valueFrom") if isinstance(variable, dict) else None
-        if isinstance(value_from, dict) and isinstance(value_from.get("fieldRef"), dict):
-            value_from["fieldRef"].setdefault("apiVersion", "v1")
-
-
-def _default_pod_spec(spec: object) -> None:
-    if not isinstance(spec, dict):
-        return
-    spec.setdefault("restartPolicy", "Always")
-    spec.setdefault("terminationGracePeriodSeconds", 30)
-    spec.setdefault("dnsPolicy", "ClusterFirst")
-    spec.setdefault("securityContext", {})
-    spec.setdefault("schedulerName", "default-scheduler")
-    for field in ("containers", "initContainers"):
-        for container in spec.get(field) or []:
-            _default_container(container)
-    for volume in spec.get("volumes") or []:
-        if not isinstance(volume, dict):
-            continue
-        for source in ("secret", "configMap", "downwardAPI", "projected"):
-            if isinstance(volume.get(source), dict):
-                volume[source].setdefault("defaultMode", 420)
-
-
-def _default_template(template: object) -> None:
-    if not isinstance(template, dict):
-        return
-    metadata = template.setdefault("metadata", {})
-    if isinstance(metadata, dict):
-        metadata.setdefault("creationTimestamp", None)
-    _default_pod_spec(template.get("spec"))
-
-
-def _spec(obj: Manifest) -> dict[str, Any]:
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        spec = obj["spec"] = {}
-    return spec
-
-
-def _default_deployment(obj: Manifest) -> None:
-    spec = _spec(obj)
-    spec.setdefault("replicas", 1)
-    spec.setdefault("revisionHistoryLimit", 10)
-    spec.setdefault("progressDeadlineSeconds", 600)
-    strategy = spec.setdefault("strategy", {})
-    strategy.setdefault("type", "RollingUpdate")
-    if strategy["type"] == "RollingUpdate":
-        rolling = strategy.setdefault("rollingUpdate", {})
-        rolling.setdefault("maxSurge", "25%")
-        rolling.setdefault("maxUnavailable", "25%")
-    _default_template(spec.get("template"))
-
-
-def _default_statefulset(obj: Manifest) -> None:
-    spec = _spec(obj)
-    spec.setdefault("replicas", 1)
-    spec.setdefault("podManagementPolicy", "OrderedReady")
-    spec.setdefault("revisionHistoryLimit", 10)
-    strategy = spec.setdefault("updateStrategy", {})
-    strategy.setdefault("type", "RollingUpdate")
-    if strategy["type"] == "RollingUpdate":
-        strategy.setdefault("rollingUpdate", {}).setdefault("partition", 0)
-    for claim in spec.get("volumeClaimTemplates") or []:
-        if isinstance(claim, dict):
-            claim.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")
-            claim.setdefault("status", {}).setdefault("phase", "Pending")
-    _default_template(spec.get("template"))
-
-
-def _default_daemonset(obj: Manifest) -> None:
-    spec = _spec(obj)
-    spec.setdefault("revisionHistoryLimit", 10)
-    strategy = spec.setdefault("updateStrategy", {})
-    strategy.setdefault("type", "RollingUpdate")
-    if strategy["type"] == "RollingUpdate":
-        strategy.setdefault("rollingUpdate", {}).setdefault("maxUnavailable", 1)
-    _default_template(spec.get("template"))
-
-
-def _default_replicated(obj: Manifest) -> None:
-    spec = _spec(obj)
-    spec.setdefault("replicas", 1)
-    _default_template(spec.get("template"))
-
-
-def _default_replication_controller(obj: Manifest) -> None:
-    _default_replicated(obj)
-    spec = _spec(obj)
-    template = spec.get("template")
-    labels = (template.get("metadata") or {}).get("labels") if isinstance(template, dict) else None
-    if labels:
-        spec.setdefault("selector", dict(labels))
-        _metadata(obj).setdefault("labels", dict(labels))
-
-
-def _default_job_spec(spec: dict[str, Any]) -> None:
-    if spec.get("completions") is None and spec.get("parallelism") is None:
-        spec["completions"] = 1
-    spec.setdefault("parallelism", 1)
-    spec.setdefault("backoffLimit", 6)
-    _default_template(spec.get("template"))
-
-
-def _default_job(obj: Manifest, live: Manifest | None) -> None:
-    spec = _spec(obj)
-    _default_job_spec(spec)
-    if live is None and not spec.get("manualSelector"):
-        # The Job strategy generates a selector from the object's uid on create.
-        uid = _metadata(obj)["uid"]
-        spec.setdefault("selector", {"matchLabels": {"controller-uid": uid}})
-        template = spec.setdefault("template", {})
-        labels = template.setdefault("metadata", {}).setdefault("labels", {})
-        labels.setdefault("controller-uid", uid)
-        labels.setdefault("job-name", _metadata(obj)["name"])
-
-
-def _default_cronjob(obj: Manifest) -> None:
-    spec = _spec(obj)
-    spec.setdefault("concurrencyPolicy", "Allow")
-    spec.setdefault("suspend", False)
-    spec.setdefault("successfulJobsHistoryLimit", 3)
-    spec.setdefault("failedJobsHistoryLimit", 1)
-    job_template = spec.get("jobTemplate")
-    if isinstance(job_template, dict):
-        job_template.setdefault("metadata", {}).setdefault("creationTimestamp", None)
-        job_spec = job_template.get("spec")
-        if isinstance(job_spec, dict):
-            _default_template(job_spec.get("template"))
-
-
-def _qos_class(spec: Mapping[str, Any]) -> str:
-    resources = [
-        c.get("resources") or {}
-        for field in ("containers", "initContainers")
-        for c in spec.get(field) or []
-        if isinstance(c, dict)
-    ]
-    if not any(r.get("requests") or r.get("limits") for r in resources):
-        return "BestEffort"
-    guaranteed = all(
-        (r.get("limits") or {}).get(name) and (r.get("requests") or {}).get(name) == r["limits"][name]
-        for r in resources
-        for name in ("cpu", "memory")
-    )
-    return "Guaranteed" if guaranteed else "Burstable"
-
-
-def _default_pod(obj: Manifest) -> None:
-    spec = _spec(obj)
-    for field in ("containers", "initContainers"):
-        for container in spec.get(field) or []:
-            resources = container.get("resources") if isinstance(container, dict) else None
-            if isinstance(resources, dict) and isinstance(resources.get("limits"), dict):
-                requests = resources.setdefault("requests", {})
-                for name, quantity in resources["limits"].items():
-                    requests.setdefault(name, quantity)
-    _default_pod_spec(spec)
-    spec.setdefault("enableServiceLinks", True)
-    spec.setdefault("priority", 0)
-    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
-    spec.setdefault(
-        "tolerations",
-        [
-            {
-                "effect": "NoExecute",
-                "key": f"node.kubernetes.io/{taint}",
-                "operator": "Exists",
-                "tolerationSeconds": 300,
-            }
-            for taint in ("not-ready", "unreachable")
-        ],
-    )
-
-
-def _default_webhooks(obj: Manifest, mutating: bool) -> None:
-    for hook in obj.get("webhooks") or []:
-        if not isinstance(hook, dict):
-            continue
-        hook.setdefault("failurePolicy", "Fail")
-        hook.setdefault("matchPolicy", "Equivalent")
-        hook.setdefault("namespaceSelector", {})
-        hook.setdefault("objectSelector", {})
-        hook.setdefault("timeoutSeconds", 10)
-        if mutating:
-            hook.setdefault("reinvocationPolicy", "Never")
-        for rule in hook.get("rules") or []:
-            if isinstance(rule, dict):
-                rule.setdefault("scope", "*")
-        service = (hook.get("clientConfig") or {}).get("service")
-        if isinstance(service, dict):
-            service.setdefault("port", 443)
-
-
-def _default_network_policy(obj: Manifest) -> None:
-    spec = _spec(obj)
-    if "policyTypes" not in spec:
-        spec["policyTypes"] = ["Ingress", "Egress"] if spec.get("egress") else ["Ingress"]
-
-
-def _default_simple(obj: Manifest, group_kind: GroupKind) -> None:
-    """Defaults that fill a few fields of one kind; nothing to allocate or compute."""
-    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else None
-    if group_kind == GroupKind("", "Secret"):
-        obj.setdefault("type", "Opaque")
-    elif group_kind == GroupKind("", "Namespace"):
-        _spec(obj).setdefault("finalizers", ["kubernetes"])
-    elif group_kind == GroupKind("", "PersistentVolumeClaim"):
-        _spec(obj).setdefault("volumeMode", "Filesystem")
-    elif group_kind == GroupKind("", "PersistentVolume"):
-        _spec(obj).setdefault("persistentVolumeReclaimPolicy", "Retain")
-        _spec(obj).setdefault("volumeMode", "Filesystem")
-    elif group_kind == GroupKind("autoscaling", "HorizontalPodAutoscaler") and spec is not None:
-        spec.setdefault("minReplicas", 1)
-    elif group_kind == GroupKind("scheduling.k8s.io", "PriorityClass"):
-        obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
-    elif group_kind == GroupKind("storage.k8s.io", "StorageClass"):
-        obj.setdefault("reclaimPolicy", "Delete")
-        obj.setdefault("volumeBindingMode", "Immediate")
-    elif group_kind == _CRD:
-        _spec(obj).setdefault("conversion", {"strategy": "None"})
-
-
-_INITIAL_STATUS: Mapping[GroupKind, Callable[[Manifest], dict[str, Any]]] = {
-    _NAMESPACE: lambda _: {"phase": "Active"},
-    _SERVICE: lambda _: {"loadBalancer": {}},
-    GroupKind("", "Pod"): lambda obj: {"phase": "Pending", "qosClass": _qos_class(obj.get("spec") or {})},
-    GroupKind("", "PersistentVolumeClaim"): lambda _: {"phase": "Pending"},
-    GroupKind("", "PersistentVolume"): lambda _: {"phase": "Pending"},
-    GroupKind("networking.k8s.io", "Ingress"): lambda _: {"loadBalancer": {}},
-}
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -652,7 +374,7 @@ class MemoryCluster:
         with self._lock:
             config = deep_copy(obj)
             self._maybe_fail("create", self._loose_key(config))
-            metadata = _metadata(config)
+            metadata = metadata_of(config)
             if not metadata.get("name") and metadata.get("generateName"):
                 metadata["name"] = self._generate_name(config)
             info, key = self._identify(config)
@@ -735,7 +457,7 @@ class MemoryCluster:
             self._maybe_fail("replace", self._loose_key(config))
             info, key = self._identify(config)
             live = self._live(key, info)
-            self._check_precondition(key, info, live, _metadata(config).get("resourceVersion"))
+            self._check_precondition(key, info, live, metadata_of(config).get("resourceVersion"))
             return self._update(key, info, live, config, field_manager, dry_run=dry_run)
 
     def edit(self, key: ResourceKey, fn: Callable[[Manifest], Manifest | None]) -> Manifest:
@@ -756,7 +478,7 @@ class MemoryCluster:
             result = fn(draft)
             edited = deep_copy(result if result is not None else draft)
             self._check_same_identity(key, info, edited)
-            self._check_precondition(key, info, live, _metadata(edited).get("resourceVersion"))
+            self._check_precondition(key, info, live, metadata_of(edited).get("resourceVersion"))
             return self._update(key, info, live, edited, "kubectl-edit", dry_run=False)
 
     def set_status(
@@ -861,7 +583,7 @@ class MemoryCluster:
             raise InvalidError(f"Object '{missing}' is missing in the object", field=missing)
         group, _ = split_api_version(str(api_version))
         info = self._kind(GroupKind(group, str(kind)), str(api_version))
-        metadata = _metadata(obj)
+        metadata = metadata_of(obj)
         if info.namespaced:
             metadata["namespace"] = metadata.get("namespace") or "default"
         else:
@@ -909,7 +631,7 @@ class MemoryCluster:
             namespace = self._objects.get(ResourceKey("", "Namespace", "", key.namespace))
             if namespace is None:
                 raise NotFoundError(f'namespaces "{key.namespace}" not found', key=key)
-            if _metadata(namespace).get("deletionTimestamp"):
+            if metadata_of(namespace).get("deletionTimestamp"):
                 raise ClusterError(
                     f'{self._resource(info)} "{key.name}" is forbidden: unable to create new content in '
                     f"namespace {key.namespace} because it is being terminated",
@@ -918,16 +640,16 @@ class MemoryCluster:
                     reason="Forbidden",
                 )
         crd = self._crd_of(info.group_kind)
-        if crd is not None and _metadata(crd).get("deletionTimestamp"):
+        if crd is not None and metadata_of(crd).get("deletionTimestamp"):
             raise ClusterError(
-                f'create not allowed while custom resource definition "{_metadata(crd)["name"]}" is terminating',
+                f'create not allowed while custom resource definition "{metadata_of(crd)["name"]}" is terminating',
                 key=key,
                 status=405,
                 reason="MethodNotAllowed",
             )
 
     def _check_precondition(self, key: ResourceKey, info: KindInfo, live: Manifest, requested: object) -> None:
-        if requested and str(requested) != _metadata(live).get("resourceVersion"):
+        if requested and str(requested) != metadata_of(live).get("resourceVersion"):
             raise ConflictError(
                 f'Operation cannot be fulfilled on {self._resource(info)} "{key.name}": the object has been '
                 "modified; please apply your changes to the latest version and try again",
@@ -944,7 +666,7 @@ class MemoryCluster:
             )
 
     def _generate_name(self, obj: Manifest) -> str:
-        prefix = str(_metadata(obj)["generateName"])
+        prefix = str(metadata_of(obj)["generateName"])
         probe = self._loose_key(obj)
         while True:
             name = prefix + "".join(secrets.choice(_GENERATE_ALPHABET) for _ in range(5))
@@ -963,7 +685,7 @@ class MemoryCluster:
         self, key: ResourceKey, info: KindInfo, config: Manifest, manager: str, *, force: bool, dry_run: bool
     ) -> Manifest:
         group_kind, overrides = info.group_kind, self._overrides_of(info)
-        metadata = _metadata(config)
+        metadata = metadata_of(config)
         if metadata.get("managedFields") is not None:
             raise InvalidError("metadata.managedFields must be nil", key=key, field="metadata.managedFields")
         problems = fields.list_key_errors(config, group_kind, overrides=overrides)
@@ -978,7 +700,7 @@ class MemoryCluster:
         prepared = fields.apply_configuration(config)
         if info.status_subresource:
             prepared.pop("status", None)
-        entries = _read_entries(_metadata(live).get("managedFields") if live else None)
+        entries = _read_entries(metadata_of(live).get("managedFields") if live else None)
         mine = next((e for e in entries if e.manager == manager and e.operation == "Apply"), None)
         others = [e for e in entries if e is not mine]
         owned_by_others: FieldSet = {}
@@ -1045,13 +767,13 @@ class MemoryCluster:
     ) -> Manifest:
         """An Update operation (create, replace, patch, edit, status): the manager takes what it changed."""
         group_kind, overrides = info.group_kind, self._overrides_of(info)
-        requested_entries = _metadata(request).get("managedFields")
+        requested_entries = metadata_of(request).get("managedFields")
         api_version = str(request.get("apiVersion") or info.api_version)
         candidate = self._prepare(key, info, live, request, status_write=status_write)
         if requested_entries is not None:
             entries = _read_entries(requested_entries)  # a write may reset managedFields ([]) or set them
         else:
-            entries = _read_entries(_metadata(live).get("managedFields") if live else None)
+            entries = _read_entries(metadata_of(live).get("managedFields") if live else None)
         comparison = fields.compare(live, _without_mf(candidate), group_kind, overrides=overrides)
         taken = fields.union(comparison.added, comparison.modified)
         mine = next((e for e in entries if e.manager == manager and e.operation == "Update"), None)
@@ -1081,11 +803,11 @@ class MemoryCluster:
         out: Manifest = schema.omit_empty_metadata(without_nulls(obj))
         if info.group_kind == _SECRET:
             out = schema.fold_string_data(out)
-        metadata = _metadata(out)
+        metadata = metadata_of(out)
         metadata["name"] = key.name
         if info.namespaced:
             metadata["namespace"] = key.namespace
-        live_metadata = _metadata(live) if live is not None else {}
+        live_metadata = metadata_of(live) if live is not None else {}
         for name in ("uid", "creationTimestamp", "resourceVersion", "generation", "deletionTimestamp"):
             if name in live_metadata:
                 metadata[name] = live_metadata[name]
@@ -1119,7 +841,7 @@ class MemoryCluster:
         controllers: bool = True,
     ) -> Manifest:
         """Store ``candidate`` unless it equals ``live``, bumping resourceVersion and generation."""
-        metadata = _metadata(candidate)
+        metadata = metadata_of(candidate)
         if entries:
             metadata["managedFields"] = _render_entries(entries)
         else:
@@ -1129,7 +851,7 @@ class MemoryCluster:
         if live is None:
             metadata["generation"] = 1
         else:
-            generation = int(_metadata(live).get("generation") or 1)
+            generation = int(metadata_of(live).get("generation") or 1)
             if not json_equal(_without(candidate, "metadata", "status"), _without(live, "metadata", "status")):
                 generation += 1
             metadata["generation"] = generation
@@ -1148,11 +870,11 @@ class MemoryCluster:
         return result
 
     def _store(self, key: ResourceKey, obj: Manifest, event: EventType) -> None:
-        metadata = _metadata(obj)
+        metadata = metadata_of(obj)
         if metadata.get("deletionTimestamp") or metadata.get("ownerReferences"):
             self._pending_collection = True
         self._resource_version += 1
-        _metadata(obj)["resourceVersion"] = str(self._resource_version)
+        metadata_of(obj)["resourceVersion"] = str(self._resource_version)
         self._objects[key] = obj
         self._emit(event, obj)
 
@@ -1180,33 +902,12 @@ class MemoryCluster:
 
     def _default(self, obj: Manifest, info: KindInfo, live: Manifest | None) -> None:
         group_kind = info.group_kind
-        simple: Mapping[GroupKind, Callable[[Manifest], None]] = {
-            GroupKind("apps", "Deployment"): _default_deployment,
-            GroupKind("apps", "StatefulSet"): _default_statefulset,
-            GroupKind("apps", "DaemonSet"): _default_daemonset,
-            GroupKind("apps", "ReplicaSet"): _default_replicated,
-            GroupKind("", "ReplicationController"): _default_replication_controller,
-            GroupKind("", "PodTemplate"): lambda o: _default_template(o.get("template")),
-            GroupKind("batch", "CronJob"): _default_cronjob,
-            GroupKind("", "Pod"): _default_pod,
-            GroupKind("networking.k8s.io", "NetworkPolicy"): _default_network_policy,
-            GroupKind("admissionregistration.k8s.io", "MutatingWebhookConfiguration"): lambda o: _default_webhooks(
-                o, mutating=True
-            ),
-            GroupKind("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"): lambda o: _default_webhooks(
-                o, mutating=False
-            ),
-        }
-        if group_kind in simple:
-            simple[group_kind](obj)
-        elif group_kind == GroupKind("batch", "Job"):
-            _default_job(obj, live)
-        elif group_kind == _SERVICE:
-            self._default_service(obj, live)
+        if group_kind == _SERVICE:
+            self._default_service(obj, live)  # needs the cluster's allocated addresses and ports
         else:
-            _default_simple(obj, group_kind)
+            apply_defaults(obj, group_kind, live)
         if live is None and info.status_subresource and "status" not in obj:
-            initial = _INITIAL_STATUS.get(group_kind)
+            initial = INITIAL_STATUS.get(group_kind)
             obj["status"] = initial(obj) if initial is not None else {}
 
     def _used_cluster_ips(self) -> set[str]:
@@ -1226,7 +927,7 @@ class MemoryCluster:
         }
 
     def _default_service(self, obj: Manifest, live: Manifest | None) -> None:
-        spec = _spec(obj)
+        spec = spec_of(obj)
         kind = spec.setdefault("type", "ClusterIP")
         spec.setdefault("sessionAffinity", "None")
         for port in spec.get("ports") or []:
@@ -1346,7 +1047,7 @@ class MemoryCluster:
         """What the apiextensions controllers do once a CRD is written: serve it, accept its names."""
         crd = self._objects[key]
         info, overrides = self._crd_info(crd, key)
-        if not _metadata(crd).get("deletionTimestamp"):
+        if not metadata_of(crd).get("deletionTimestamp"):
             self._kinds[info.group_kind] = info
             self._overrides[info.group_kind] = overrides
         names = dict((crd.get("spec") or {}).get("names") or {})
@@ -1357,7 +1058,7 @@ class MemoryCluster:
         now = self._now()
 
         def accept(obj: Manifest) -> None:
-            metadata = _metadata(obj)
+            metadata = metadata_of(obj)
             if not metadata.get("deletionTimestamp") and _CRD_FINALIZER not in (metadata.get("finalizers") or []):
                 metadata["finalizers"] = [*(metadata.get("finalizers") or []), _CRD_FINALIZER]
 
@@ -1399,7 +1100,7 @@ class MemoryCluster:
                 "namespace": key.namespace,
                 "annotations": {
                     "kubernetes.io/service-account.name": key.name,
-                    "kubernetes.io/service-account.uid": _metadata(account)["uid"],
+                    "kubernetes.io/service-account.uid": metadata_of(account)["uid"],
                 },
             },
             "type": _TOKEN_TYPE,
@@ -1424,19 +1125,19 @@ class MemoryCluster:
         return [
             key
             for key, obj in self._objects.items()
-            if any(ref.get("uid") == uid for ref in _metadata(obj).get("ownerReferences") or [])
+            if any(ref.get("uid") == uid for ref in metadata_of(obj).get("ownerReferences") or [])
         ]
 
     def _delete(self, key: ResourceKey, propagation: PropagationPolicy) -> None:
         obj = self._objects.get(key)
-        if obj is None or _metadata(obj).get("deletionTimestamp"):
+        if obj is None or metadata_of(obj).get("deletionTimestamp"):
             return
-        uid = _metadata(obj).get("uid")
+        uid = metadata_of(obj).get("uid")
         if propagation == "Orphan" and uid:
             for dependent in self._dependents(uid):
                 self._orphan(dependent, uid)
             obj = self._objects[key]
-        finalizers = list(_metadata(obj).get("finalizers") or [])
+        finalizers = list(metadata_of(obj).get("finalizers") or [])
         if propagation == "Foreground" and uid and self._dependents(uid) and _FOREGROUND not in finalizers:
             finalizers.append(_FOREGROUND)
         # A namespace always terminates first: the namespace controller empties it.
@@ -1444,7 +1145,7 @@ class MemoryCluster:
             self._remove(key)
             return
         terminating = deep_copy(obj)
-        metadata = _metadata(terminating)
+        metadata = metadata_of(terminating)
         metadata["deletionTimestamp"] = self._now()
         metadata["deletionGracePeriodSeconds"] = 0
         if finalizers:
@@ -1455,7 +1156,7 @@ class MemoryCluster:
 
     def _orphan(self, key: ResourceKey, owner_uid: str) -> None:
         obj = deep_copy(self._objects[key])
-        metadata = _metadata(obj)
+        metadata = metadata_of(obj)
         references = [ref for ref in metadata.get("ownerReferences") or [] if ref.get("uid") != owner_uid]
         if references:
             metadata["ownerReferences"] = references
@@ -1467,7 +1168,7 @@ class MemoryCluster:
         self._pending_collection = True
         obj = self._objects.pop(key)
         self._resource_version += 1
-        _metadata(obj)["resourceVersion"] = str(self._resource_version)
+        metadata_of(obj)["resourceVersion"] = str(self._resource_version)
         self._emit("DELETED", obj)
         if key.group_kind == _CRD:
             group_kind = crd_kind(obj)
@@ -1477,7 +1178,7 @@ class MemoryCluster:
 
     def _drop_finalizer(self, key: ResourceKey, finalizer: str) -> None:
         obj = deep_copy(self._objects[key])
-        metadata = _metadata(obj)
+        metadata = metadata_of(obj)
         remaining = [f for f in metadata.get("finalizers") or [] if f != finalizer]
         if remaining:
             metadata["finalizers"] = remaining
@@ -1493,12 +1194,12 @@ class MemoryCluster:
         progressed = True
         while progressed:
             progressed = False
-            uids = {_metadata(obj).get("uid") for obj in self._objects.values()}
+            uids = {metadata_of(obj).get("uid") for obj in self._objects.values()}
             for key in sorted(self._objects):
                 obj = self._objects.get(key)
                 if obj is None:
                     continue
-                metadata = _metadata(obj)
+                metadata = metadata_of(obj)
                 if metadata.get("deletionTimestamp"):
                     progressed = self._finish_deletion(key) or progressed
                     continue
@@ -1517,7 +1218,7 @@ class MemoryCluster:
         """Delete those of ``keys`` not already being deleted; whether any was."""
         started = False
         for key in keys:
-            if not _metadata(self._objects[key]).get("deletionTimestamp"):
+            if not metadata_of(self._objects[key]).get("deletionTimestamp"):
                 self._delete(key, propagation)
                 started = True
         return started
@@ -1525,7 +1226,7 @@ class MemoryCluster:
     def _finish_deletion(self, key: ResourceKey) -> bool:
         """Act on an object being deleted like its controllers would; whether anything happened."""
         obj = self._objects[key]
-        uid = str(_metadata(obj).get("uid"))
+        uid = str(metadata_of(obj).get("uid"))
         progressed = False
         if key.group_kind == _NAMESPACE:
             progressed = self._delete_each([k for k in self._objects if k.namespace == key.name], "Background")
@@ -1535,19 +1236,19 @@ class MemoryCluster:
                 finalized["spec"]["finalizers"] = []
                 self._store(key, finalized, "MODIFIED")
                 progressed = True
-        if key.group_kind == _CRD and _CRD_FINALIZER in (_metadata(obj).get("finalizers") or []):
+        if key.group_kind == _CRD and _CRD_FINALIZER in (metadata_of(obj).get("finalizers") or []):
             kind = crd_kind(obj)
             progressed = self._delete_each([k for k in self._objects if k.group_kind == kind], "Background")
             if not any(k.group_kind == kind for k in self._objects):
                 self._drop_finalizer(key, _CRD_FINALIZER)
                 progressed = True
-        if _FOREGROUND in (_metadata(self._objects[key]).get("finalizers") or []):
+        if _FOREGROUND in (metadata_of(self._objects[key]).get("finalizers") or []):
             progressed = self._delete_each(self._dependents(uid), "Foreground") or progressed
             if not self._dependents(uid):
                 self._drop_finalizer(key, _FOREGROUND)
                 progressed = True
         current = self._objects[key]
-        waiting = _metadata(current).get("finalizers") or (
+        waiting = metadata_of(current).get("finalizers") or (
             key.group_kind == _NAMESPACE and (current.get("spec") or {}).get("finalizers")
         )
         if not waiting:
