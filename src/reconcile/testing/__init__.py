@@ -2,11 +2,12 @@
 
 - :class:`ControlPlane`: a real etcd + kube-apiserver (+ kube-controller-manager) on 127.0.0.1; the pytest plugin
   ``reconcile`` (installed with the package) offers it as the fixtures ``control_plane``, ``kube_cluster`` and
-  ``kube_namespace``.
+  ``kube_namespace``; :class:`FakeKubelet` (fixture ``kubelet``) writes Pod statuses as a kubelet would.
 - :class:`GitHTTPServer`: a smart-HTTP Git server on 127.0.0.1.
 """
 
 from reconcile.testing.controlplane import ControlPlane, ControlPlaneError
 from reconcile.testing.gitserver import GitHTTPServer
+from reconcile.testing.kubelet import FakeKubelet
 
-__all__ = ["ControlPlane", "ControlPlaneError", "GitHTTPServer"]
+__all__ = ["ControlPlane", "ControlPlaneError", "FakeKubelet", "GitHTTPServer"]

@@ -22,12 +22,13 @@ import pytest
 
 from reconcile.errors import NotFoundError
 from reconcile.testing.controlplane import ControlPlane
+from reconcile.testing.kubelet import FakeKubelet
 
 if TYPE_CHECKING:
     from reconcile.cluster.kubernetes import KubernetesCluster
 
 #: The fixtures that need the control plane; a test using any of them is an integration test.
-CLUSTER_FIXTURES = frozenset({"control_plane", "kube_cluster", "kube_namespace"})
+CLUSTER_FIXTURES = frozenset({"control_plane", "kube_cluster", "kube_namespace", "kubelet"})
 _INTEGRATION = "integration: talks to real processes (git server, API server); part of the full suite"
 _NAME_ROOM = 50  # of a namespace name's 63 characters, what the test's name may take
 
@@ -75,6 +76,12 @@ def kube_namespace(control_plane: ControlPlane, request: pytest.FixtureRequest) 
     yield name
     with contextlib.suppress(NotFoundError):  # the test deleted it itself
         control_plane.request("DELETE", f"/api/v1/namespaces/{name}")
+
+
+@pytest.fixture
+def kubelet(control_plane: ControlPlane) -> FakeKubelet:
+    """Writes Pod statuses as a kubelet would, so Deployments become available and Jobs complete."""
+    return FakeKubelet(control_plane)
 
 
 def namespace_name(test_name: str) -> str:

@@ -1,0 +1,73 @@
+"""Playing the kubelet: Deployments become available and Jobs complete, for real, on the control plane."""
+
+from __future__ import annotations
+
+import time
+
+import reconcile as rc
+
+
+def wait_for(check, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.2)
+
+
+def condition(obj: dict | None, kind: str) -> str | None:
+    for item in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if item.get("type") == kind:
+            return item.get("status")
+    return None
+
+
+def test_a_deployment_becomes_available_once_its_pods_run(kubelet, kube_cluster, kube_namespace):
+    kube_cluster.apply(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": kube_namespace},
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "web", "image": "nginx:1.25"}]},
+                },
+            },
+        }
+    )
+    key = rc.ResourceKey("apps", "Deployment", kube_namespace, "web")
+    pods = rc.GroupKind("", "Pod")
+    wait_for(lambda: len(kube_cluster.list(pods, namespace=kube_namespace)) == 2)
+    assert (kube_cluster.get(key).get("status") or {}).get("availableReplicas") is None
+
+    assert kubelet.run_pods(kube_namespace, selector={"app": "web"}) == 2
+
+    wait_for(lambda: (kube_cluster.get(key).get("status") or {}).get("availableReplicas") == 2)
+    assert condition(kube_cluster.get(key), "Available") == "True"
+
+
+def test_a_job_completes_once_its_pod_succeeds(kubelet, kube_cluster, kube_namespace):
+    kube_cluster.apply(
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "once", "namespace": kube_namespace},
+            "spec": {
+                "template": {
+                    "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]},
+                },
+            },
+        }
+    )
+    key = rc.ResourceKey("batch", "Job", kube_namespace, "once")
+    wait_for(lambda: kube_cluster.list(rc.GroupKind("", "Pod"), namespace=kube_namespace))
+
+    assert kubelet.succeed_pods(kube_namespace, selector={"job-name": "once"}) == 1
+
+    wait_for(lambda: condition(kube_cluster.get(key), "Complete") == "True")
+    assert kube_cluster.get(key)["status"]["succeeded"] == 1
