@@ -495,3 +495,24 @@ spec:
 
     assert again.sync_status is rc.SyncStatus.SYNCED
     assert again.sync is None
+
+
+def test_ignored_differences_are_neither_reported_nor_healed(folder, cluster):
+    app = rc.Reconciler(
+        name="guestbook",
+        source=rc.DirectorySource(folder),
+        renderer=rc.DirectoryRenderer(),
+        cluster=cluster,
+        policy=rc.SyncPolicy(automated=True, self_heal=True),
+        differ=rc.Differ(
+            ignore_differences=[{"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]}]
+        ),
+    )
+    app.reconcile()
+    cluster.patch(DEPLOYMENT, {"spec": {"replicas": 5}}, field_manager="hpa")
+
+    result = app.reconcile()
+
+    assert result.sync is None
+    assert result.sync_status is rc.SyncStatus.SYNCED
+    assert cluster.get(DEPLOYMENT)["spec"]["replicas"] == 5

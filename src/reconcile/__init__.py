@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconcile import diff
 from reconcile.cluster.memory import MemoryCluster
-from reconcile.diff import Change, Differ, DiffResult, ResourceDiff
+from reconcile.diff import Change, Differ, DiffResult, IgnoreRule, ResourceDiff
 from reconcile.errors import (
     AuthenticationError,
     ClusterError,
@@ -82,6 +82,7 @@ __all__ = [
     "GitSource",
     "GroupKind",
     "HealthStatus",
+    "IgnoreRule",
     "InvalidError",
     "KubernetesCluster",
     "LocalRepository",

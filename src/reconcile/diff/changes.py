@@ -5,7 +5,7 @@ are paired by key, not by position, so inserting a container reports one ``add``
 replacements; keys come from the schema where it knows the list, else from :data:`LIST_KEYS`. A path names the
 item's index in the live list, except for an added item, whose index is the one it would have in the predicted
 list. Kept items found in another order make one replacement of the whole list. This is the only module that
-imports ``jsonpointer``.
+imports ``jsonpointer`` (:func:`pointer` and :func:`pointer_parts` serve the others).
 """
 
 from __future__ import annotations
@@ -88,6 +88,14 @@ def format_value(value: Any) -> str:
 def pointer(parts: Sequence[str | int]) -> str:
     """The JSON pointer of a path given as keys and list indices."""
     return "".join("/" + jsonpointer.escape(str(part)) for part in parts)
+
+
+def pointer_parts(text: str) -> tuple[str, ...]:
+    """The unescaped parts of a JSON pointer; ``ValueError`` says why a text is not one."""
+    try:
+        return tuple(jsonpointer.JsonPointer(text).parts)
+    except jsonpointer.JsonPointerException as err:
+        raise ValueError(str(err)) from None
 
 
 ListKeys = Callable[[tuple[str, ...]], tuple[str, ...]]

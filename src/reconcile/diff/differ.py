@@ -9,13 +9,14 @@ drift; fields this manager applied before and no longer applies are dropped by i
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from reconcile.diff.changes import Change, ListKeys, diff_values
+from reconcile.diff.ignore import IgnoreRule, apply_rules, as_rules
 from reconcile.diff.mask import mask_secrets
 from reconcile.diff.normalize import normalize, prepare_desired
 from reconcile.diff.result import DiffResult, ResourceDiff
@@ -35,6 +36,8 @@ def compare(
     *,
     predicted_live: Manifest | None = None,
     manager: str = "reconcile",
+    ignore_differences: Iterable[IgnoreRule | Mapping[str, Any]] = (),
+    ignore_aggregated_roles: bool = False,
 ) -> ResourceDiff:
     """Compare one object's desired state with its live state.
 
@@ -46,13 +49,19 @@ def compare(
         predicted_live: What the server answered to a dry-run apply of ``desired``; when omitted, the answer
             is predicted with :func:`reconcile.fields.predict_apply`.
         manager: The field manager that applies ``desired``.
+        ignore_differences: Argo CD ``ignoreDifferences`` rules (:class:`IgnoreRule` objects or Argo CD-style
+            mappings); the fields of those matching the object are left out of both sides.
+        ignore_aggregated_roles: Leave out the ``rules`` of a ClusterRole with an ``aggregationRule``: the
+            controller fills them in from the roles it aggregates.
 
     Returns:
         The diff, with Secret values masked. Nothing passed in is modified.
 
     Raises:
-        DiffError: Both objects are ``None``, or they are not the same object.
+        DiffError: Both objects are ``None``, they are not the same object, or a jq expression failed.
+        ConfigurationError: A rule mapping is malformed.
     """
+    rules = as_rules(ignore_differences)
     if desired is None and live is None:
         raise DiffError("nothing to compare: both the desired and the live object are missing")
     prepared = _prepare(desired, live)
@@ -67,6 +76,11 @@ def compare(
     changes: tuple[Change, ...] = ()
     if masked_live is not None and masked_predicted is not None:
         before, after = normalize(masked_live), normalize(masked_predicted)
+        if ignore_aggregated_roles and _aggregated_role(key, masked_desired, masked_live):
+            before.pop("rules", None)
+            after.pop("rules", None)
+        if rules:
+            before, after = apply_rules(rules, key, before, after, raw_live=live)
         # Most objects are in sync: C-speed equality settles them (json_equal tells true from 1, which == does not).
         if not (before == after and json_equal(before, after)):
             changes = diff_values(before, after, list_keys=_schema_keys(key.group_kind))
@@ -84,11 +98,14 @@ class Differ:
             ``volumeClaimTemplates``, is then never drift). Without a cluster, or when the dry run is refused,
             the prediction is made locally with :func:`reconcile.fields.predict_apply`.
         workers: How many dry runs are sent at once (the cluster must be thread-safe).
+        ignore_differences: Argo CD ``ignoreDifferences`` rules passed to every :func:`compare` (mappings are
+            read into :class:`IgnoreRule` objects).
     """
 
     manager: str = "reconcile"
     server_side: bool = True
     workers: int = 16
+    ignore_differences: tuple[IgnoreRule, ...] = attrs.field(default=(), converter=as_rules)
     # Server answers by (key, desired object, live resourceVersion): an unchanged pass sends no dry run.
     # Kept per Differ and trimmed to the last pass, so it never outgrows one application.
     _predictions: dict[tuple[ResourceKey, str, str], Manifest | None] = attrs.field(
@@ -142,7 +159,15 @@ class Differ:
             answers = [predict(target) for target in targets]
         for target, predicted in zip(targets, answers, strict=True):
             current = live.get(target.key)
-            diffs.append(compare(target.manifest, current, predicted_live=predicted, manager=self.manager))
+            diffs.append(
+                compare(
+                    target.manifest,
+                    current,
+                    predicted_live=predicted,
+                    manager=self.manager,
+                    ignore_differences=self.ignore_differences,
+                )
+            )
         diffs += [compare(None, obj, manager=self.manager) for key, obj in live.items() if key not in seen]
         self._predictions.clear()
         self._predictions.update(predictions)
@@ -170,6 +195,12 @@ class Differ:
             answer = None
         predictions[cache_key] = answer
         return answer
+
+
+def _aggregated_role(key: ResourceKey, desired: Manifest | None, live: Manifest | None) -> bool:
+    if key.group_kind != GroupKind("rbac.authorization.k8s.io", "ClusterRole"):
+        return False
+    return any(obj is not None and obj.get("aggregationRule") is not None for obj in (desired, live))
 
 
 def _version(obj: Manifest) -> str:
