@@ -144,21 +144,29 @@ class Differ:
                 raise DiffError(f"{target.where()} is a target twice", key=target.key)
             seen.add(target.key)
 
-        def predict(target: Resource) -> Manifest | None:
+        def predict(target: Resource) -> tuple[Manifest | None, Manifest | None]:
+            """The prediction for ``target`` and the live object it was made on."""
             answer = (stored or {}).get(target.key)
             current = live.get(target.key)
             if answer is not None and current is not None and _version(answer) == _version(current):
                 predictions[_cache_key(target, current)] = answer
-                return answer
-            return self._predict(cluster, target, current, predictions)
+                return answer, current
+            answer = self._predict(cluster, target, current, predictions)
+            if answer is not None and current is not None and _version(answer) != _version(current):
+                # The object changed between the list and the dry run (a controller wrote it): compare the answer
+                # with the object it was made on, not with older live state.
+                fresh = cluster.get(target.key) if cluster is not None else None
+                if fresh is None or _version(fresh) != _version(answer):
+                    return None, fresh  # still moving: predict locally on the freshest read
+                return answer, fresh
+            return answer, current
 
         if cluster is not None and self.server_side and len(targets) > 1:
             with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="reconcile-diff") as pool:
                 answers = list(pool.map(predict, targets))
         else:
             answers = [predict(target) for target in targets]
-        for target, predicted in zip(targets, answers, strict=True):
-            current = live.get(target.key)
+        for target, (predicted, current) in zip(targets, answers, strict=True):
             diffs.append(
                 compare(
                     target.manifest,

@@ -1,0 +1,73 @@
+"""Server-side predictions: dry-run answers, their cache, and objects that change while we look."""
+
+from __future__ import annotations
+
+import reconcile as rc
+from reconcile.tracking import annotate
+
+CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "default"}, "data": {"a": "1"}}
+KEY = rc.ResourceKey("", "ConfigMap", "default", "cfg")
+
+
+class _ControllerRace:
+    """A cluster where a controller writes the object just before each dry run is answered."""
+
+    def __init__(self, inner: rc.MemoryCluster) -> None:
+        self.inner = inner
+        self.dry_runs = 0
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def apply(self, obj, *, field_manager="reconcile", force=False, dry_run=False):
+        if dry_run:
+            self.dry_runs += 1
+            revision = str(self.dry_runs)
+            self.inner.patch(KEY, {"metadata": {"annotations": {"controller/revision": revision}}}, field_manager="ctl")
+        return self.inner.apply(obj, field_manager=field_manager, force=force, dry_run=dry_run)
+
+
+def test_a_write_between_the_list_and_the_dry_run_is_not_reported_as_drift():
+    cluster = rc.MemoryCluster()
+    target = rc.Resource.from_manifest(annotate(CM, "app"))
+    cluster.apply(target.manifest)
+    stale = {KEY: cluster.get(KEY)}
+    racing = _ControllerRace(cluster)
+
+    diff = rc.Differ().diff([target], stale, cluster=racing)
+
+    assert racing.dry_runs == 1
+    assert diff[KEY].changes == ()
+    assert diff[KEY].live["metadata"]["annotations"]["controller/revision"] == "1"  # compared with the fresh read
+
+
+class _Counting:
+    """A cluster that counts dry runs."""
+
+    def __init__(self, inner: rc.MemoryCluster) -> None:
+        self.inner = inner
+        self.dry_runs = 0
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def apply(self, obj, *, field_manager="reconcile", force=False, dry_run=False):
+        self.dry_runs += dry_run
+        return self.inner.apply(obj, field_manager=field_manager, force=force, dry_run=dry_run)
+
+
+def test_an_unchanged_pass_sends_no_dry_run_and_a_live_change_sends_one():
+    cluster = rc.MemoryCluster()
+    target = rc.Resource.from_manifest(annotate(CM, "app"))
+    cluster.apply(target.manifest)
+    counting = _Counting(cluster)
+    differ = rc.Differ()
+
+    differ.diff([target], {KEY: cluster.get(KEY)}, cluster=counting)
+    differ.diff([target], {KEY: cluster.get(KEY)}, cluster=counting)
+    assert counting.dry_runs == 1
+
+    cluster.patch(KEY, {"data": {"a": "drifted"}}, field_manager="kubectl-patch")
+    drift = differ.diff([target], {KEY: cluster.get(KEY)}, cluster=counting)
+    assert counting.dry_runs == 2
+    assert [str(c) for c in drift[KEY].changes] == ['~ /data/a: drifted -> "1"']
