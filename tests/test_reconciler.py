@@ -497,6 +497,9 @@ spec:
     assert again.sync is None
 
 
+REPLICAS_RULE = {"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]}
+
+
 def test_ignored_differences_are_neither_reported_nor_healed(folder, cluster):
     app = rc.Reconciler(
         name="guestbook",
@@ -504,9 +507,7 @@ def test_ignored_differences_are_neither_reported_nor_healed(folder, cluster):
         renderer=rc.DirectoryRenderer(),
         cluster=cluster,
         policy=rc.SyncPolicy(automated=True, self_heal=True),
-        differ=rc.Differ(
-            ignore_differences=[{"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]}]
-        ),
+        ignore_differences=[REPLICAS_RULE],
     )
     app.reconcile()
     cluster.patch(DEPLOYMENT, {"spec": {"replicas": 5}}, field_manager="hpa")
@@ -516,3 +517,38 @@ def test_ignored_differences_are_neither_reported_nor_healed(folder, cluster):
     assert result.sync is None
     assert result.sync_status is rc.SyncStatus.SYNCED
     assert cluster.get(DEPLOYMENT)["spec"]["replicas"] == 5
+
+
+@pytest.mark.parametrize(("respect", "replicas"), [(True, 5), (False, 2)])
+def test_respect_ignore_differences_keeps_live_values_when_a_sync_runs(folder, cluster, respect, replicas):
+    app = rc.Reconciler(
+        name="guestbook",
+        source=rc.DirectorySource(folder),
+        renderer=rc.DirectoryRenderer(),
+        cluster=cluster,
+        policy=rc.SyncPolicy(automated=True, respect_ignore_differences=respect),
+        ignore_differences=[REPLICAS_RULE],
+    )
+    app.reconcile()
+    cluster.patch(DEPLOYMENT, {"spec": {"replicas": 5}}, field_manager="hpa")
+    text = (folder / "deployment.yaml").read_text()
+    (folder / "deployment.yaml").write_text(text.replace("revisionHistoryLimit: 3", "revisionHistoryLimit: 4"))
+
+    result = app.reconcile()
+
+    assert result.sync is not None
+    assert result.sync.succeeded
+    assert cluster.get(DEPLOYMENT)["spec"]["revisionHistoryLimit"] == 4
+    assert cluster.get(DEPLOYMENT)["spec"]["replicas"] == replicas
+
+
+def test_ignore_differences_go_to_the_differ_the_reconciler_builds(folder, cluster):
+    with pytest.raises(rc.ConfigurationError, match="ignore_differences"):
+        rc.Reconciler(
+            name="guestbook",
+            source=rc.DirectorySource(folder),
+            renderer=rc.DirectoryRenderer(),
+            cluster=cluster,
+            differ=rc.Differ(),
+            ignore_differences=[REPLICAS_RULE],
+        )

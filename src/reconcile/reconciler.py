@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 import structlog
 
 from reconcile import protocols, tracking
-from reconcile.diff import Differ, DiffResult, ResourceDiff
+from reconcile.diff import Differ, DiffResult, IgnoreRule, ResourceDiff
+from reconcile.diff.ignore import as_rules, keep_live_values
 from reconcile.errors import ConfigurationError, ReconcileError, SyncError, UnknownKindError
 from reconcile.model import (
     GroupKind,
@@ -27,8 +28,10 @@ from reconcile.protocols import Cluster, Renderer, Source
 from reconcile.renderers.directory import check_unique
 from reconcile.schema import CRD, crd_kind, fill_list_keys
 from reconcile.sync import ResourceResult, Syncer, SyncResult
+from reconcile.sync.options import has_option
 
 _SHOWN_PATHS = 3  # paths named in an out-of-sync message
+_RESPECT = "RespectIgnoreDifferences=true"
 
 
 @attrs.frozen(kw_only=True)
@@ -41,6 +44,8 @@ class SyncPolicy:
         self_heal: Also sync when live state drifts while the revision is unchanged.
         allow_empty: Allow an automated sync to prune everything when the render comes back empty.
         create_namespace: Create the destination namespace when it does not exist.
+        respect_ignore_differences: At sync, fields the app's ``ignore_differences`` ignore keep their live
+            values (Argo CD's ``RespectIgnoreDifferences=true``; also per object through its sync-options).
     """
 
     automated: bool = False
@@ -48,6 +53,7 @@ class SyncPolicy:
     self_heal: bool = False
     allow_empty: bool = False
     create_namespace: bool = False
+    respect_ignore_differences: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -143,6 +149,7 @@ class _Comparison:
     revision: Revision
     targets: tuple[Resource, ...]
     diff: DiffResult
+    live: Mapping[ResourceKey, Manifest]  # as read, unmasked: what a sync may copy values from
 
 
 class Reconciler:
@@ -155,6 +162,8 @@ class Reconciler:
         cluster: Where the objects live.
         namespace: The destination namespace for namespaced objects that name none.
         policy: When to sync on :meth:`reconcile`.
+        ignore_differences: Differences to ignore, as :class:`~reconcile.diff.IgnoreRule` objects or Argo CD's
+            ``ignoreDifferences`` entries; given to the default differ (pass them to your own differ instead).
         differ: How to compare (default :class:`~reconcile.diff.Differ`).
         syncer: How to sync (default :class:`~reconcile.sync.Syncer`).
         logger: A structlog-style logger; default ``structlog.get_logger("reconcile")``.
@@ -169,6 +178,7 @@ class Reconciler:
         cluster: Cluster,
         namespace: str = "default",
         policy: SyncPolicy | None = None,
+        ignore_differences: Iterable[IgnoreRule | Mapping[str, Any]] = (),
         differ: protocols.Differ | None = None,
         syncer: protocols.Syncer | None = None,
         logger: Any = None,
@@ -181,7 +191,10 @@ class Reconciler:
         self.cluster = cluster
         self.namespace = namespace
         self.policy = policy or SyncPolicy()
-        self.differ: protocols.Differ = differ or Differ()
+        self.ignore_differences = as_rules(ignore_differences)
+        if differ is not None and self.ignore_differences:
+            raise ConfigurationError("give ignore_differences to the differ you pass, or let the Reconciler build it")
+        self.differ: protocols.Differ = differ or Differ(ignore_differences=self.ignore_differences)
         self.syncer: protocols.Syncer = syncer or Syncer()
         self._log = (logger or structlog.get_logger("reconcile")).bind(app=name)
         # The last revision an automated sync was attempted for, and whether it succeeded: the reference
@@ -284,7 +297,7 @@ class Reconciler:
         return self.syncer.sync(
             self.cluster,
             app=self.name,
-            targets=comparison.targets,
+            targets=self._sync_targets(comparison),
             diff=comparison.diff,
             prune=prune,
             dry_run=dry_run,
@@ -293,6 +306,19 @@ class Reconciler:
             log=self._log.bind(revision=comparison.revision.sha),
         )
 
+    def _sync_targets(self, comparison: _Comparison) -> tuple[Resource, ...]:
+        """The targets to apply: with ``RespectIgnoreDifferences``, ignored fields keep their live values."""
+        targets = []
+        for target in comparison.targets:
+            live = comparison.live.get(target.key)
+            respect = self.policy.respect_ignore_differences or has_option(target.manifest, _RESPECT)
+            if live is not None and respect and self.ignore_differences:
+                kept = keep_live_values(self.ignore_differences, target.key, target.manifest, live)
+                targets.append(Resource.from_manifest(kept, target.source))
+            else:
+                targets.append(target)
+        return tuple(targets)
+
     def _compare(self) -> _Comparison:
         snapshot = self.source.fetch()
         sha = snapshot.revision.sha
@@ -300,7 +326,9 @@ class Reconciler:
             self._rendered = (sha, self.renderer.render(snapshot))
         rendered = self._rendered[1]
         targets = self._targets(rendered)
-        return _Comparison(revision=snapshot.revision, targets=targets, diff=self._diff_live(targets))
+        live = self._read_live(targets)
+        diff = self.differ.diff(targets, live, cluster=self.cluster)
+        return _Comparison(revision=snapshot.revision, targets=targets, diff=diff, live=live)
 
     def _targets(self, rendered: Sequence[Resource]) -> tuple[Resource, ...]:
         """The rendered objects as they will be applied: namespaced, tracked, list keys filled."""

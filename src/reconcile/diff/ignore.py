@@ -31,7 +31,7 @@ import jq  # type: ignore[import-not-found]  # the binding ships no type informa
 from reconcile.diff.changes import pointer_parts
 from reconcile.errors import ConfigurationError, DiffError
 from reconcile.fields import FieldSet, owners
-from reconcile.jsonvalues import json_equal
+from reconcile.jsonvalues import deep_copy, json_equal
 from reconcile.model import Manifest, ResourceKey
 
 JQ_TIMEOUT = 1.0
@@ -167,14 +167,47 @@ def apply_rules(
     Raises:
         DiffError: A jq expression failed or ran out of time on this object.
     """
+    found = _ignored_paths(rules, key, (live, predicted), raw_live if raw_live is not None else live, timeout)
+    if found is None:
+        return live, predicted
+    return _without(live, found[0]), _without(predicted, found[1])
+
+
+def keep_live_values(
+    rules: Sequence[IgnoreRule], key: ResourceKey, target: Manifest, live: Manifest, *, timeout: float = JQ_TIMEOUT
+) -> Manifest:
+    """``target`` with the live values at every ignored path (Argo CD's ``RespectIgnoreDifferences=true``).
+
+    A field the rules ignore keeps its live value when ``target`` is applied, so the sync does not fight whoever
+    owns it (an HPA over ``/spec/replicas``); an ignored field that is not live is left out of ``target``. A live
+    value whose parent ``target`` lacks (a list item at an index ``target`` does not have) is not copied.
+    """
+    found = _ignored_paths(rules, key, (live, target), live, timeout)
+    if found is None:
+        return target
+    # _without shares what it keeps with ``target``: copy before writing into it.
+    kept: Manifest = deep_copy(_without(target, [path for path in found[1] if _value_at(live, path) is _GONE]))
+    for path in found[0]:
+        if path:
+            _set_at(kept, path, deep_copy(_value_at(live, path)))
+    return kept
+
+
+def _ignored_paths(
+    rules: Sequence[IgnoreRule],
+    key: ResourceKey,
+    sides: tuple[Manifest, Manifest],
+    owned_by: Manifest,
+    timeout: float,
+) -> list[list[_Path]] | None:
+    """The ignored paths found in each side, or ``None`` when no rule matches ``key``."""
     matching = [rule for rule in rules if rule.matches(key)]
     if not matching:
-        return live, predicted
+        return None
     pointers = [_pointer_parts(text) for rule in matching for text in rule.json_pointers]
     expressions = [text for rule in matching for text in rule.jq_path_expressions]
     managers = {name for rule in matching for name in rule.managed_fields_managers}
-    owned = [fields for name, fields in owners(raw_live if raw_live is not None else live).items() if name in managers]
-    sides = (live, predicted)
+    owned = [fields for name, fields in owners(owned_by).items() if name in managers]
     found: list[list[_Path]] = [[], []]
     for side, obj in enumerate(sides):
         for parts in pointers:
@@ -186,7 +219,35 @@ def apply_rules(
     if expressions:
         for side, paths in enumerate(_jq_paths(expressions, sides, key, timeout)):
             found[side] += paths
-    return _without(live, found[0]), _without(predicted, found[1])
+    return found
+
+
+def _has_step(obj: Any, step: str | int) -> bool:
+    if isinstance(obj, dict):
+        return step in obj
+    return isinstance(obj, list) and isinstance(step, int) and step < len(obj)
+
+
+def _value_at(obj: Any, path: _Path) -> Any:
+    for step in path:
+        if _has_step(obj, step):
+            obj = obj[step]
+        else:
+            return _GONE
+    return obj
+
+
+def _set_at(obj: Any, path: _Path, value: Any) -> None:
+    """Set ``value`` at ``path``, creating missing maps; an index ``obj`` does not have is left alone."""
+    for step in path[:-1]:
+        if isinstance(obj, dict):
+            obj = obj.setdefault(step, {})
+        elif _has_step(obj, step):
+            obj = obj[step]
+        else:
+            return
+    if isinstance(obj, dict) or _has_step(obj, path[-1]):
+        obj[path[-1]] = value
 
 
 def _resolve(obj: Any, parts: tuple[str, ...]) -> _Path | None:
