@@ -675,22 +675,41 @@ def predict_apply(
     """What applying ``config`` as ``manager`` would store, before the server's defaulting.
 
     Reads what ``manager`` applied before and what everyone else owns from ``live``'s ``managedFields``
-    (nothing when it has none), prepares ``config`` with :func:`apply_configuration` and merges with
-    :func:`merge_apply`; a Secret's ``stringData`` is folded into ``data`` and empty metadata maps are left
-    out (:func:`reconcile.schema.omit_empty_metadata`). ``live``'s server-owned metadata
-    (``resourceVersion``, ``managedFields``...) is kept as is, so the result equals ``live`` exactly when
-    applying would change nothing.
+    (nothing when it has none); when ``manager`` has no Apply entry there, the fields of kubectl's
+    ``last-applied-configuration`` annotation count as applied before (a client-side apply). Prepares
+    ``config`` with :func:`apply_configuration` and merges with :func:`merge_apply`; a Secret's
+    ``stringData`` is folded into ``data`` and empty metadata maps are left out
+    (:func:`reconcile.schema.omit_empty_metadata`). ``live``'s server-owned metadata (``resourceVersion``,
+    ``managedFields``...) is kept as is, so the result equals ``live`` exactly when applying would change
+    nothing.
     """
     prepared = apply_configuration(config)
     group_kind = _group_kind(prepared)
     previously_owned: FieldSet = {}
     others: set[_Path] = set()
+    applied_before = False
     for entry in _entries(live):
         owned = _to_paths(entry.get("fieldsV1"))
         if entry.get("manager") == manager and entry.get("operation") == "Apply":
+            applied_before = True
             previously_owned = union(previously_owned, _from_paths(owned))
         else:
             others |= owned
+    annotations = ((live or {}).get("metadata") or {}).get("annotations") or {}
+    text = (
+        annotations.get("kubectl.kubernetes.io/last-applied-configuration") if isinstance(annotations, dict) else None
+    )
+    if not applied_before and isinstance(text, str):
+        # A client-side `kubectl apply` records what it applied in this annotation instead: what it names was
+        # applied before, so a field dropped from it since is pruned (kubectl's three-way diff).
+        try:
+            last_applied = json.loads(text)
+        except ValueError:
+            last_applied = None  # unreadable: nothing is known to have been applied
+        if isinstance(last_applied, dict):
+            previously_owned = field_set(apply_configuration(last_applied), group_kind, overrides=overrides)
+            # kubectl rewrites the annotation itself on every apply, so it is never pruned.
+            others.add(("f:metadata", "f:annotations", "f:kubectl.kubernetes.io/last-applied-configuration"))
     merged = merge_apply(
         live,
         prepared,
