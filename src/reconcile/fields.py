@@ -686,7 +686,7 @@ def predict_apply(
     prepared = apply_configuration(config)
     group_kind = _group_kind(prepared)
     previously_owned: FieldSet = {}
-    others: set[_Path] = set()
+    others: list[set[_Path]] = []
     applied_before = False
     for entry in _entries(live):
         owned = _to_paths(entry.get("fieldsV1"))
@@ -694,11 +694,11 @@ def predict_apply(
             applied_before = True
             previously_owned = union(previously_owned, _from_paths(owned))
         else:
-            others |= owned
+            others.append(owned)
+    last_applied_name = "kubectl.kubernetes.io/last-applied-configuration"
+    last_applied_path = ("f:metadata", "f:annotations", f"f:{last_applied_name}")
     annotations = ((live or {}).get("metadata") or {}).get("annotations") or {}
-    text = (
-        annotations.get("kubectl.kubernetes.io/last-applied-configuration") if isinstance(annotations, dict) else None
-    )
+    text = annotations.get(last_applied_name) if isinstance(annotations, dict) else None
     if not applied_before and isinstance(text, str):
         # A client-side `kubectl apply` records what it applied in this annotation instead: what it names was
         # applied before, so a field dropped from it since is pruned (kubectl's three-way diff).
@@ -708,13 +708,15 @@ def predict_apply(
             last_applied = None  # unreadable: nothing is known to have been applied
         if isinstance(last_applied, dict):
             previously_owned = field_set(apply_configuration(last_applied), group_kind, overrides=overrides)
+            # The manager that wrote the annotation is that earlier apply, not another actor keeping its fields.
+            others = [owned for owned in others if last_applied_path not in owned]
             # kubectl rewrites the annotation itself on every apply, so it is never pruned.
-            others.add(("f:metadata", "f:annotations", "f:kubectl.kubernetes.io/last-applied-configuration"))
+            others.append({last_applied_path})
     merged = merge_apply(
         live,
         prepared,
         previously_owned=previously_owned,
-        owned_by_others=_from_paths(others),
+        owned_by_others=_from_paths(set[_Path]().union(*others)),
         group_kind=group_kind,
         overrides=overrides,
     )

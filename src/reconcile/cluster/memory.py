@@ -31,7 +31,7 @@ from typing import Any, Literal
 import attrs
 
 from reconcile import fields, schema
-from reconcile.cluster._defaults import INITIAL_STATUS, apply_defaults, metadata_of, spec_of
+from reconcile.defaults import INITIAL_STATUS, apply_defaults, metadata_of, spec_of
 from reconcile.errors import (
     ClusterError,
     ConfigurationError,

@@ -18,7 +18,7 @@ import attrs
 from reconcile.diff.changes import Change, ListKeys, diff_values
 from reconcile.diff.ignore import IgnoreRule, apply_rules, as_rules
 from reconcile.diff.mask import mask_secrets
-from reconcile.diff.normalize import normalize, prepare_desired
+from reconcile.diff.normalize import comparable, prepare_desired, with_known_defaults
 from reconcile.diff.result import DiffResult, ResourceDiff
 from reconcile.errors import ClusterError, DiffError
 from reconcile.fields import predict_apply
@@ -71,11 +71,14 @@ def compare(
         predicted = predicted_live  # copied by the masking below
     else:
         predicted = predict_apply(live, prepared, manager)
+        if live is not None:
+            # No server defaulted this prediction: take the defaults the live object shows.
+            predicted = with_known_defaults(predicted, live)
     masked_desired, masked_live, masked_predicted = mask_secrets((prepared, live, predicted))
     key = ResourceKey.from_manifest(_first(masked_desired, masked_live))
     changes: tuple[Change, ...] = ()
     if masked_live is not None and masked_predicted is not None:
-        before, after = normalize(masked_live), normalize(masked_predicted)
+        before, after = comparable(masked_live), comparable(masked_predicted)
         if ignore_aggregated_roles and _aggregated_role(key, masked_desired, masked_live):
             before.pop("rules", None)
             after.pop("rules", None)

@@ -3,14 +3,20 @@
 The server writes fields no manifest sets (``status``, ``metadata.uid``, ``resourceVersion``,
 ``managedFields``...); they are never drift, so they are dropped from every side. The desired side is also
 brought to the form the server would store: Secret ``stringData`` folded into ``data`` and list keys filled
-with their defaults.
+with their defaults. Before the comparison itself, both sides also lose the differences the API server
+does not keep (:func:`comparable`), and a local prediction gains the defaults the live object shows
+(:func:`with_known_defaults`).
 """
 
 from __future__ import annotations
 
-from reconcile.jsonvalues import without_nulls
-from reconcile.model import Manifest
-from reconcile.schema import fill_list_keys, fold_string_data
+import json
+from typing import Any
+
+from reconcile.defaults import apply_defaults
+from reconcile.jsonvalues import deep_copy, json_equal, without_nulls
+from reconcile.model import GroupKind, Manifest, split_api_version
+from reconcile.schema import fill_list_keys, fold_string_data, is_builtin_group
 
 SERVER_METADATA: tuple[str, ...] = (
     "uid",
@@ -48,3 +54,96 @@ def prepare_desired(obj: Manifest) -> Manifest:
     filled with their defaults.
     """
     return fill_list_keys(fold_string_data(normalize(obj)))
+
+
+_ENDPOINTS = GroupKind("", "Endpoints")
+
+
+def _group_kind(obj: Manifest) -> GroupKind:
+    group, _ = split_api_version(str(obj.get("apiVersion") or ""))
+    return GroupKind(group, str(obj.get("kind") or ""))
+
+
+def comparable(obj: Manifest) -> Manifest:
+    """:func:`normalize`, then the form in which equal objects of a built-in kind are equal.
+
+    Built-in kinds are stored as protobuf, where an empty list and an absent one are the same thing, so empty
+    lists are dropped (``rules: []`` equals ``rules: null``); custom resources keep theirs, as their JSON
+    storage does. An Endpoints object's subsets, and their addresses and ports, are sorted (the order carries
+    no meaning and controllers write them in any order) and its ports' protocol defaults to TCP.
+    """
+    result = normalize(obj)
+    group_kind = _group_kind(result)
+    if not is_builtin_group(group_kind.group):
+        return result
+    result = {name: _without_empty_lists(value) for name, value in result.items() if value != []}
+    if group_kind == _ENDPOINTS and isinstance(result.get("subsets"), list):
+        result["subsets"] = _sorted([_canonical_subset(subset) for subset in result["subsets"]])
+    return result
+
+
+def _without_empty_lists(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {name: _without_empty_lists(child) for name, child in value.items() if child != []}
+    if isinstance(value, list):
+        return [_without_empty_lists(item) for item in value]
+    return value
+
+
+def _canonical_subset(subset: Any) -> Any:
+    if not isinstance(subset, dict):
+        return subset
+    out = dict(subset)
+    ports = out.get("ports")
+    if isinstance(ports, list):
+        out["ports"] = [
+            {**port, "protocol": port.get("protocol") or "TCP"} if isinstance(port, dict) else port for port in ports
+        ]
+    for name in ("addresses", "notReadyAddresses", "ports"):
+        if isinstance(out.get(name), list):
+            out[name] = _sorted(out[name])
+    return out
+
+
+def _sorted(items: list[Any]) -> list[Any]:
+    return sorted(items, key=lambda item: json.dumps(item, sort_keys=True, default=str))
+
+
+def with_known_defaults(predicted: Manifest, live: Manifest) -> Manifest:
+    """A copy of a locally predicted object with the server defaults of its kind that ``live`` shows.
+
+    A local prediction has no server to default it: an atomic list the desired object replaces (a
+    StatefulSet's ``volumeClaimTemplates``, a webhook's ``rules``) loses the defaults the server filled in
+    its items, which would read as drift. Each default a 1.20 API server would fill in is added where the
+    prediction lacks it and ``live`` holds that very value at the same place; a default ``live`` lacks
+    (an older server) or holds another value for is not, so it never hides a real difference.
+    """
+    defaulted = deep_copy(predicted)
+    try:
+        apply_defaults(defaulted, _group_kind(predicted), live)
+    except (AttributeError, TypeError, KeyError):
+        # A field of an unexpected shape (a string where the schema has a map): the server would refuse the
+        # object, and the comparison shows it as it is.
+        return predicted
+    filled: Manifest = _fill_from(predicted, defaulted, live)
+    return filled
+
+
+def _fill_from(predicted: Any, defaulted: Any, live: Any) -> Any:
+    """``predicted`` with the parts of ``defaulted`` it lacks that ``live`` has equally."""
+    if isinstance(predicted, dict) and isinstance(defaulted, dict):
+        live_map = live if isinstance(live, dict) else {}
+        out = dict(predicted)
+        for name, value in defaulted.items():
+            if name in predicted:
+                out[name] = _fill_from(predicted[name], value, live_map.get(name))
+            elif name in live_map and json_equal(live_map[name], value):
+                out[name] = deep_copy(value)
+        return out
+    if isinstance(predicted, list) and isinstance(defaulted, list) and len(predicted) == len(defaulted):
+        live_list = live if isinstance(live, list) else []
+        return [
+            _fill_from(item, default, live_list[index] if index < len(live_list) else None)
+            for index, (item, default) in enumerate(zip(predicted, defaulted, strict=True))
+        ]
+    return predicted

@@ -1,4 +1,4 @@
-"""Defaults, as a 1.20 API server fills them in, for the in-memory cluster (Services excepted: they allocate)."""
+"""Defaults, as a 1.20 API server fills them in: the in-memory cluster applies them, the local diff predicts them."""
 
 from __future__ import annotations
 
@@ -89,6 +89,7 @@ def _default_template(template: object) -> None:
 
 
 def spec_of(obj: Manifest) -> dict[str, Any]:
+    """The object's spec map, created when missing."""
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         spec = obj["spec"] = {}
