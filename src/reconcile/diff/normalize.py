@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from reconcile.defaults import apply_defaults
+from reconcile.diff.quantities import with_canonical_quantities
 from reconcile.jsonvalues import deep_copy, json_equal, without_nulls
 from reconcile.model import GroupKind, Manifest, split_api_version
 from reconcile.schema import fill_list_keys, fold_string_data, is_builtin_group
@@ -70,13 +71,18 @@ def comparable(obj: Manifest) -> Manifest:
     Built-in kinds are stored as protobuf, where an empty list and an absent one are the same thing, so empty
     lists are dropped (``rules: []`` equals ``rules: null``); custom resources keep theirs, as their JSON
     storage does. An Endpoints object's subsets, and their addresses and ports, are sorted (the order carries
-    no meaning and controllers write them in any order) and its ports' protocol defaults to TCP.
+    no meaning and controllers write them in any order) and its ports' protocol defaults to TCP. Resource
+    quantities are compared by value (``1000m`` is ``1``).
     """
     result = normalize(obj)
     group_kind = _group_kind(result)
     if not is_builtin_group(group_kind.group):
         return result
-    result = {name: _without_empty_lists(value) for name, value in result.items() if value != []}
+    result = {
+        name: with_canonical_quantities(_without_empty_lists(value), name)
+        for name, value in result.items()
+        if value != []
+    }
     if group_kind == _ENDPOINTS and isinstance(result.get("subsets"), list):
         result["subsets"] = _sorted([_canonical_subset(subset) for subset in result["subsets"]])
     return result
