@@ -52,8 +52,8 @@ class Cluster(Protocol):
     Every write accepts ``dry_run`` (the server validates and defaults, and persists nothing).
     """
 
-    def get(self, key: ResourceKey) -> Manifest | None:
-        """The live object, or ``None`` when it does not exist."""
+    def get(self, key: ResourceKey, *, api_version: str | None = None) -> Manifest | None:
+        """The live object, or ``None`` when it does not exist; in ``api_version`` when given."""
         ...
 
     def list(self, group_kind: GroupKind | None = None, *, namespace: str | None = None) -> list[Manifest]:

@@ -353,6 +353,12 @@ class Reconciler:
         check_unique(targets)
         return tuple(sorted(targets, key=lambda r: r.key))
 
+    def _get_in_version(self, key: ResourceKey, api_version: str) -> Manifest | None:
+        try:
+            return self.cluster.get(key, api_version=api_version)
+        except UnknownKindError:
+            return None  # Git names a version the server does not serve: the sync's dry run says so
+
     def _diff_live(
         self, targets: Sequence[Resource], stored: Mapping[ResourceKey, Manifest] | None = None
     ) -> DiffResult:
@@ -375,9 +381,14 @@ class Reconciler:
                     objects += self.cluster.list(group_kind)
                 except UnknownKindError:
                     continue  # its CRD is not applied yet (or is gone, and its objects with it)
+        versions = {t.key: t.api_version for t in targets}
         live: dict[ResourceKey, Manifest] = {}
         for obj in objects:
             key = ResourceKey.from_manifest(obj)
+            if key in versions and obj.get("apiVersion") != versions[key]:
+                # Listed in the preferred version: compare in the version Git uses (an HPA in v2beta2 and v1
+                # hold the same object in different shapes).
+                obj = self._get_in_version(key, versions[key]) or obj  # noqa: PLW2901
             if key in wanted or tracking.is_owned_by(obj, self.name):
                 live[key] = obj
         self._kinds_in_play = {key.group_kind for key in live} | {key.group_kind for key in wanted}

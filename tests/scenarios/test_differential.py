@@ -5,14 +5,6 @@ Where the two answer differently, the memory model is what gets fixed.
 
 from __future__ import annotations
 
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
-
-import attrs
-import pytest
-
 import reconcile as rc
 
 DEPLOYMENT = """apiVersion: apps/v1
@@ -49,57 +41,11 @@ data:
 """
 
 
-@attrs.define
-class Env:
-    cluster: rc.Cluster
-    namespace: str
-    folder: Path
-    cleanups: list[Callable[[], None]] = attrs.Factory(list)
-
-    def key(self, group: str, kind: str, name: str, namespace: str | None = None) -> rc.ResourceKey:
-        return rc.ResourceKey(group, kind, self.namespace if namespace is None else namespace, name)
-
-    def write(self, name: str, text: str) -> None:
-        self.folder.mkdir(exist_ok=True)
-        (self.folder / name).write_text(text)
-
-    def app(self, namespace: str | None = None, **policy: bool) -> rc.Reconciler:
-        return rc.Reconciler(
-            name=f"app-{self.namespace}",
-            source=rc.DirectorySource(self.folder),
-            renderer=rc.DirectoryRenderer(),
-            cluster=self.cluster,
-            namespace=namespace or self.namespace,
-            policy=rc.SyncPolicy(**policy),
-        )
-
-    def eventually_gone(self, key: rc.ResourceKey, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while self.cluster.get(key) is not None:
-            assert time.monotonic() < deadline, f"{key} still exists"
-            time.sleep(0.1)
-
-
-@pytest.fixture(params=["memory", pytest.param("kubernetes", marks=pytest.mark.integration)])
-def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
-    if request.param == "memory":
-        cluster = rc.MemoryCluster()
-        namespace = f"t-{uuid.uuid4().hex[:8]}"
-        cluster.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-    else:
-        cluster = request.getfixturevalue("kube_cluster")
-        namespace = request.getfixturevalue("kube_namespace")
-    environment = Env(cluster=cluster, namespace=namespace, folder=tmp_path / "app")
-    yield environment
-    for cleanup in reversed(environment.cleanups):
-        cleanup()
-
-
 def results(sync: rc.SyncResult) -> list[tuple[str, str, str]]:
     return [(r.key.kind, str(r.status), r.message) for r in sync.resources]
 
 
-def test_first_sync_then_nothing_to_do(env: Env):
+def test_first_sync_then_nothing_to_do(env):
     env.write("deployment.yaml", DEPLOYMENT)
     env.write("service.yaml", SERVICE)
     env.write("configmap.yaml", CONFIGMAP)
@@ -123,7 +69,7 @@ def test_first_sync_then_nothing_to_do(env: Env):
     assert live["spec"]["type"] == "ClusterIP"
 
 
-def test_drift_is_reported_and_self_healed(env: Env):
+def test_drift_is_reported_and_self_healed(env):
     env.write("deployment.yaml", DEPLOYMENT)
     app = env.app(automated=True, self_heal=True)
     app.reconcile()
@@ -138,7 +84,7 @@ def test_drift_is_reported_and_self_healed(env: Env):
     assert app.reconcile().sync is None
 
 
-def test_a_field_removed_from_git_is_removed_live(env: Env):
+def test_a_field_removed_from_git_is_removed_live(env):
     env.write("configmap.yaml", CONFIGMAP)
     app = env.app(automated=True)
     app.reconcile()
@@ -152,7 +98,7 @@ def test_a_field_removed_from_git_is_removed_live(env: Env):
     assert result.sync_status is rc.SyncStatus.SYNCED
 
 
-def test_prune_deletes_what_left_git_and_keeps_what_is_not_ours(env: Env):
+def test_prune_deletes_what_left_git_and_keeps_what_is_not_ours(env):
     env.write("configmap.yaml", CONFIGMAP)
     env.write("service.yaml", SERVICE)
     app = env.app(automated=True, prune=True)
@@ -173,7 +119,7 @@ def test_prune_deletes_what_left_git_and_keeps_what_is_not_ours(env: Env):
     assert env.cluster.get(env.key("", "ConfigMap", "theirs")) is not None
 
 
-def test_a_crd_and_its_custom_resources_in_one_sync(env: Env):
+def test_a_crd_and_its_custom_resources_in_one_sync(env):
     group = f"{env.namespace}.example.com"
     env.write(
         "crd.yaml",
@@ -225,7 +171,7 @@ spec:
     assert app.reconcile().sync_status is rc.SyncStatus.SYNCED
 
 
-def test_the_destination_namespace_is_created_when_asked(env: Env):
+def test_the_destination_namespace_is_created_when_asked(env):
     env.write("configmap.yaml", CONFIGMAP)
     target = f"{env.namespace}-new"
     env.cleanups.append(lambda: env.cluster.delete(rc.ResourceKey("", "Namespace", "", target)))
@@ -238,7 +184,7 @@ def test_the_destination_namespace_is_created_when_asked(env: Env):
     assert env.cluster.get(env.key("", "ConfigMap", "settings", namespace=target)) is not None
 
 
-def test_objects_in_a_missing_namespace_fail_before_anything_is_written(env: Env):
+def test_objects_in_a_missing_namespace_fail_before_anything_is_written(env):
     env.write("configmap.yaml", CONFIGMAP)
     env.write("service.yaml", SERVICE)
     missing = f"{env.namespace}-missing"
@@ -252,7 +198,7 @@ def test_objects_in_a_missing_namespace_fail_before_anything_is_written(env: Env
     }
 
 
-def test_a_finalizer_holds_a_pruned_object_until_it_is_removed(env: Env):
+def test_a_finalizer_holds_a_pruned_object_until_it_is_removed(env):
     env.write(
         "configmap.yaml",
         CONFIGMAP.replace("  name: settings\n", "  name: settings\n  finalizers: [example.com/hold]\n"),
@@ -272,7 +218,7 @@ def test_a_finalizer_holds_a_pruned_object_until_it_is_removed(env: Env):
     env.eventually_gone(settings)
 
 
-def test_dry_run_writes_nothing(env: Env):
+def test_dry_run_writes_nothing(env):
     env.write("configmap.yaml", CONFIGMAP)
     env.write("deployment.yaml", DEPLOYMENT)
 
@@ -287,7 +233,7 @@ def test_dry_run_writes_nothing(env: Env):
     assert env.cluster.get(env.key("apps", "Deployment", "web")) is None
 
 
-def test_defaults_inside_atomic_lists_are_not_drift(env: Env):
+def test_defaults_inside_atomic_lists_are_not_drift(env):
     env.write(
         "db.yaml",
         """apiVersion: apps/v1

@@ -94,10 +94,10 @@ class CachedCluster:
         """As the inner cluster says."""
         return self.inner.is_namespaced(group_kind)
 
-    def get(self, key: ResourceKey) -> Manifest | None:
-        """From the cache of the key's kind (started on first use)."""
-        if self.inner.is_namespaced(key.group_kind) is None:
-            return self.inner.get(key)  # the inner cluster names the unknown kind
+    def get(self, key: ResourceKey, *, api_version: str | None = None) -> Manifest | None:
+        """From the cache of the key's kind (started on first use); another version from the server."""
+        if self.inner.is_namespaced(key.group_kind) is None or api_version is not None:
+            return self.inner.get(key, api_version=api_version)  # names an unknown kind; converts versions
         return self._informer(key.group_kind).get(key)
 
     def list(self, group_kind: GroupKind | None = None, *, namespace: str | None = None) -> list[Manifest]:

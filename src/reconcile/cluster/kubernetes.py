@@ -310,20 +310,24 @@ class KubernetesCluster:
 
     # --- reads ---
 
-    def get(self, key: ResourceKey) -> Manifest | None:
+    def get(self, key: ResourceKey, *, api_version: str | None = None) -> Manifest | None:
         """The live object, or ``None`` when it does not exist (nor its namespace).
 
-        A namespaced key without a namespace reads from the instance's default ``namespace``.
+        A namespaced key without a namespace reads from the instance's default ``namespace``. ``api_version``
+        reads the object in that version (the server converts it); by default, the preferred version.
 
         Raises:
             UnknownKindError: The server does not serve the key's kind.
             ClusterError: Any other failure, after retries.
         """
         served = self._require(key.group_kind, key=key)
+        version = split_api_version(api_version)[1] if api_version else None
+        if version is not None and version not in served.versions:
+            raise UnknownKindError(f'no matches for kind "{key.kind}" in version "{api_version}"', key=key)
         namespace = self._namespace_for(served, key.namespace)
         key = _key(served, namespace, key.name)
         try:
-            found = self._call("get", "GET", served.path(namespace, key.name), key=key, kind=served)
+            found = self._call("get", "GET", served.path(namespace, key.name, version=version), key=key, kind=served)
         except NotFoundError:
             return None
         return dict(found)

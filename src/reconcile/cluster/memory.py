@@ -311,8 +311,11 @@ class MemoryCluster:
 
     # --- the Cluster protocol ---
 
-    def get(self, key: ResourceKey) -> Manifest | None:
+    def get(self, key: ResourceKey, *, api_version: str | None = None) -> Manifest | None:
         """The live object, or ``None`` when it does not exist.
+
+        Objects are kept in the version they were written in; ``api_version`` is accepted for the protocol's sake
+        (the model does not convert between versions).
 
         Raises:
             UnknownKindError: The cluster does not serve the key's kind.
@@ -929,7 +932,9 @@ class MemoryCluster:
     def _default_service(self, obj: Manifest, live: Manifest | None) -> None:
         spec = spec_of(obj)
         kind = spec.setdefault("type", "ClusterIP")
-        spec.setdefault("sessionAffinity", "None")
+        if spec.setdefault("sessionAffinity", "None") == "ClientIP":
+            client_ip = spec.setdefault("sessionAffinityConfig", {}).setdefault("clientIP", {})
+            client_ip.setdefault("timeoutSeconds", 10800)  # three hours, the API's default
         for port in spec.get("ports") or []:
             if isinstance(port, dict):
                 port.setdefault("protocol", "TCP")
