@@ -11,6 +11,7 @@ import attrs
 import structlog
 
 from reconcile import protocols, tracking
+from reconcile.annotations import has_option
 from reconcile.diff import Differ, DiffResult, IgnoreRule, ResourceDiff
 from reconcile.diff.ignore import as_rules, keep_live_values
 from reconcile.errors import ConfigurationError, ReconcileError, SyncError, UnknownKindError
@@ -28,7 +29,6 @@ from reconcile.protocols import Cluster, Renderer, Source
 from reconcile.renderers.directory import check_unique
 from reconcile.schema import CRD, crd_kind, fill_list_keys
 from reconcile.sync import ResourceResult, Syncer, SyncResult
-from reconcile.sync.options import has_option
 
 _SHOWN_PATHS = 3  # paths named in an out-of-sync message
 _RESPECT = "RespectIgnoreDifferences=true"

@@ -71,3 +71,19 @@ def test_an_unchanged_pass_sends_no_dry_run_and_a_live_change_sends_one():
     drift = differ.diff([target], {KEY: cluster.get(KEY)}, cluster=counting)
     assert counting.dry_runs == 2
     assert [str(c) for c in drift[KEY].changes] == ['~ /data/a: drifted -> "1"']
+
+
+def test_an_object_can_ask_for_a_local_prediction():
+    cluster = rc.MemoryCluster()
+    local = {
+        **CM,
+        "metadata": {**CM["metadata"], "annotations": {"argocd.argoproj.io/compare-options": "ServerSideDiff=false"}},
+    }
+    target = rc.Resource.from_manifest(annotate(local, "app"))
+    cluster.apply(target.manifest)
+    counting = _Counting(cluster)
+
+    diff = rc.Differ().diff([target], {KEY: cluster.get(KEY)}, cluster=counting)
+
+    assert counting.dry_runs == 0
+    assert not diff[KEY].modified

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from reconcile.annotations import COMPARE_OPTIONS, has_option
 from reconcile.diff.changes import Change, ListKeys, diff_values
 from reconcile.diff.ignore import IgnoreRule, apply_rules, as_rules
 from reconcile.diff.mask import mask_secrets
@@ -96,7 +97,8 @@ class Differ:
 
     Attributes:
         manager: The field manager the application applies with.
-        server_side: When a cluster is at hand, predict each object with a dry-run server-side apply, so the
+        server_side: When a cluster is at hand, predict each object with a dry-run server-side apply (unless the
+            object's ``argocd.argoproj.io/compare-options`` say ``ServerSideDiff=false``), so the
             server's own defaulting takes part (a default inside an atomic list, such as a StatefulSet's
             ``volumeClaimTemplates``, is then never drift). Without a cluster, or when the dry run is refused,
             the prediction is made locally with :func:`reconcile.fields.predict_apply`.
@@ -194,6 +196,8 @@ class Differ:
         """The server's dry-run answer for ``target``, or ``None`` to predict locally."""
         if cluster is None or live is None or not self.server_side:
             return None
+        if has_option(target.manifest, "ServerSideDiff=false", COMPARE_OPTIONS):
+            return None  # the object asks for a local prediction
         cache_key = _cache_key(target, live)
         if cache_key in self._predictions:
             predictions[cache_key] = self._predictions[cache_key]

@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from reconcile import tracking
+from reconcile.annotations import has_option
 from reconcile.diff import DiffResult
 from reconcile.errors import ClusterError, NotFoundError
 from reconcile.model import (
@@ -28,7 +29,6 @@ from reconcile.model import (
 )
 from reconcile.protocols import Cluster, PropagationPolicy
 from reconcile.schema import CRD, crd_kind
-from reconcile.sync.options import has_option
 from reconcile.sync.order import apply_order, prune_order
 from reconcile.sync.result import ResourceResult, SyncResult
 
