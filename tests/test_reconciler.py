@@ -29,7 +29,7 @@ def cluster() -> rc.MemoryCluster:
     return rc.MemoryCluster()
 
 
-def make_app(folder: Path, cluster: rc.MemoryCluster, **policy: bool) -> rc.Reconciler:
+def make_app(folder: Path, cluster: rc.MemoryCluster, ignore_differences=(), **policy: bool) -> rc.Reconciler:
     return rc.Reconciler(
         name="guestbook",
         source=rc.DirectorySource(folder),
@@ -37,6 +37,7 @@ def make_app(folder: Path, cluster: rc.MemoryCluster, **policy: bool) -> rc.Reco
         cluster=cluster,
         namespace="default",
         policy=rc.SyncPolicy(**policy),
+        ignore_differences=ignore_differences,
     )
 
 
@@ -501,14 +502,7 @@ REPLICAS_RULE = {"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/
 
 
 def test_ignored_differences_are_neither_reported_nor_healed(folder, cluster):
-    app = rc.Reconciler(
-        name="guestbook",
-        source=rc.DirectorySource(folder),
-        renderer=rc.DirectoryRenderer(),
-        cluster=cluster,
-        policy=rc.SyncPolicy(automated=True, self_heal=True),
-        ignore_differences=[REPLICAS_RULE],
-    )
+    app = make_app(folder, cluster, [REPLICAS_RULE], automated=True, self_heal=True)
     app.reconcile()
     cluster.patch(DEPLOYMENT, {"spec": {"replicas": 5}}, field_manager="hpa")
 
@@ -521,14 +515,7 @@ def test_ignored_differences_are_neither_reported_nor_healed(folder, cluster):
 
 @pytest.mark.parametrize(("respect", "replicas"), [(True, 5), (False, 2)])
 def test_respect_ignore_differences_keeps_live_values_when_a_sync_runs(folder, cluster, respect, replicas):
-    app = rc.Reconciler(
-        name="guestbook",
-        source=rc.DirectorySource(folder),
-        renderer=rc.DirectoryRenderer(),
-        cluster=cluster,
-        policy=rc.SyncPolicy(automated=True, respect_ignore_differences=respect),
-        ignore_differences=[REPLICAS_RULE],
-    )
+    app = make_app(folder, cluster, [REPLICAS_RULE], automated=True, respect_ignore_differences=respect)
     app.reconcile()
     cluster.patch(DEPLOYMENT, {"spec": {"replicas": 5}}, field_manager="hpa")
     text = (folder / "deployment.yaml").read_text()
