@@ -79,3 +79,16 @@ def test_an_object_can_ask_for_a_local_prediction():
 
     assert counting.dry_runs == 0
     assert not diff[KEY].modified
+
+
+def test_a_diff_reads_as_markdown():
+    cluster = rc.MemoryCluster()
+    target = rc.Resource.from_manifest(annotate(CM, "app"))
+    cluster.apply(target.manifest)
+    cluster.patch(KEY, {"data": {"a": "drifted"}}, field_manager="kubectl-patch")
+
+    markdown = rc.Differ().diff([target], {KEY: cluster.get(KEY)}, cluster=cluster)._repr_markdown_()
+
+    assert markdown.startswith("OutOfSync")
+    assert "```diff\n--- live/ConfigMap/default/cfg" in markdown
+    assert "-  a: drifted\n+  a: '1'" in markdown

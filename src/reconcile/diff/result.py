@@ -145,3 +145,8 @@ class DiffResult:
 
     def _repr_html_(self) -> str:
         return render.result_html(self)
+
+    def _repr_markdown_(self) -> str:
+        """The summary, then the unified diff in a ``diff`` code block (Secret values are masked already)."""
+        text = self.unified()
+        return f"{self}\n\n```diff\n{text}```\n" if text else f"{self}\n"
