@@ -1,6 +1,5 @@
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +9,6 @@ from reconcile.errors import DiffError
 from reconcile.model import Resource, ResourceKey, SyncStatus
 
 WEB = ResourceKey("apps", "Deployment", "default", "web")
-CONFORMANCE = Path(__file__).parents[2] / ".." / "shared" / "conformance" / "diff"
 
 
 def _deployment(replicas: int = 2, labels: dict[str, str] | None = None, containers: list | None = None) -> dict:
@@ -305,11 +303,9 @@ def test_result_is_sorted_and_refuses_duplicates():
     assert isinstance(a, ResourceDiff)
 
 
-def test_secret_values_stay_masked_in_the_wordpress_fixture():
-    if not CONFORMANCE.is_dir():
-        pytest.skip(f"conformance corpus not found at {CONFORMANCE}")
-    config = json.loads((CONFORMANCE / "fixtures" / "wordpress-config.json").read_text())
-    live = json.loads((CONFORMANCE / "fixtures" / "wordpress-live.json").read_text())
+def test_secret_values_stay_masked_in_the_wordpress_fixture(conformance_diff):
+    config = json.loads((conformance_diff / "fixtures" / "wordpress-config.json").read_text())
+    live = json.loads((conformance_diff / "fixtures" / "wordpress-live.json").read_text())
     secret = config["data"]["wordpress-password"]
     live["data"]["wordpress-password"] = "c29tZXRoaW5nLWVsc2U="
     diff = compare(config, live)

@@ -18,7 +18,6 @@ from reconcile.errors import ConfigurationError, DiffError
 from reconcile.model import Resource, ResourceKey
 
 WEB = ResourceKey("apps", "Deployment", "default", "web")
-CONFORMANCE = Path(__file__).parents[2] / ".." / "shared" / "conformance" / "diff"
 
 
 def _deployment(replicas: int = 2, images: dict[str, str] | None = None) -> dict[str, Any]:
@@ -292,11 +291,9 @@ def test_managed_fields_keyed_items_are_matched_by_their_keys():
 # Aggregated ClusterRoles -----------------------------------------------------------------------------------
 
 
-def _conformance_pair() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    if not CONFORMANCE.is_dir():
-        pytest.skip(f"conformance corpus not found at {CONFORMANCE}")
-    config = json.loads((CONFORMANCE / "fixtures" / "aggr-clusterrole-config.json").read_text())
-    live = json.loads((CONFORMANCE / "fixtures" / "aggr-clusterrole-live.json").read_text())
+def _conformance_pair(corpus: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    config = json.loads((corpus / "fixtures" / "aggr-clusterrole-config.json").read_text())
+    live = json.loads((corpus / "fixtures" / "aggr-clusterrole-live.json").read_text())
     # These are live-compare cases: the reference applies with kubectl's last-applied annotation, which names
     # `rules`, so the apply drops them; the predicted object stands in for that answer.
     last = json.loads(live["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"])
@@ -310,8 +307,8 @@ def _conformance_pair() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
     ("case", "ignore", "modified"),
     [("aggregated-clusterrole-ignored", True, False), ("aggregated-clusterrole-compared", False, True)],
 )
-def test_aggregated_cluster_role_rules(case: str, ignore: bool, modified: bool):
-    config, live, predicted = _conformance_pair()
+def test_aggregated_cluster_role_rules(case: str, ignore: bool, modified: bool, conformance_diff: Path):
+    config, live, predicted = _conformance_pair(conformance_diff)
     diff = compare(config, live, predicted_live=predicted, ignore_aggregated_roles=ignore)
     assert diff.modified is modified, case
     assert _paths(diff) == ([] if ignore else ["/rules"])
