@@ -539,3 +539,37 @@ def test_ignore_differences_go_to_the_differ_the_reconciler_builds(folder, clust
             differ=rc.Differ(),
             ignore_differences=[REPLICAS_RULE],
         )
+
+
+def test_system_wide_rules_in_diff_settings_apply_to_every_application(folder, cluster):
+    settings = rc.DiffSettings(ignore_differences=[{"group": "apps", "kind": "*", "jsonPointers": ["/spec/replicas"]}])
+    app = rc.Reconciler(
+        name="guestbook",
+        source=rc.DirectorySource(folder),
+        renderer=rc.DirectoryRenderer(),
+        cluster=cluster,
+        policy=rc.SyncPolicy(automated=True, self_heal=True, respect_ignore_differences=True),
+        diff_settings=settings,
+    )
+    app.reconcile()
+    cluster.patch(DEPLOYMENT, {"spec": {"replicas": 5}}, field_manager="hpa")
+    text = (folder / "deployment.yaml").read_text()
+    (folder / "deployment.yaml").write_text(text.replace("revisionHistoryLimit: 3", "revisionHistoryLimit: 4"))
+
+    result = app.reconcile()
+
+    assert result.sync is not None
+    assert result.sync.succeeded
+    # The sync applied the Git change and, respecting the system-wide rule, left the HPA's replicas alone.
+    assert cluster.get(DEPLOYMENT)["spec"]["revisionHistoryLimit"] == 4
+    assert cluster.get(DEPLOYMENT)["spec"]["replicas"] == 5
+    assert not app.diff().modified_resources
+    with pytest.raises(rc.ConfigurationError, match="diff_settings"):
+        rc.Reconciler(
+            name="guestbook",
+            source=rc.DirectorySource(folder),
+            renderer=rc.DirectoryRenderer(),
+            cluster=cluster,
+            differ=rc.Differ(),
+            diff_settings=settings,
+        )

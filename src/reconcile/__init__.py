@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconcile import diff
 from reconcile.cluster.memory import MemoryCluster
-from reconcile.diff import Change, Differ, DiffResult, IgnoreRule, ResourceDiff
+from reconcile.diff import Change, Differ, DiffResult, DiffSettings, IgnoreRule, KnownTypeField, ResourceDiff
 from reconcile.errors import (
     AuthenticationError,
     ClusterError,
@@ -75,6 +75,7 @@ __all__ = [
     "ConflictError",
     "DiffError",
     "DiffResult",
+    "DiffSettings",
     "Differ",
     "DirectoryRenderer",
     "DirectorySource",
@@ -84,6 +85,7 @@ __all__ = [
     "HealthStatus",
     "IgnoreRule",
     "InvalidError",
+    "KnownTypeField",
     "KubernetesCluster",
     "LocalRepository",
     "Location",

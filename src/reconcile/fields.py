@@ -30,25 +30,23 @@ FieldSet = dict[str, Any]
 
 _Path = tuple[str, ...]
 
-# What the API server strips from every field set (stripmeta.go), plus the deletion markers only it sets.
+SERVER_OWNED_METADATA: tuple[str, ...] = (
+    "name",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "selfLink",
+    "clusterName",
+    "managedFields",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+)
+"""``metadata`` fields no field set holds: the API server strips them (stripmeta.go), or only it sets them."""
+
 _SERVER_OWNED: frozenset[_Path] = frozenset(
-    {("f:apiVersion",), ("f:kind",)}
-    | {
-        ("f:metadata", f"f:{name}")
-        for name in (
-            "name",
-            "namespace",
-            "uid",
-            "resourceVersion",
-            "generation",
-            "creationTimestamp",
-            "selfLink",
-            "clusterName",
-            "managedFields",
-            "deletionTimestamp",
-            "deletionGracePeriodSeconds",
-        )
-    }
+    {("f:apiVersion",), ("f:kind",)} | {("f:metadata", f"f:{name}") for name in SERVER_OWNED_METADATA}
 )
 # Metadata only the server sets; an apply configuration carrying them (a copy of a live object) drops them.
 _SERVER_METADATA = (
@@ -604,13 +602,20 @@ def merge_apply(
         overrides: List types declared by a custom resource's schema.
     """
     sch = _Schema(group_kind, overrides)
+    return _merge_apply(live, config, _to_paths(previously_owned), _to_paths(owned_by_others), sch, share_live=False)
+
+
+def _merge_apply(
+    live: Manifest | None, config: Manifest, last: set[_Path], others: set[_Path], sch: _Schema, *, share_live: bool
+) -> Manifest:
     # Merging copies only what it changes; copying live first keeps the result apart from the caller's dict.
-    merged = _merge_fields(deep_copy(live) if live else {}, config, (), sch)
-    last = _to_paths(previously_owned)
+    merged = _merge_fields((live if share_live else deep_copy(live)) if live else {}, config, (), sch)
     if not last:
         return merged
     # The applied identity fields (metadata.name) count as owned here, so pruning never empties metadata.
-    managed = _field_paths(config, sch, strip=False) | _to_paths(owned_by_others)
+    managed = _field_paths(config, sch, strip=False) | others
+    if last <= managed:
+        return merged  # everything applied before is still owned by someone: nothing to prune
     pruned, _ = _Pruner(last, managed, sch).fields(merged, (), ())
     return pruned
 
@@ -671,6 +676,7 @@ def predict_apply(
     manager: str = "reconcile",
     *,
     overrides: SchemaOverrides | None = None,
+    share_live: bool = False,
 ) -> Manifest:
     """What applying ``config`` as ``manager`` would store, before the server's defaulting.
 
@@ -681,18 +687,20 @@ def predict_apply(
     ``stringData`` is folded into ``data`` and empty metadata maps are left out
     (:func:`reconcile.schema.omit_empty_metadata`). ``live``'s server-owned metadata (``resourceVersion``,
     ``managedFields``...) is kept as is, so the result equals ``live`` exactly when applying would change
-    nothing.
+    nothing. With ``share_live``, the result shares the parts the apply leaves as they are with ``live``
+    instead of copying them: for a caller that owns ``live`` and modifies neither.
     """
     prepared = apply_configuration(config)
     group_kind = _group_kind(prepared)
-    previously_owned: FieldSet = {}
+    sch = _Schema(group_kind, overrides)
+    previously_owned: set[_Path] = set()
     others: list[set[_Path]] = []
     applied_before = False
     for entry in _entries(live):
         owned = _to_paths(entry.get("fieldsV1"))
         if entry.get("manager") == manager and entry.get("operation") == "Apply":
             applied_before = True
-            previously_owned = union(previously_owned, _from_paths(owned))
+            previously_owned |= owned
         else:
             others.append(owned)
     last_applied_name = "kubectl.kubernetes.io/last-applied-configuration"
@@ -707,19 +715,12 @@ def predict_apply(
         except ValueError:
             last_applied = None  # unreadable: nothing is known to have been applied
         if isinstance(last_applied, dict):
-            previously_owned = field_set(apply_configuration(last_applied), group_kind, overrides=overrides)
+            previously_owned = _field_paths(apply_configuration(last_applied), sch)
             # The manager that wrote the annotation is that earlier apply, not another actor keeping its fields.
             others = [owned for owned in others if last_applied_path not in owned]
             # kubectl rewrites the annotation itself on every apply, so it is never pruned.
             others.append({last_applied_path})
-    merged = merge_apply(
-        live,
-        prepared,
-        previously_owned=previously_owned,
-        owned_by_others=_from_paths(set[_Path]().union(*others)),
-        group_kind=group_kind,
-        overrides=overrides,
-    )
+    merged = _merge_apply(live, prepared, previously_owned, set[_Path]().union(*others), sch, share_live=share_live)
     return schema.omit_empty_metadata(schema.fold_string_data(merged))
 
 

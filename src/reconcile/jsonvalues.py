@@ -30,6 +30,15 @@ def without_nulls(value: Any) -> Any:
     return value
 
 
+def without_empty_lists(value: Any) -> Any:
+    """A deep copy without map entries holding ``[]``: Go types omit an empty list, so it equals an absent one."""
+    if isinstance(value, dict):
+        return {name: without_empty_lists(child) for name, child in value.items() if child != []}
+    if isinstance(value, list):
+        return [without_empty_lists(item) for item in value]
+    return value
+
+
 _ATOMS = (str, int, float, bool, type(None))
 
 

@@ -12,7 +12,7 @@ import structlog
 
 from reconcile import protocols, tracking
 from reconcile.annotations import has_option
-from reconcile.diff import Differ, DiffResult, IgnoreRule, ResourceDiff
+from reconcile.diff import Differ, DiffResult, DiffSettings, IgnoreRule, ResourceDiff
 from reconcile.diff.ignore import as_rules, keep_live_values
 from reconcile.errors import ConfigurationError, ReconcileError, SyncError, UnknownKindError
 from reconcile.model import (
@@ -164,6 +164,8 @@ class Reconciler:
         policy: When to sync on :meth:`reconcile`.
         ignore_differences: Differences to ignore, as :class:`~reconcile.diff.IgnoreRule` objects or Argo CD's
             ``ignoreDifferences`` entries; given to the default differ (pass them to your own differ instead).
+        diff_settings: Comparison settings shared by all applications (system-wide ignore rules, known-type
+            fields, sensitive annotations: :class:`~reconcile.diff.DiffSettings`); given to the default differ.
         differ: How to compare (default :class:`~reconcile.diff.Differ`).
         syncer: How to sync (default :class:`~reconcile.sync.Syncer`).
         logger: A structlog-style logger; default ``structlog.get_logger("reconcile")``.
@@ -179,6 +181,7 @@ class Reconciler:
         namespace: str = "default",
         policy: SyncPolicy | None = None,
         ignore_differences: Iterable[IgnoreRule | Mapping[str, Any]] = (),
+        diff_settings: DiffSettings | None = None,
         differ: protocols.Differ | None = None,
         syncer: protocols.Syncer | None = None,
         logger: Any = None,
@@ -192,9 +195,14 @@ class Reconciler:
         self.namespace = namespace
         self.policy = policy or SyncPolicy()
         self.ignore_differences = as_rules(ignore_differences)
-        if differ is not None and self.ignore_differences:
-            raise ConfigurationError("give ignore_differences to the differ you pass, or let the Reconciler build it")
-        self.differ: protocols.Differ = differ or Differ(ignore_differences=self.ignore_differences)
+        if differ is not None and (self.ignore_differences or diff_settings is not None):
+            raise ConfigurationError(
+                "give ignore_differences and diff_settings to the differ you pass, or let the Reconciler build it"
+            )
+        self.diff_settings = diff_settings or DiffSettings()
+        self.differ: protocols.Differ = differ or Differ(
+            ignore_differences=self.ignore_differences, settings=self.diff_settings
+        )
         self.syncer: protocols.Syncer = syncer or Syncer()
         self._log = (logger or structlog.get_logger("reconcile")).bind(app=name)
         # The last revision an automated sync was attempted for, and whether it succeeded: the reference
@@ -312,8 +320,9 @@ class Reconciler:
         for target in comparison.targets:
             live = comparison.live.get(target.key)
             respect = self.policy.respect_ignore_differences or has_option(target.manifest, _RESPECT)
-            if live is not None and respect and self.ignore_differences:
-                kept = keep_live_values(self.ignore_differences, target.key, target.manifest, live)
+            rules = self.diff_settings.with_rules(self.ignore_differences)
+            if live is not None and respect and rules:
+                kept = keep_live_values(rules, target.key, target.manifest, live)
                 targets.append(Resource.from_manifest(kept, target.source))
             else:
                 targets.append(target)

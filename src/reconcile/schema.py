@@ -10,13 +10,12 @@ root; list items contribute no name (``("spec", "template", "spec", "containers"
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
 import attrs
 
-from reconcile.jsonvalues import deep_copy
 from reconcile.model import GroupKind, Manifest, split_api_version
 
 FieldPath = tuple[str, ...]
@@ -374,52 +373,67 @@ def overrides_from_openapi(schema: Mapping[str, Any]) -> dict[FieldPath, ListTyp
     return out
 
 
-def _fill_protocol(ports: object) -> None:
-    if isinstance(ports, list):
-        for port in ports:
-            if isinstance(port, dict) and port.get("protocol") is None:
-                port["protocol"] = "TCP"
+def _with_protocol(ports: Any) -> Any:
+    if not isinstance(ports, list):
+        return ports
+    return [
+        {**port, "protocol": "TCP"} if isinstance(port, dict) and port.get("protocol") is None else port
+        for port in ports
+    ]
 
 
-def _at(obj: object, path: FieldPath) -> object:
-    for name in path:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(name)
-    return obj
+def _with_container_protocols(spec: Any) -> Any:
+    if not isinstance(spec, dict):
+        return spec
+    out = dict(spec)
+    for field in ("containers", "initContainers"):
+        if isinstance(out.get(field), list):
+            out[field] = [
+                {**container, "ports": _with_protocol(container["ports"])}
+                if isinstance(container, dict) and "ports" in container
+                else container
+                for container in out[field]
+            ]
+    return out
+
+
+def _updated(obj: Any, path: FieldPath, update: Callable[[Any], Any]) -> Any:
+    """``obj`` with the value at ``path`` replaced by ``update(value)``, copying only the maps on the way."""
+    if not path:
+        return update(obj)
+    if not isinstance(obj, dict) or path[0] not in obj:
+        return obj
+    return {**obj, path[0]: _updated(obj[path[0]], path[1:], update)}
 
 
 def fill_list_keys(obj: Manifest) -> Manifest:
-    """A copy of ``obj`` with the defaulted key fields of keyed lists filled in (``protocol: TCP``).
+    """A new ``obj`` with the defaulted key fields of keyed lists filled in (``protocol: TCP``).
 
     A 1.20 API server rejects a server-side apply whose Service port or container port omits ``protocol``
     (a key of those lists), although it defaults the field on any other write. Filling it first makes the
-    apply succeed and keeps the keys of applied and live items equal.
+    apply succeed and keeps the keys of applied and live items equal. The result and its ``metadata`` map
+    are new; deeper parts it leaves unchanged are shared with ``obj``, and ``obj`` is not modified.
     """
-    out = deep_copy(obj)
+    out = dict(obj)
+    if isinstance(out.get("metadata"), dict):
+        out["metadata"] = dict(out["metadata"])
     group, _ = split_api_version(str(out.get("apiVersion") or ""))
     group_kind = GroupKind(group, str(out.get("kind") or ""))
     if group_kind == GroupKind("", "Service"):
-        _fill_protocol(_at(out, ("spec", "ports")))
+        out = _updated(out, ("spec", "ports"), _with_protocol)
     pod_spec = _POD_SPEC_AT.get(group_kind)
     if pod_spec is not None:
-        spec = _at(out, pod_spec)
-        if isinstance(spec, dict):
-            for field in ("containers", "initContainers"):
-                containers = spec.get(field)
-                if isinstance(containers, list):
-                    for container in containers:
-                        if isinstance(container, dict):
-                            _fill_protocol(container.get("ports"))
+        out = _updated(out, pod_spec, _with_container_protocols)
     return out
 
 
 def fold_string_data(obj: Manifest) -> Manifest:
-    """A copy of ``obj`` with a Secret's ``stringData`` folded into base64 ``data``, as the server stores it.
+    """A new ``obj`` with a Secret's ``stringData`` folded into base64 ``data``, as the server stores it.
 
-    Keys in ``stringData`` win over the same keys in ``data``. Objects of other kinds come back unchanged.
+    Keys in ``stringData`` win over the same keys in ``data``. Objects of other kinds come back unchanged. The
+    result shares the parts it leaves unchanged with ``obj``; neither is modified.
     """
-    out = deep_copy(obj)
+    out = dict(obj)
     group, _ = split_api_version(str(out.get("apiVersion") or ""))
     if group or out.get("kind") != "Secret" or "stringData" not in out:
         return out
@@ -436,17 +450,18 @@ _OMITTED_WHEN_EMPTY = ("labels", "annotations", "finalizers", "ownerReferences")
 
 
 def omit_empty_metadata(obj: Manifest) -> Manifest:
-    """A copy of ``obj`` without empty ``metadata`` labels, annotations, finalizers or owner references.
+    """A new ``obj`` without empty ``metadata`` labels, annotations, finalizers or owner references.
 
     The API server never stores them (its Go types omit them when empty), so ``annotations: {}`` in a
-    manifest leaves no trace on the live object.
+    manifest leaves no trace on the live object. The result shares the parts it leaves unchanged with ``obj``;
+    neither is modified.
     """
-    out = deep_copy(obj)
+    out = dict(obj)
     metadata = out.get("metadata")
     if isinstance(metadata, dict):
-        for name in _OMITTED_WHEN_EMPTY:
-            if name in metadata and metadata[name] in ({}, []):
-                del metadata[name]
+        out["metadata"] = {
+            name: value for name, value in metadata.items() if name not in _OMITTED_WHEN_EMPTY or value not in ({}, [])
+        }
     return out
 
 

@@ -64,6 +64,7 @@ def test_reference_verdict(case: dict[str, Any]) -> None:
     options: dict[str, Any] = dict(case.get("options") or {})
     if case["kind"] == "server-side":
         options["predicted_live"] = _load(fixtures / case["predicted_live"])
+        options["manager"] = "argocd-controller"  # the manager the reference engine applied these fixtures with
     elif case["kind"] == "structured-merge":
         options["manager"] = _applier(live)
 

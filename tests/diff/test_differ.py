@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from reconcile.diff import Change, Differ, DiffResult, ResourceDiff, compare
+from reconcile.diff import Change, Differ, DiffResult, DiffSettings, ResourceDiff, compare
 from reconcile.errors import DiffError
 from reconcile.model import Resource, ResourceKey, SyncStatus
 
@@ -178,19 +178,35 @@ def test_containers_are_paired_by_name():
     ]
 
 
-def test_predicted_live_from_the_server_is_used_as_given():
-    live = _as_live(_deployment())
+def _with_injected_proxy(live: dict) -> dict:
     answer = copy.deepcopy(live)
     answer["spec"]["template"]["spec"]["containers"].insert(
         0, {"name": "init-proxy", "image": "envoy:1", "imagePullPolicy": "IfNotPresent"}
     )
-    diff = compare(_deployment(), live, predicted_live=answer)
+    return answer
+
+
+def test_predicted_live_from_the_server_is_used_as_given_with_include_mutation_webhook():
+    live = _as_live(_deployment())
+    answer = _with_injected_proxy(live)
+    diff = compare(_deployment(), live, predicted_live=answer, settings=DiffSettings(include_mutation_webhook=True))
     assert [str(c) for c in diff.changes] == [
         '+ /spec/template/spec/containers/0: {"name": "init-proxy", "image": "envoy:1", "imagePullPolicy": '
         '"IfNotPresent"}'
     ]
     assert diff.predicted == answer
     assert diff.predicted is not answer
+
+
+def test_what_a_webhook_adds_to_the_server_answer_is_not_drift_unless_the_object_asks():
+    live = _as_live(_deployment())
+    answer = _with_injected_proxy(live)
+    assert compare(_deployment(), live, predicted_live=answer).changes == ()
+    asking = _deployment()
+    asking["metadata"]["annotations"] = {"argocd.argoproj.io/compare-options": "IncludeMutationWebhook=true"}
+    live["metadata"]["annotations"] = answer["metadata"]["annotations"] = dict(asking["metadata"]["annotations"])
+    diff = compare(asking, live, predicted_live=answer)
+    assert [change.path for change in diff.changes] == ["/spec/template/spec/containers/0"]
 
 
 def test_missing_object():
@@ -323,7 +339,8 @@ def test_list_keys_come_from_the_schema_first():
     ]
     answer = copy.deepcopy(live)
     answer["spec"]["template"]["spec"]["containers"][0]["ports"][0]["name"] = "web"
-    diff = compare(_deployment(), live, predicted_live=answer)
+    # The answer's change is nobody's apply: compare it as a webhook's change.
+    diff = compare(_deployment(), live, predicted_live=answer, settings=DiffSettings(include_mutation_webhook=True))
     # Container ports are keyed by port and protocol: a renamed port is one changed field, not a swap.
     assert [str(c) for c in diff.changes] == ["~ /spec/template/spec/containers/0/ports/0/name: http -> web"]
 

@@ -4,7 +4,8 @@
 :class:`DiffResult` of :class:`ResourceDiff` objects, each with its :class:`Change` list, a unified diff and
 notebook HTML. Server-only fields are left out (:mod:`~reconcile.diff.normalize`) and Secret values are masked
 (:mod:`~reconcile.diff.mask`) before anything is stored or shown; :class:`IgnoreRule` (Argo CD's
-``ignoreDifferences``) leaves chosen fields out as well.
+``ignoreDifferences``) leaves chosen fields out as well. :class:`DiffSettings` holds what every application
+shares: system-wide rules, :class:`KnownTypeField` registrations, sensitive annotations.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 from reconcile.diff.changes import Change
 from reconcile.diff.differ import Differ, compare
 from reconcile.diff.ignore import IgnoreRule
+from reconcile.diff.known_types import KnownTypeField
 from reconcile.diff.result import DiffResult, ResourceDiff
+from reconcile.diff.settings import DiffSettings
 
-__all__ = ["Change", "DiffResult", "Differ", "IgnoreRule", "ResourceDiff", "compare"]
+__all__ = ["Change", "DiffResult", "DiffSettings", "Differ", "IgnoreRule", "KnownTypeField", "ResourceDiff", "compare"]

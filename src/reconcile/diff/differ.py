@@ -21,14 +21,18 @@ from reconcile.diff.ignore import IgnoreRule, apply_rules, as_rules
 from reconcile.diff.mask import mask_secrets
 from reconcile.diff.normalize import comparable, prepare_desired, with_known_defaults
 from reconcile.diff.result import DiffResult, ResourceDiff
+from reconcile.diff.settings import DiffSettings
+from reconcile.diff.webhook import without_webhook_mutations
 from reconcile.errors import ClusterError, DiffError
 from reconcile.fields import predict_apply
-from reconcile.jsonvalues import json_equal
+from reconcile.jsonvalues import deep_copy, json_equal
 from reconcile.model import GroupKind, Manifest, Resource, ResourceKey
 from reconcile.schema import BUILTIN_KINDS, list_type
 
 if TYPE_CHECKING:
     from reconcile.protocols import Cluster
+
+_DEFAULTS = DiffSettings()
 
 
 def compare(
@@ -39,6 +43,7 @@ def compare(
     manager: str = "reconcile",
     ignore_differences: Iterable[IgnoreRule | Mapping[str, Any]] = (),
     ignore_aggregated_roles: bool = False,
+    settings: DiffSettings = _DEFAULTS,
 ) -> ResourceDiff:
     """Compare one object's desired state with its live state.
 
@@ -54,6 +59,8 @@ def compare(
             mappings); the fields of those matching the object are left out of both sides.
         ignore_aggregated_roles: Leave out the ``rules`` of a ClusterRole with an ``aggregationRule``: the
             controller fills them in from the roles it aggregates.
+        settings: System-wide settings: their rules come before ``ignore_differences``, and their known-type
+            fields, sensitive annotations and mutation-webhook choice apply (:class:`DiffSettings`).
 
     Returns:
         The diff, with Secret values masked. Nothing passed in is modified.
@@ -62,33 +69,64 @@ def compare(
         DiffError: Both objects are ``None``, they are not the same object, or a jq expression failed.
         ConfigurationError: A rule mapping is malformed.
     """
-    rules = as_rules(ignore_differences)
+    rules = settings.with_rules(ignore_differences)
     if desired is None and live is None:
         raise DiffError("nothing to compare: both the desired and the live object are missing")
     prepared = _prepare(desired, live)
-    if prepared is None:
-        predicted = None
-    elif predicted_live is not None:
-        predicted = predicted_live  # copied by the masking below
-    else:
-        predicted = predict_apply(live, prepared, manager)
-        if live is not None:
-            # No server defaulted this prediction: take the defaults the live object shows.
-            predicted = with_known_defaults(predicted, live)
-    masked_desired, masked_live, masked_predicted = mask_secrets((prepared, live, predicted))
+    # One copy keeps the diff apart from the caller's objects; the local prediction shares it.
+    own_live = deep_copy(live)
+    predicted: Manifest | None = None
+    if prepared is not None and predicted_live is None:
+        predicted = predict_apply(own_live, prepared, manager, share_live=True)
+    elif prepared is not None and predicted_live is not None:
+        predicted = _server_prediction(prepared, predicted_live, own_live, manager, settings)
+    masked_desired, masked_live, masked_predicted = mask_secrets(
+        (prepared, own_live, predicted), sensitive_annotations=settings.sensitive_annotations
+    )
     key = ResourceKey.from_manifest(_first(masked_desired, masked_live))
     changes: tuple[Change, ...] = ()
-    if masked_live is not None and masked_predicted is not None:
-        before, after = comparable(masked_live), comparable(masked_predicted)
-        if ignore_aggregated_roles and _aggregated_role(key, masked_desired, masked_live):
+    # Equal objects compare equal in every normal form: an in-sync object needs no normalizing at all.
+    if masked_live is not None and masked_predicted is not None and not _equal(masked_live, masked_predicted):
+        before, after = (
+            comparable(masked_live, settings.known_types),
+            comparable(masked_predicted, settings.known_types),
+        )
+        if predicted_live is None and not _equal(before, after):
+            # No server defaulted this prediction: take the defaults the live object shows.
+            masked_predicted = with_known_defaults(masked_predicted, masked_live)
+            after = comparable(masked_predicted, settings.known_types)
+        if (ignore_aggregated_roles or settings.ignore_aggregated_roles) and _aggregated_role(
+            key, masked_desired, masked_live
+        ):
             before.pop("rules", None)
             after.pop("rules", None)
         if rules:
             before, after = apply_rules(rules, key, before, after, raw_live=live)
-        # Most objects are in sync: C-speed equality settles them (json_equal tells true from 1, which == does not).
-        if not (before == after and json_equal(before, after)):
+        if not _equal(before, after):
             changes = diff_values(before, after, list_keys=_schema_keys(key.group_kind))
     return ResourceDiff(key=key, desired=masked_desired, live=masked_live, predicted=masked_predicted, changes=changes)
+
+
+def _server_prediction(
+    desired: Manifest, answer: Manifest, live: Manifest | None, manager: str, settings: DiffSettings
+) -> Manifest:
+    """A copy of the server's dry-run ``answer``, mutating webhooks' changes put back as they are live."""
+    include = settings.include_mutation_webhook or has_option(desired, "IncludeMutationWebhook=true", COMPARE_OPTIONS)
+    if include or live is None or _equal(answer, live):
+        return deep_copy(answer)
+    return without_webhook_mutations(answer, live, manager)
+
+
+def _equal(before: Manifest, after: Manifest) -> bool:
+    # Most objects are in sync, so this runs at C speed: == finds every difference but true against 1, which
+    # the JSON texts then tell apart; only texts that still differ (1 against 1.0) need json_equal.
+    if before != after:
+        return False
+    return _text(before) == _text(after) or json_equal(before, after)
+
+
+def _text(obj: Manifest) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
 
 
 @attrs.frozen
@@ -103,14 +141,17 @@ class Differ:
             ``volumeClaimTemplates``, is then never drift). Without a cluster, or when the dry run is refused,
             the prediction is made locally with :func:`reconcile.fields.predict_apply`.
         workers: How many dry runs are sent at once (the cluster must be thread-safe).
-        ignore_differences: Argo CD ``ignoreDifferences`` rules passed to every :func:`compare` (mappings are
-            read into :class:`IgnoreRule` objects).
+        ignore_differences: The application's Argo CD ``ignoreDifferences`` rules, passed to every
+            :func:`compare` (mappings are read into :class:`IgnoreRule` objects).
+        settings: What every application shares (:class:`DiffSettings`): system-wide rules, known-type fields,
+            sensitive annotations, aggregated roles, the mutation-webhook choice.
     """
 
     manager: str = "reconcile"
     server_side: bool = True
     workers: int = 16
     ignore_differences: tuple[IgnoreRule, ...] = attrs.field(default=(), converter=as_rules)
+    settings: DiffSettings = _DEFAULTS
     # Server answers by (key, desired object, live resourceVersion): an unchanged pass sends no dry run.
     # Kept per Differ and trimmed to the last pass, so it never outgrows one application.
     _predictions: dict[tuple[ResourceKey, str, str], Manifest | None] = attrs.field(
@@ -179,9 +220,14 @@ class Differ:
                     predicted_live=predicted,
                     manager=self.manager,
                     ignore_differences=self.ignore_differences,
+                    settings=self.settings,
                 )
             )
-        diffs += [compare(None, obj, manager=self.manager) for key, obj in live.items() if key not in seen]
+        diffs += [
+            compare(None, obj, manager=self.manager, settings=self.settings)
+            for key, obj in live.items()
+            if key not in seen
+        ]
         self._predictions.clear()
         self._predictions.update(predictions)
         return DiffResult(diffs)

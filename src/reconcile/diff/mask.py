@@ -6,12 +6,16 @@ different values masks of different lengths (8, 12, 16... signs), so a changed v
 without showing either value. The ``kubectl.kubernetes.io/last-applied-configuration`` annotation of a Secret
 holds the values too, so it is masked whole, the same way. An empty value and ``null`` get the same mask:
 the server stores an empty value as ``null``.
+
+Annotations can hold secrets as well (a token in an ingress controller's annotation): the values of the
+annotation keys listed as sensitive are masked the same way on every kind, in the object and inside its
+last-applied copy (masked whole when that copy cannot be read).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from reconcile.jsonvalues import deep_copy
@@ -32,12 +36,20 @@ def is_secret(obj: Manifest) -> bool:
     return key.group == "" and key.kind == "Secret"
 
 
-def mask_secrets(objects: Sequence[Manifest | None]) -> tuple[Manifest | None, ...]:
-    """Copies of ``objects`` (the same object at several stages) with every Secret value masked.
+def mask_secrets(
+    objects: Sequence[Manifest | None], *, sensitive_annotations: Collection[str] = ()
+) -> tuple[Manifest | None, ...]:
+    """``objects`` (the same object at several stages) with every Secret value and sensitive annotation masked.
 
-    Objects that are not Secrets come back as plain copies. Masks are consistent across the whole sequence.
+    An object with something to mask comes back as a masked copy; the others come back as they are. Masks are
+    consistent across the whole sequence.
     """
-    masked = tuple(deep_copy(obj) for obj in objects)
+    masked = tuple(
+        deep_copy(obj) if obj is not None and (is_secret(obj) or _sensitive(obj, sensitive_annotations)) else obj
+        for obj in objects
+    )
+    if sensitive_annotations:
+        _mask_annotations([obj for obj in masked if obj is not None], sensitive_annotations)
     secrets = [obj for obj in masked if obj is not None and is_secret(obj)]
     if not secrets:
         return masked
@@ -61,6 +73,44 @@ def mask_secrets(objects: Sequence[Manifest | None]) -> tuple[Manifest | None, .
         if isinstance(annotations, dict) and LAST_APPLIED in annotations:
             annotations[LAST_APPLIED] = masks.mask(annotations[LAST_APPLIED])
     return masked
+
+
+def _annotations(obj: Manifest) -> dict[str, Any]:
+    annotations = (obj.get("metadata") or {}).get("annotations")
+    return annotations if isinstance(annotations, dict) else {}
+
+
+def _sensitive(obj: Manifest, names: Collection[str]) -> bool:
+    annotations = _annotations(obj)
+    return any(name in annotations for name in names) or (bool(names) and LAST_APPLIED in annotations)
+
+
+def _mask_annotations(objects: list[Manifest], names: Collection[str]) -> None:
+    """Masks the ``names`` annotations of ``objects`` in place, and in their last-applied copies."""
+    applied: list[dict[str, Any] | None] = []
+    whole = _Masks()
+    for obj in objects:
+        annotations = _annotations(obj)
+        text = annotations.get(LAST_APPLIED)
+        copy = None
+        if isinstance(text, str) and any(name in text for name in names):
+            try:
+                copy = json.loads(text)
+            except ValueError:
+                copy = None
+            if not isinstance(copy, dict):
+                annotations[LAST_APPLIED] = whole.mask(text)  # cannot tell what it holds: hide it whole
+                copy = None
+        applied.append(copy)
+    for name in names:
+        masks = _Masks()
+        for obj, copy in zip(objects, applied, strict=True):
+            for annotations in (_annotations(obj), _annotations(copy) if copy is not None else {}):
+                if name in annotations:
+                    annotations[name] = masks.mask(annotations[name])
+    for obj, copy in zip(objects, applied, strict=True):
+        if copy is not None:
+            _annotations(obj)[LAST_APPLIED] = json.dumps(copy, separators=(",", ":"))
 
 
 def _values(obj: Manifest, section: str) -> dict[str, Any]:

@@ -31,7 +31,7 @@ _SUFFIXES = {
 _QUANTITY = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?)")
 
 # Maps whose values are quantities, by the field name that holds them.
-_QUANTITY_MAPS = frozenset(
+QUANTITY_MAPS = frozenset(
     {
         "limits",
         "requests",
@@ -48,7 +48,7 @@ _QUANTITY_MAPS = frozenset(
     }
 )
 # Fields that are one quantity.
-_QUANTITY_FIELDS = frozenset({"sizeLimit"})
+QUANTITY_FIELDS = frozenset({"sizeLimit"})
 
 
 def quantity_value(text: str) -> Decimal | None:
@@ -78,13 +78,13 @@ def canonical(value: Any) -> Any:
 def with_canonical_quantities(value: Any, name: str = "") -> Any:
     """A copy of ``value`` with the quantities of resource maps (``limits``, ``requests``, ``hard``...) canonical."""
     if isinstance(value, dict):
-        if name in _QUANTITY_MAPS:
+        if name in QUANTITY_MAPS:
             return {
                 key: canonical(item) if not isinstance(item, dict | list) else with_canonical_quantities(item, key)
                 for key, item in value.items()
             }
         return {
-            key: canonical(item) if key in _QUANTITY_FIELDS else with_canonical_quantities(item, key)
+            key: canonical(item) if key in QUANTITY_FIELDS else with_canonical_quantities(item, key)
             for key, item in value.items()
         }
     if isinstance(value, list):

@@ -1,0 +1,88 @@
+"""DiffSettings: what every application's comparison shares."""
+
+import json
+
+from reconcile.diff import Differ, DiffSettings, IgnoreRule, compare
+from reconcile.diff.mask import LAST_APPLIED
+from reconcile.model import Resource, ResourceKey
+
+TOKEN = "s3cr3t-t0ken"
+
+
+def _ingress(token: str, host: str = "web.example.com") -> dict:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {
+            "name": "web",
+            "namespace": "default",
+            "annotations": {"auth.example.com/token": token, "team": "web"},
+        },
+        "spec": {"rules": [{"host": host}]},
+    }
+
+
+def test_system_wide_rules_come_before_the_application_rules():
+    settings = DiffSettings(ignore_differences=[IgnoreRule(json_pointers=["/spec/rules"])])
+    desired, live = _ingress("a", host="new.example.com"), _ingress("a")
+    live["metadata"]["annotations"]["team"] = "ops"
+
+    assert settings.with_rules([{"kind": "Ingress", "jsonPointers": ["/metadata/annotations/team"]}]) == (
+        IgnoreRule(json_pointers=("/spec/rules",)),
+        IgnoreRule(kind="Ingress", json_pointers=("/metadata/annotations/team",)),
+    )
+    assert [c.path for c in compare(desired, live, predicted_live=desired).changes] == [
+        "/metadata/annotations/team",
+        "/spec/rules/0/host",
+    ]
+    assert [c.path for c in compare(desired, live, predicted_live=desired, settings=settings).changes] == [
+        "/metadata/annotations/team"
+    ]
+    differ = Differ(
+        ignore_differences=[{"kind": "Ingress", "jsonPointers": ["/metadata/annotations/team"]}], settings=settings
+    )
+    result = differ.diff([Resource.from_manifest(desired)], {ResourceKey.from_manifest(live): live})
+    assert not result.modified_resources
+
+
+def test_sensitive_annotations_are_masked_on_every_kind_and_in_the_last_applied_copy():
+    settings = DiffSettings(sensitive_annotations=["auth.example.com/token"])
+    live = _ingress("old-" + TOKEN)
+    live["metadata"]["annotations"][LAST_APPLIED] = json.dumps(_ingress("old-" + TOKEN))
+    desired = _ingress(TOKEN)
+    answer = _ingress(TOKEN)  # the server keeps kubectl's annotation, which our apply does not name
+    answer["metadata"]["annotations"][LAST_APPLIED] = live["metadata"]["annotations"][LAST_APPLIED]
+
+    diff = compare(desired, live, predicted_live=answer, settings=settings)
+
+    shown = "\n".join([str(diff), diff.unified(), repr(diff), json.dumps([diff.desired, diff.live, diff.predicted])])
+    assert TOKEN not in shown
+    assert [(c.path, c.old, c.new) for c in diff.changes] == [
+        ("/metadata/annotations/auth.example.com~1token", "+" * 12, "+" * 8)
+    ]
+    assert diff.live is not None
+    last_applied = json.loads(diff.live["metadata"]["annotations"][LAST_APPLIED])
+    assert last_applied["metadata"]["annotations"] == {"auth.example.com/token": "+" * 12, "team": "web"}
+    assert live["metadata"]["annotations"]["auth.example.com/token"] == "old-" + TOKEN  # the caller's copy
+
+
+def test_an_unreadable_last_applied_copy_holding_a_sensitive_annotation_is_masked_whole():
+    settings = DiffSettings(sensitive_annotations=["auth.example.com/token"])
+    live = _ingress(TOKEN)
+    live["metadata"]["annotations"][LAST_APPLIED] = '{"auth.example.com/token": "' + TOKEN
+    diff = compare(_ingress(TOKEN), live, settings=settings)
+    assert diff.live is not None
+    assert diff.live["metadata"]["annotations"][LAST_APPLIED] == "+" * 8
+    assert TOKEN not in json.dumps(diff.live)
+
+
+def test_aggregated_roles_can_be_ignored_system_wide():
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "view-all"},
+        "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"aggregate": "true"}}]},
+    }
+    live = {**role, "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]}
+    assert compare(role, live, predicted_live=role).modified
+    assert not compare(role, live, predicted_live=role, settings=DiffSettings(ignore_aggregated_roles=True)).modified
