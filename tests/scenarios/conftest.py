@@ -27,7 +27,9 @@ class Env:
         self.folder.mkdir(exist_ok=True)
         (self.folder / name).write_text(text)
 
-    def app(self, namespace: str | None = None, **policy: bool) -> rc.Reconciler:
+    def app(
+        self, namespace: str | None = None, diff_settings: rc.DiffSettings | None = None, **policy: bool
+    ) -> rc.Reconciler:
         return rc.Reconciler(
             name=f"app-{self.namespace}",
             source=rc.DirectorySource(self.folder),
@@ -35,6 +37,7 @@ class Env:
             cluster=self.cluster,
             namespace=namespace or self.namespace,
             policy=rc.SyncPolicy(**policy),
+            diff_settings=diff_settings,
         )
 
     def eventually_gone(self, key: rc.ResourceKey, timeout: float = 30.0) -> None:

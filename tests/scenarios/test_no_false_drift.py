@@ -60,3 +60,93 @@ def test_common_workloads_are_synced_after_a_sync_and_each_change_is_found(env):
         str(cronjob),
         str(hpa),
     }
+
+
+def _gadget_crd(group: str) -> str:
+    return f"""apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: gadgets.{group}
+spec:
+  group: {group}
+  scope: Namespaced
+  names: {{kind: Gadget, plural: gadgets, singular: gadget, listKind: GadgetList}}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+                size: {{type: integer}}
+                speed: {{type: integer}}
+                label: {{type: string}}
+                color: {{type: string}}
+                mode: {{type: string, default: standard}}
+                timeout: {{type: string}}
+                resources:
+                  type: object
+                  properties:
+                    limits: {{type: object, additionalProperties: {{type: string}}}}
+"""
+
+
+GADGET = """apiVersion: {group}/v1
+kind: Gadget
+metadata:
+  name: gear
+spec:
+  size: 3
+  speed: 5
+  label: shiny
+  timeout: 90m
+  resources: {{limits: {{cpu: 1000m}}}}
+"""
+
+
+def test_a_custom_resource_is_synced_after_a_sync_and_each_change_is_found(env):
+    group = f"{env.namespace}.example.com"
+    env.write("crd.yaml", _gadget_crd(group))
+    env.write("gadget.yaml", GADGET.format(group=group))
+    env.cleanups.append(
+        lambda: env.cluster.delete(
+            rc.ResourceKey("apiextensions.k8s.io", "CustomResourceDefinition", "", f"gadgets.{group}")
+        )
+    )
+    settings = rc.DiffSettings(
+        known_types=[
+            rc.KnownTypeField(group=group, kind="Gadget", field="spec.timeout", type="meta/v1/Duration"),
+            rc.KnownTypeField(group=group, kind="Gadget", field="spec.resources", type="core/v1/ResourceRequirements"),
+        ]
+    )
+    app = env.app(automated=True, diff_settings=settings)
+    first = app.reconcile()
+    assert first.error is None
+    assert first.sync.succeeded, str(first.sync)
+    gadget = env.key(group, "Gadget", "gear")
+
+    # The schema's default (mode: standard, filled in by a real API server) is not drift.
+    assert not app.diff().modified, app.diff().unified()
+    # Its controller writes the duration and the quantity back in Go's spelling: not drift either.
+    env.cluster.patch(
+        gadget,
+        {"spec": {"timeout": "1h30m0s", "resources": {"limits": {"cpu": "1"}}}},
+        field_manager="gadget-controller",
+    )
+    assert not app.diff().modified, app.diff().unified()
+
+    # One field changed, one added and one removed in Git; one changed live.
+    env.write(
+        "gadget.yaml",
+        GADGET.format(group=group).replace("size: 3", "size: 4").replace("label: shiny\n", "color: red\n"),
+    )
+    env.cluster.patch(gadget, {"spec": {"speed": 7}}, field_manager="kubectl-edit")
+
+    diff = app.diff()
+
+    assert paths(diff, gadget) == ["+ /spec/color", "- /spec/label", "~ /spec/size", "~ /spec/speed"]
+    assert [str(d.key) for d in diff.modified_resources] == [str(gadget)]
