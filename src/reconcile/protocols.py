@@ -74,6 +74,10 @@ class Cluster(Protocol):
         """Create ``obj``; :class:`~reconcile.errors.ConflictError` when it exists already."""
         ...
 
+    def replace(self, obj: Manifest, *, field_manager: str = "reconcile", dry_run: bool = False) -> Manifest:
+        """Replace the whole object (``kubectl replace``); :class:`~reconcile.errors.NotFoundError` when missing."""
+        ...
+
     def patch(
         self,
         key: ResourceKey,

@@ -86,3 +86,31 @@ def test_aggregated_roles_can_be_ignored_system_wide():
     live = {**role, "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]}
     assert compare(role, live, predicted_live=role).modified
     assert not compare(role, live, predicted_live=role, settings=DiffSettings(ignore_aggregated_roles=True)).modified
+
+
+def test_status_is_compared_only_where_asked():
+    desired = {
+        "apiVersion": "example.com/v1",
+        "kind": "Gauge",
+        "metadata": {"name": "g", "namespace": "default"},
+        "spec": {"size": 1},
+        "status": {"level": "green"},
+    }
+    live = {**desired, "status": {"level": "red"}}
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gauges.example.com"},
+        "spec": {"group": "example.com"},
+        "status": {"acceptedNames": {"kind": "Gauge"}},
+    }
+    crd_live = {**crd, "status": {"acceptedNames": {"kind": "Gauge", "plural": "gauges"}}}
+
+    def changed(want: dict, have: dict, setting: str) -> list[str]:
+        settings = DiffSettings(ignore_resource_status_field=setting)  # type: ignore[arg-type]
+        return [c.path for c in compare(want, have, predicted_live=want, settings=settings).changes]
+
+    assert changed(desired, live, "all") == []
+    assert changed(desired, live, "crd") == ["/status/level"]
+    assert changed(crd, crd_live, "crd") == []
+    assert changed(crd, crd_live, "none") == ["/status/acceptedNames/plural"]

@@ -123,6 +123,10 @@ class CachedCluster:
         """Create through the inner cluster; the answer is cached."""
         return self._record(self.inner.create(obj, field_manager=field_manager, dry_run=dry_run), dry_run)
 
+    def replace(self, obj: Manifest, *, field_manager: str = "reconcile", dry_run: bool = False) -> Manifest:
+        """Replace through the inner cluster; the answer is cached."""
+        return self._record(self.inner.replace(obj, field_manager=field_manager, dry_run=dry_run), dry_run)
+
     def patch(
         self, key: ResourceKey, patch: Mapping[str, Any], *, field_manager: str = "reconcile", dry_run: bool = False
     ) -> Manifest:

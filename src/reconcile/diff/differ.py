@@ -87,14 +87,13 @@ def compare(
     changes: tuple[Change, ...] = ()
     # Equal objects compare equal in every normal form: an in-sync object needs no normalizing at all.
     if masked_live is not None and masked_predicted is not None and not _equal(masked_live, masked_predicted):
-        before, after = (
-            comparable(masked_live, settings.known_types),
-            comparable(masked_predicted, settings.known_types),
-        )
+        keep_status = settings.compares_status(key.group_kind)
+        before = comparable(masked_live, settings.known_types, keep_status=keep_status)
+        after = comparable(masked_predicted, settings.known_types, keep_status=keep_status)
         if predicted_live is None and not _equal(before, after):
             # No server defaulted this prediction: take the defaults the live object shows.
             masked_predicted = with_known_defaults(masked_predicted, masked_live)
-            after = comparable(masked_predicted, settings.known_types)
+            after = comparable(masked_predicted, settings.known_types, keep_status=keep_status)
         if (ignore_aggregated_roles or settings.ignore_aggregated_roles) and _aggregated_role(
             key, masked_desired, masked_live
         ):

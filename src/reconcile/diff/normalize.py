@@ -34,15 +34,16 @@ SERVER_METADATA: tuple[str, ...] = (
 """``metadata`` fields only the API server writes."""
 
 
-def normalize(obj: Manifest) -> Manifest:
+def normalize(obj: Manifest, *, keep_status: bool = False) -> Manifest:
     """A copy of ``obj`` without server-only fields.
 
-    Drops ``status``, the :data:`SERVER_METADATA` fields and every map entry whose value is ``null``: the API
-    server reads a null field as an absent one, and Go clients write some (``creationTimestamp: null`` in pod
-    templates) that mean nothing.
+    Drops ``status`` (unless ``keep_status``), the :data:`SERVER_METADATA` fields and every map entry whose value
+    is ``null``: the API server reads a null field as an absent one, and Go clients write some
+    (``creationTimestamp: null`` in pod templates) that mean nothing.
     """
     result: Manifest = without_nulls(obj)
-    result.pop("status", None)
+    if not keep_status:
+        result.pop("status", None)
     metadata = result.get("metadata")
     if isinstance(metadata, dict):
         for field in SERVER_METADATA:
@@ -67,7 +68,7 @@ def _group_kind(obj: Manifest) -> GroupKind:
     return GroupKind(group, str(obj.get("kind") or ""))
 
 
-def comparable(obj: Manifest, known_types: Iterable[KnownTypeField] = ()) -> Manifest:
+def comparable(obj: Manifest, known_types: Iterable[KnownTypeField] = (), *, keep_status: bool = False) -> Manifest:
     """:func:`normalize`, then the form in which equal objects of a built-in kind are equal.
 
     Built-in kinds are stored as protobuf, where an empty list and an absent one are the same thing, so empty
@@ -75,17 +76,19 @@ def comparable(obj: Manifest, known_types: Iterable[KnownTypeField] = ()) -> Man
     storage does, except in the ``known_types`` fields registered for their kind. An Endpoints object's
     subsets, and their addresses and ports, are sorted (the order carries no meaning and controllers write
     them in any order) and its ports' protocol defaults to TCP. Resource quantities are compared by value
-    (``1000m`` is ``1``).
+    (``1000m`` is ``1``). ``status`` is dropped unless ``keep_status``.
     """
     group_kind = _group_kind(obj)
     if not is_builtin_group(group_kind.group):
-        return normalize_known_types(normalize(obj), group_kind, known_types)  # type: ignore[no-any-return]
+        normal = normalize(obj, keep_status=keep_status)
+        return normalize_known_types(normal, group_kind, known_types)  # type: ignore[no-any-return]
     # One pass instead of normalize(), then dropping empty lists, then canonical quantities: most objects
     # compared are in sync, and copying them three times cost more than parsing their YAML.
     result: Manifest = {
         name: _builtin_value(value, name) for name, value in obj.items() if value is not None and value != []
     }
-    result.pop("status", None)
+    if not keep_status:
+        result.pop("status", None)
     metadata = result.get("metadata")
     if isinstance(metadata, dict):
         for field in SERVER_METADATA:

@@ -9,12 +9,14 @@ Argo CD keeps these in its ``argocd-cm`` ConfigMap (``resource.customizations.ig
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
 from reconcile.diff.ignore import IgnoreRule, as_rules
 from reconcile.diff.known_types import KnownTypeField
+from reconcile.model import GroupKind
+from reconcile.schema import CRD
 
 
 def _known_types(fields: Iterable[KnownTypeField]) -> tuple[KnownTypeField, ...]:
@@ -38,6 +40,9 @@ class DiffSettings:
             by default they take their live values (objects can ask with the ``IncludeMutationWebhook=true``
             compare option).
         sensitive_annotations: Annotation keys whose values are masked like Secret values, on every kind.
+        ignore_resource_status_field: Whose ``status`` is left out of comparisons: ``all`` objects' (the
+            default: status is the server's), only CustomResourceDefinitions' (``crd``, Argo CD's default, for
+            apps that keep a status in Git), or nobody's (``none``).
     """
 
     ignore_differences: tuple[IgnoreRule, ...] = attrs.field(default=(), converter=as_rules)
@@ -45,6 +50,15 @@ class DiffSettings:
     ignore_aggregated_roles: bool = False
     include_mutation_webhook: bool = False
     sensitive_annotations: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    ignore_resource_status_field: Literal["all", "crd", "none"] = attrs.field(
+        default="all", validator=attrs.validators.in_(("all", "crd", "none"))
+    )
+
+    def compares_status(self, group_kind: GroupKind) -> bool:
+        """Whether objects of ``group_kind`` have their ``status`` compared."""
+        if self.ignore_resource_status_field == "none":
+            return True
+        return self.ignore_resource_status_field == "crd" and group_kind != CRD
 
     def with_rules(self, rules: Iterable[IgnoreRule | Mapping[str, Any]]) -> tuple[IgnoreRule, ...]:
         """The system-wide rules followed by ``rules`` (one application's)."""
