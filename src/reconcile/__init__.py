@@ -16,7 +16,7 @@ Fetch the desired state from Git (or a folder), render it, compare it with a liv
 
 from typing import TYPE_CHECKING, Any
 
-from reconcile import diff
+from reconcile import diff, health, sync
 from reconcile.cluster.memory import MemoryCluster
 from reconcile.diff import Change, Differ, DiffResult, DiffSettings, IgnoreRule, KnownTypeField, ResourceDiff
 from reconcile.errors import (
@@ -38,6 +38,7 @@ from reconcile.errors import (
     SyncError,
     UnknownKindError,
 )
+from reconcile.health import CustomHealthChecks, Health, LuaHealthChecks
 from reconcile.model import (
     GroupKind,
     HealthStatus,
@@ -57,7 +58,16 @@ from reconcile.reconciler import Reconciler, ReconcileResult, ResourceStatus, Sy
 from reconcile.renderers.directory import DirectoryRenderer
 from reconcile.sources.directory import DirectorySource
 from reconcile.sources.git import GitSource, LocalRepository
-from reconcile.sync import ResourceResult, Syncer, SyncResult
+from reconcile.sync import (
+    ResourceResult,
+    RetryPolicy,
+    Syncer,
+    SyncOperation,
+    SyncOptions,
+    SyncPhase,
+    SyncPlan,
+    SyncResult,
+)
 from reconcile.tracking import TRACKING_ANNOTATION
 
 if TYPE_CHECKING:
@@ -73,6 +83,7 @@ __all__ = [
     "ClusterError",
     "ConfigurationError",
     "ConflictError",
+    "CustomHealthChecks",
     "DiffError",
     "DiffResult",
     "DiffSettings",
@@ -82,6 +93,7 @@ __all__ = [
     "DuplicateResourceError",
     "GitSource",
     "GroupKind",
+    "Health",
     "HealthStatus",
     "IgnoreRule",
     "InvalidError",
@@ -89,6 +101,7 @@ __all__ = [
     "KubernetesCluster",
     "LocalRepository",
     "Location",
+    "LuaHealthChecks",
     "Manifest",
     "ManifestError",
     "MemoryCluster",
@@ -107,6 +120,7 @@ __all__ = [
     "ResourceResult",
     "ResourceStatus",
     "ResultCode",
+    "RetryPolicy",
     "Revision",
     "RevisionNotFoundError",
     "Snapshot",
@@ -114,6 +128,10 @@ __all__ = [
     "SourceError",
     "SyncAction",
     "SyncError",
+    "SyncOperation",
+    "SyncOptions",
+    "SyncPhase",
+    "SyncPlan",
     "SyncPolicy",
     "SyncResult",
     "SyncStatus",
@@ -121,6 +139,8 @@ __all__ = [
     "UnknownKindError",
     "__version__",
     "diff",
+    "health",
+    "sync",
 ]
 
 

@@ -626,6 +626,8 @@ def _json_problem(text: str) -> tuple[str, int | None]:
 def validate_manifest(obj: Manifest, *, file: str | None, line: int | None) -> None:
     """Check that ``obj`` can be identified: string ``apiVersion``, ``kind`` and ``metadata.name``.
 
+    An object with ``metadata.generateName`` and no name (a hook) passes: the sync names it.
+
     Also checks that ``metadata.namespace`` is a string when set, and that labels and annotations map strings
     to strings (the API server refuses anything else, and sync options are read from annotations).
 
@@ -655,6 +657,9 @@ def _identity_problem(obj: Manifest) -> str | None:
         return "has no metadata"
     if not isinstance(metadata, dict):
         return f"has metadata that is {_describe_type(metadata)}, not a mapping"
+    if metadata.get("name") is None and metadata.get("generateName") is not None:
+        # A hook may carry only generateName: the sync names it (see reconcile.sync.hooks.hook_name).
+        return _string_problem("metadata.generateName", metadata.get("generateName")) or _metadata_problem(metadata)
     return _string_problem("metadata.name", metadata.get("name")) or _metadata_problem(metadata)
 
 

@@ -125,11 +125,15 @@ class Syncer(Protocol):
         app: str,
         targets: Sequence[Resource],
         diff: DiffResult,
+        hooks: Sequence[Resource] = (),
         prune: bool = False,
         dry_run: bool = False,
         create_namespace: str | None = None,
         revision: Revision | None = None,
         log: Any = None,
     ) -> SyncResult:
-        """Apply ``targets`` and prune what ``diff`` says requires pruning; failures per object are results."""
+        """Apply ``targets``, run ``hooks`` in their phases and prune what ``diff`` says requires pruning.
+
+        Failures per object are results, not exceptions.
+        """
         ...

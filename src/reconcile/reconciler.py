@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from reconcile.annotations import has_option
 from reconcile.diff import Differ, DiffResult, DiffSettings, IgnoreRule, ResourceDiff
 from reconcile.diff.ignore import as_rules, keep_live_values
 from reconcile.errors import ConfigurationError, ReconcileError, SyncError, UnknownKindError
+from reconcile.health import HealthChecks
 from reconcile.model import (
     GroupKind,
     Manifest,
@@ -28,7 +30,8 @@ from reconcile.model import (
 from reconcile.protocols import Cluster, Renderer, Source
 from reconcile.renderers.directory import check_unique
 from reconcile.schema import CRD, crd_kind, fill_list_keys
-from reconcile.sync import ResourceResult, Syncer, SyncResult
+from reconcile.sync import ResourceResult, RetryPolicy, Syncer, SyncOperation, SyncOptions, SyncPlan, SyncResult
+from reconcile.sync.hooks import is_hook, split_hooks
 
 _SHOWN_PATHS = 3  # paths named in an out-of-sync message
 _RESPECT = "RespectIgnoreDifferences=true"
@@ -46,6 +49,10 @@ class SyncPolicy:
         create_namespace: Create the destination namespace when it does not exist.
         respect_ignore_differences: At sync, fields the app's ``ignore_differences`` ignore keep their live
             values (Argo CD's ``RespectIgnoreDifferences=true``; also per object through its sync-options).
+        sync_options: Argo CD's ``syncOptions`` strings (``PruneLast=true``, ``ServerSideApply=false``...), given
+            to the default syncer; ``CreateNamespace=true`` and ``RespectIgnoreDifferences=true`` set the two
+            fields above.
+        retry: How a failed sync operation is tried again (Argo CD's ``retry``); ``None``: it is not.
     """
 
     automated: bool = False
@@ -54,6 +61,19 @@ class SyncPolicy:
     allow_empty: bool = False
     create_namespace: bool = False
     respect_ignore_differences: bool = False
+    sync_options: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    retry: RetryPolicy | None = None
+
+    def __attrs_post_init__(self) -> None:
+        options = SyncOptions.parse(self.sync_options)  # refuses unknown strings now, not at the first sync
+        object.__setattr__(self, "create_namespace", self.create_namespace or options.create_namespace)
+        respect = self.respect_ignore_differences or options.respect_ignore_differences
+        object.__setattr__(self, "respect_ignore_differences", respect)
+
+    @property
+    def options(self) -> SyncOptions:
+        """The sync options, with ``ApplyOutOfSyncOnly=true`` unless the strings say otherwise."""
+        return SyncOptions.parse(("ApplyOutOfSyncOnly=true", *self.sync_options))
 
 
 @attrs.frozen(kw_only=True)
@@ -150,6 +170,7 @@ class _Comparison:
     targets: tuple[Resource, ...]
     diff: DiffResult
     live: Mapping[ResourceKey, Manifest]  # as read, unmasked: what a sync may copy values from
+    hooks: tuple[Resource, ...] = ()  # run by a sync, never compared
 
 
 class Reconciler:
@@ -167,7 +188,9 @@ class Reconciler:
         diff_settings: Comparison settings shared by all applications (system-wide ignore rules, known-type
             fields, sensitive annotations: :class:`~reconcile.diff.DiffSettings`); given to the default differ.
         differ: How to compare (default :class:`~reconcile.diff.Differ`).
-        syncer: How to sync (default :class:`~reconcile.sync.Syncer`).
+        syncer: How to sync (default :class:`~reconcile.sync.Syncer` with the policy's sync options and
+            ``health_checks``); :meth:`plan` and :meth:`start_sync` need a :class:`~reconcile.sync.Syncer`.
+        health_checks: Custom health checks for the waits between sync waves, tried before the built-in ones.
         logger: A structlog-style logger; default ``structlog.get_logger("reconcile")``.
     """
 
@@ -184,6 +207,7 @@ class Reconciler:
         diff_settings: DiffSettings | None = None,
         differ: protocols.Differ | None = None,
         syncer: protocols.Syncer | None = None,
+        health_checks: HealthChecks | Sequence[HealthChecks] | None = None,
         logger: Any = None,
     ) -> None:
         if not name or ":" in name or "/" in name:
@@ -203,7 +227,11 @@ class Reconciler:
         self.differ: protocols.Differ = differ or Differ(
             ignore_differences=self.ignore_differences, settings=self.diff_settings
         )
-        self.syncer: protocols.Syncer = syncer or Syncer()
+        if syncer is not None and (self.policy.sync_options or health_checks is not None):
+            raise ConfigurationError(
+                "give sync options and health checks to the syncer you pass, or let the Reconciler build it"
+            )
+        self.syncer: protocols.Syncer = syncer or Syncer(options=self.policy.options, checks=health_checks)
         self._log = (logger or structlog.get_logger("reconcile")).bind(app=name)
         # The last revision an automated sync was attempted for, and whether it succeeded: the reference
         # re-syncs the same revision only to self-heal, and never retries a failed revision on its own.
@@ -225,7 +253,9 @@ class Reconciler:
         return self._compare().diff
 
     def sync(self, *, dry_run: bool = False, prune: bool | None = None) -> SyncResult:
-        """Sync now, whatever the automated policy says.
+        """Sync now, whatever the automated policy says, and wait for it to end.
+
+        A failed operation is tried again, on a fresh comparison, as the policy's ``retry`` allows.
 
         Args:
             dry_run: Validate every change with the server and change nothing.
@@ -234,8 +264,52 @@ class Reconciler:
         Raises:
             ReconcileError: A stage before the sync failed. Object-level failures are in the result.
         """
+        prune = self.policy.prune if prune is None else prune
+        result = self._sync(self._compare(), dry_run=dry_run, prune=prune)
+        delays = self.policy.retry.delays() if self.policy.retry is not None and not dry_run else iter(())
+        for delay in delays:
+            if result.succeeded:
+                break
+            self._log.info("reconcile.sync.retrying", seconds=delay, message=result.message)
+            time.sleep(delay)
+            result = self._sync(self._compare(), dry_run=dry_run, prune=prune)
+        return result
+
+    def plan(self, *, prune: bool | None = None) -> SyncPlan:
+        """What a sync would do now, phase by phase and wave by wave, and why; changes nothing.
+
+        Raises:
+            ReconcileError: A stage failed (source, render, cluster).
+            ConfigurationError: The Reconciler's syncer is not a :class:`~reconcile.sync.Syncer`.
+        """
         comparison = self._compare()
-        return self._sync(comparison, dry_run=dry_run, prune=self.policy.prune if prune is None else prune)
+        return self._syncer().plan(
+            self.cluster,
+            app=self.name,
+            targets=self._sync_targets(comparison),
+            diff=comparison.diff,
+            hooks=comparison.hooks,
+            prune=self.policy.prune if prune is None else prune,
+            create_namespace=self.namespace if self.policy.create_namespace else None,
+            revision=comparison.revision,
+            allow_empty=self.policy.allow_empty,
+        )
+
+    def start_sync(self, *, dry_run: bool = False, prune: bool | None = None) -> SyncOperation:
+        """A sync operation for the current plan, to drive one ``step()`` at a time (or ``run()``).
+
+        Raises:
+            ReconcileError: A stage failed (source, render, cluster).
+            ConfigurationError: The Reconciler's syncer is not a :class:`~reconcile.sync.Syncer`.
+        """
+        plan = self.plan(prune=prune)
+        log = self._log
+        return self._syncer().start(self.cluster, plan, app=self.name, dry_run=dry_run, log=log)
+
+    def _syncer(self) -> Syncer:
+        if not isinstance(self.syncer, Syncer):
+            raise ConfigurationError(f"plans and step-driven syncs need a reconcile.sync.Syncer, not {self.syncer!r}")
+        return self.syncer
 
     def reconcile(self) -> ReconcileResult:
         """One pass: fetch, render, compare, and sync when the policy says so. Never raises a ReconcileError."""
@@ -307,6 +381,7 @@ class Reconciler:
             app=self.name,
             targets=self._sync_targets(comparison),
             diff=comparison.diff,
+            hooks=comparison.hooks,
             prune=prune,
             dry_run=dry_run,
             create_namespace=self.namespace if self.policy.create_namespace else None,
@@ -334,10 +409,11 @@ class Reconciler:
         if self._rendered is None or self._rendered[0] != sha:
             self._rendered = (sha, self.renderer.render(snapshot))
         rendered = self._rendered[1]
-        targets = self._targets(rendered)
-        live = self._read_live(targets)
+        targets, hooks = split_hooks(self._targets(rendered))
+        # Hooks are run, not kept in sync: a hook left from an earlier sync is never a leftover to prune.
+        live = {key: obj for key, obj in self._read_live(targets).items() if not is_hook(obj)}
         diff = self.differ.diff(targets, live, cluster=self.cluster)
-        return _Comparison(revision=snapshot.revision, targets=targets, diff=diff, live=live)
+        return _Comparison(revision=snapshot.revision, targets=targets, diff=diff, live=live, hooks=hooks)
 
     def _targets(self, rendered: Sequence[Resource]) -> tuple[Resource, ...]:
         """The rendered objects as they will be applied: namespaced, tracked, list keys filled."""

@@ -111,9 +111,10 @@ def test_prune_deletes_what_left_git_and_keeps_what_is_not_ours(env):
     (env.folder / "configmap.yaml").unlink()
     result = app.reconcile()
 
+    # One wave: the reference prunes first, then applies.
     assert results(result.sync) == [
-        ("Service", "Synced", "service/web unchanged"),
         ("ConfigMap", "Pruned", "pruned"),
+        ("Service", "Synced", "service/web unchanged"),
     ]
     env.eventually_gone(env.key("", "ConfigMap", "settings"))
     assert env.cluster.get(env.key("", "ConfigMap", "theirs")) is not None

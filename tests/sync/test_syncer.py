@@ -5,7 +5,7 @@ from __future__ import annotations
 import reconcile as rc
 from reconcile import tracking
 from reconcile.diff import Differ
-from reconcile.sync import Syncer
+from reconcile.sync import Syncer, SyncOptions
 
 
 def _cm(name: str, **data: str) -> dict:
@@ -35,7 +35,7 @@ def _sync(cluster: rc.MemoryCluster, targets: list[rc.Resource], **options) -> r
     return Syncer().sync(cluster, app="app", targets=targets, diff=diff, **options)
 
 
-def test_prune_runs_in_reverse_kind_order_after_the_applies():
+def test_prune_runs_in_reverse_kind_order_before_the_applies_of_its_wave():
     cluster = rc.MemoryCluster()
     old = _targets(
         _cm("a"),
@@ -52,10 +52,10 @@ def test_prune_runs_in_reverse_kind_order_after_the_applies():
     result = _sync(cluster, _targets(_cm("b")), prune=True)
 
     assert [(r.key.kind, r.key.name, r.action, r.message) for r in result.resources] == [
-        ("ConfigMap", "b", rc.SyncAction.CREATE, "configmap/b created"),
         ("Service", "s", rc.SyncAction.PRUNE, "pruned"),
         ("ConfigMap", "a", rc.SyncAction.PRUNE, "pruned"),
         ("ServiceAccount", "sa", rc.SyncAction.PRUNE, "pruned"),
+        ("ConfigMap", "b", rc.SyncAction.CREATE, "configmap/b created"),
     ]
 
 
@@ -112,21 +112,26 @@ class _FailingWrites:
         return self.inner.apply(obj, field_manager=field_manager, force=force, dry_run=dry_run)
 
 
-def test_an_apply_failure_after_a_clean_dry_run_fails_the_operation_and_skips_prune():
+def test_an_apply_failure_after_a_clean_dry_run_fails_the_operation_before_the_next_wave():
     cluster = rc.MemoryCluster()
     _sync(cluster, _targets(_cm("old")))
-    targets = _targets(_cm("a"), _cm("b"))
+    later = _cm("c")
+    later["metadata"]["annotations"] = {"argocd.argoproj.io/sync-wave": "1"}
+    targets = _targets(_cm("a"), _cm("b"), later)
     diff = Differ().diff(targets, _live(cluster, targets))
     failing = _FailingWrites(cluster, rc.ResourceKey("", "ConfigMap", "default", "a"))
 
     result = Syncer().sync(failing, app="app", targets=targets, diff=diff, prune=True)
 
     assert result.phase is rc.OperationPhase.FAILED
+    assert result.message == "one or more objects failed to apply (1 of 3 in Sync wave 0)"
+    # Wave 0 ran whole, its prune first, as the reference runs a wave; wave 1 never started.
     assert [(r.key.name, r.status, r.message) for r in result.resources] == [
+        ("old", rc.ResultCode.PRUNED, "pruned"),
         ("a", rc.ResultCode.SYNC_FAILED, "etcdserver: request timed out"),
         ("b", rc.ResultCode.SYNCED, "configmap/b created"),
     ]
-    assert cluster.get(rc.ResourceKey("", "ConfigMap", "default", "old")) is not None
+    assert cluster.get(rc.ResourceKey("", "ConfigMap", "default", "c")) is None
 
 
 class _CountingApplies:
@@ -160,5 +165,5 @@ def test_objects_in_sync_cost_no_request_unless_every_object_is_to_be_applied():
     ]
 
     counting.applies.clear()
-    Syncer(apply_out_of_sync_only=False).sync(counting, app="app", targets=targets, diff=diff)
+    Syncer(options=SyncOptions()).sync(counting, app="app", targets=targets, diff=diff)
     assert counting.applies == [("a", True), ("b", True), ("a", False), ("b", False)]

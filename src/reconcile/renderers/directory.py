@@ -23,13 +23,15 @@ __all__ = ["DirectoryRenderer", "check_unique", "parse_patterns"]
 
 
 def check_unique(resources: Iterable[Resource]) -> None:
-    """Refuse two resources with the same key.
+    """Refuse two resources with the same key (objects named by ``generateName`` alone are always distinct).
 
     Raises:
         DuplicateResourceError: Naming the key and both places, the first one seen first.
     """
     seen: dict[ResourceKey, Resource] = {}
     for resource in resources:
+        if not resource.key.name:
+            continue
         first = seen.setdefault(resource.key, resource)
         if first is not resource:
             raise DuplicateResourceError(resource.key, first.source, resource.source)

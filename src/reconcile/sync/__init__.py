@@ -1,7 +1,34 @@
-"""Sync: apply the desired state in order, prune what the app owns and left Git."""
+"""Sync: plan the desired state into phases and waves, then apply, run hooks and prune, gated by health.
 
+:func:`build_plan` turns a comparison into a :class:`SyncPlan` (a value people can read before anything
+happens); a :class:`SyncOperation` runs one, a step per call; :class:`Syncer` does both for the Reconciler.
+"""
+
+from reconcile.sync.hooks import HookDeletePolicy, SyncPhase, split_hooks
+from reconcile.sync.operation import SyncOperation
+from reconcile.sync.options import ObjectOptions, Permission, SyncOptions
 from reconcile.sync.order import KIND_ORDER, apply_order, prune_order
+from reconcile.sync.plan import SyncPlan, SyncTask, build_plan
 from reconcile.sync.result import ResourceResult, SyncResult
+from reconcile.sync.retry import RetryPolicy
 from reconcile.sync.syncer import Syncer
 
-__all__ = ["KIND_ORDER", "ResourceResult", "SyncResult", "Syncer", "apply_order", "prune_order"]
+__all__ = [
+    "KIND_ORDER",
+    "HookDeletePolicy",
+    "ObjectOptions",
+    "Permission",
+    "ResourceResult",
+    "RetryPolicy",
+    "SyncOperation",
+    "SyncOptions",
+    "SyncPhase",
+    "SyncPlan",
+    "SyncResult",
+    "SyncTask",
+    "Syncer",
+    "apply_order",
+    "build_plan",
+    "prune_order",
+    "split_hooks",
+]

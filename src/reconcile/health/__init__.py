@@ -1,0 +1,38 @@
+"""Health assessment with Argo CD's verdicts: built-in checks per kind, custom checks in Python or Lua.
+
+::
+
+    from reconcile import health
+
+    verdict = health.assess(live_object)                      # Health(status=..., message=...) or None
+    lua = health.LuaHealthChecks.from_directory("resource_customizations")
+    verdict = health.assess(live_object, lua)                 # custom scripts first, then the built-in checks
+    overall = health.app_health([(obj, health.assess(obj)) for obj in live_objects])
+"""
+
+from __future__ import annotations
+
+from reconcile.health.assess import HOOK_FINALIZER, IGNORE_HEALTHCHECK, app_health, assess
+from reconcile.health.builtin import BuiltinHealthChecks
+from reconcile.health.custom import CustomHealthChecks
+from reconcile.health.lua import LuaHealthChecks, LuaScript
+from reconcile.health.pod import IGNORE_RESTART_POLICY
+from reconcile.health.status import ORDER, Health, HealthCheck, HealthChecks, is_worse, worst
+
+__all__ = [
+    "HOOK_FINALIZER",
+    "IGNORE_HEALTHCHECK",
+    "IGNORE_RESTART_POLICY",
+    "ORDER",
+    "BuiltinHealthChecks",
+    "CustomHealthChecks",
+    "Health",
+    "HealthCheck",
+    "HealthChecks",
+    "LuaHealthChecks",
+    "LuaScript",
+    "app_health",
+    "assess",
+    "is_worse",
+    "worst",
+]
