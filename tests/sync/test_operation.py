@@ -92,7 +92,7 @@ JOB_FAILED = {"failed": 1, "conditions": [{"type": "Failed", "status": "True", "
 
 def test_a_dry_run_refusal_writes_nothing():
     cluster = rc.MemoryCluster()
-    cluster.fail("apply", key=_key("ConfigMap", "bad"), error=rc.InvalidError("ConfigMap \"bad\" is invalid"))
+    cluster.fail("apply", key=_key("ConfigMap", "bad"), error=rc.InvalidError('ConfigMap "bad" is invalid'))
     op = _operation(cluster, _cm("good"), _cm("bad"))
 
     assert op.step() is rc.OperationPhase.FAILED
