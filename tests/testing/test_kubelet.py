@@ -71,3 +71,33 @@ def test_a_job_completes_once_its_pod_succeeds(kubelet, kube_cluster, kube_names
 
     wait_for(lambda: condition(kube_cluster.get(key), "Complete") == "True")
     assert kube_cluster.get(key)["status"]["succeeded"] == 1
+
+
+def test_a_job_fails_once_its_pod_fails(kubelet, kube_cluster, kube_namespace):
+    kube_cluster.apply(
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "doomed", "namespace": kube_namespace},
+            "spec": {
+                "backoffLimit": 0,
+                "template": {
+                    "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]},
+                },
+            },
+        }
+    )
+    key = rc.ResourceKey("batch", "Job", kube_namespace, "doomed")
+    wait_for(lambda: kube_cluster.list(rc.GroupKind("", "Pod"), namespace=kube_namespace))
+
+    assert kubelet.fail_pods(kube_namespace, selector={"job-name": "doomed"}) == 1
+
+    wait_for(lambda: condition(kube_cluster.get(key), "Failed") == "True")
+    job = kube_cluster.get(key)
+    assert job["status"]["failed"] == 1
+    assert not job["status"].get("succeeded")
+    pod = kube_cluster.list(rc.GroupKind("", "Pod"), namespace=kube_namespace)[0]
+    assert pod["status"]["phase"] == "Failed"
+    assert pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 1
+    # A finished pod is left alone.
+    assert kubelet.fail_pods(kube_namespace, selector={"job-name": "doomed"}) == 0

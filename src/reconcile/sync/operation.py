@@ -335,8 +335,12 @@ class SyncOperation:
             try:
                 return self.cluster.replace(manifest, field_manager=self.field_manager, dry_run=dry_run)
             except InvalidError:
-                if not options.force or dry_run:
+                if not options.force:
                     raise
+                if dry_run:
+                    # Force deletes and recreates what the server refuses to change in place, so the dry run
+                    # checks the object as a new one, under a generated name since its own is taken.
+                    return self.cluster.create(_unnamed(manifest), field_manager=self.field_manager, dry_run=True)
             # Replace=true with Force=true: an immutable field changed, so delete and create again.
             self._delete_and_wait(task.key, "Foreground")
             return self.cluster.create(manifest, field_manager=self.field_manager)
@@ -437,6 +441,13 @@ class SyncOperation:
             if self._clock() >= deadline:
                 raise ClusterError(f"{key.display} was not deleted within {timeout:.0f} s", key=key)
             time.sleep(0.2)
+
+
+def _unnamed(manifest: Manifest) -> Manifest:
+    """A copy of ``manifest`` named by ``generateName`` (its name plus a dash) instead of its name."""
+    metadata = dict(manifest.get("metadata") or {})
+    metadata["generateName"] = f"{metadata.pop('name', '')}-"
+    return {**manifest, "metadata": metadata}
 
 
 def _prunes(task: SyncTask) -> bool:

@@ -104,3 +104,37 @@ class FakeKubelet:
                 },
             )
         return len(pods)
+
+    def fail_pods(self, namespace: str, *, selector: Mapping[str, str] | None = None, exit_code: int = 1) -> int:
+        """Mark every unfinished Pod of the namespace (or matching ``selector``) Failed; returns how many.
+
+        Each container is written as terminated with ``exit_code`` and reason ``Error``, as a kubelet reports
+        a container that exited non-zero; a Job's controller then counts the Pod as failed.
+        """
+        now = _now()
+        pods = [
+            p
+            for p in self._pods(namespace, selector)
+            if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+        ]
+        for pod in pods:
+            containers = (pod.get("spec") or {}).get("containers") or []
+            self._write(
+                pod,
+                {
+                    "phase": "Failed",
+                    "startTime": now,
+                    "containerStatuses": [
+                        {
+                            "name": c["name"],
+                            "image": c.get("image", ""),
+                            "imageID": "",
+                            "ready": False,
+                            "restartCount": 0,
+                            "state": {"terminated": {"exitCode": exit_code, "reason": "Error", "finishedAt": now}},
+                        }
+                        for c in containers
+                    ],
+                },
+            )
+        return len(pods)
