@@ -428,10 +428,38 @@ def test_results_print_as_a_table(folder, cluster):
     result = make_app(folder, cluster, automated=True).reconcile()
 
     text = str(result)
-    assert text.splitlines()[0].startswith(f"guestbook: Synced at {result.revision.short}")
+    # No controller runs in memory: the Deployment has no ready replicas yet.
+    assert text.splitlines()[0].startswith(f"guestbook: Synced, Progressing at {result.revision.short}")
+    assert text.splitlines()[1].startswith("health: deployment.apps/guestbook-ui in default is Progressing")
     assert "KIND" in text
     assert "deployment.apps/guestbook-ui created" in text
     assert "<table>" in result._repr_html_()
+
+
+def test_app_health_is_the_worst_object_and_follows_the_cluster(folder, cluster):
+    app = make_app(folder, cluster, automated=True)
+    first = app.reconcile()
+    assert first.health is not None
+    assert first.health.status is rc.HealthStatus.PROGRESSING
+    assert {r.key.kind: r.health.status if r.health else None for r in first.resources} == {
+        "ConfigMap": None,
+        "Service": rc.HealthStatus.HEALTHY,
+        "Deployment": rc.HealthStatus.PROGRESSING,
+    }
+    live = cluster.get(DEPLOYMENT)
+    replicas = live["spec"]["replicas"]
+    cluster.set_status(
+        DEPLOYMENT,
+        {
+            "observedGeneration": live["metadata"]["generation"],
+            "replicas": replicas,
+            "updatedReplicas": replicas,
+            "readyReplicas": replicas,
+            "availableReplicas": replicas,
+        },
+    )
+
+    assert app.reconcile().health == rc.Health(rc.HealthStatus.HEALTHY)
 
 
 def test_an_invalid_app_name_is_a_configuration_error(folder, cluster):

@@ -16,7 +16,7 @@ from reconcile.annotations import has_option
 from reconcile.diff import Differ, DiffResult, DiffSettings, IgnoreRule, ResourceDiff
 from reconcile.diff.ignore import as_rules, keep_live_values
 from reconcile.errors import ConfigurationError, ReconcileError, SyncError, UnknownKindError
-from reconcile.health import HealthChecks
+from reconcile.health import Health, HealthChecks, app_health, assess
 from reconcile.model import (
     GroupKind,
     Manifest,
@@ -86,6 +86,7 @@ class ResourceStatus:
         action: What reconciling it took (when synced in this pass) or takes: create, update, prune, none.
         message: The sync's words for it, or why it is out of sync.
         result: The sync's result code when this pass synced it, else ``None``.
+        health: Its health at the end of the pass (``None`` when no check applies or it is not live).
     """
 
     key: ResourceKey
@@ -93,6 +94,7 @@ class ResourceStatus:
     action: SyncAction
     message: str = ""
     result: ResultCode | None = None
+    health: Health | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -107,10 +109,13 @@ class ReconcileResult:
         diff: The comparison made at the start of the pass (what was out of sync).
         sync: The sync operation this pass ran, if any.
         error: The typed error of the stage that failed, if any.
+        health: The application's health at the end of the pass: the worst of its objects (``None`` when the
+            pass failed before reading the cluster).
     """
 
     app: str
     sync_status: SyncStatus
+    health: Health | None = None
     revision: Revision | None = None
     resources: tuple[ResourceStatus, ...] = ()
     diff: DiffResult | None = None
@@ -131,18 +136,30 @@ class ReconcileResult:
 
     def _rows(self) -> list[tuple[str, ...]]:
         return [
-            (r.key.kind, r.key.namespace or "-", r.key.name, str(r.status), str(r.action), r.message)
+            (
+                r.key.kind,
+                r.key.namespace or "-",
+                r.key.name,
+                str(r.status),
+                str(r.health.status) if r.health is not None else "-",
+                str(r.action),
+                r.message,
+            )
             for r in self.resources
         ]
 
     def __str__(self) -> str:
         revision = str(self.revision) if self.revision else "-"
-        lines = [f"{self.app}: {self.sync_status} at {revision} ({self.duration.total_seconds():.2f}s)"]
+        health = f", {self.health.status}" if self.health is not None else ""
+        seconds = self.duration.total_seconds()
+        lines = [f"{self.app}: {self.sync_status}{health} at {revision} ({seconds:.2f}s)"]
+        if self.health is not None and self.health.message:
+            lines.append(f"health: {self.health.message}")
         if self.sync is not None:
             lines.append(f"sync {self.sync.phase}: {self.sync.message}")
         if self.error is not None:
             lines.append(f"error ({type(self.error).__name__}): {self.error}")
-        header = ("KIND", "NAMESPACE", "NAME", "STATUS", "ACTION", "MESSAGE")
+        header = ("KIND", "NAMESPACE", "NAME", "STATUS", "HEALTH", "ACTION", "MESSAGE")
         rows = [header, *self._rows()]
         if len(rows) > 1:
             widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
@@ -153,6 +170,7 @@ class ReconcileResult:
         color = {"Synced": "#2e7d32", "OutOfSync": "#e65100", "Unknown": "#616161"}[self.sync_status.value]
         head = (
             f"<p><b>{html.escape(self.app)}</b>: <span style='color:{color}'><b>{self.sync_status}</b></span>"
+            f"{', ' + str(self.health.status) if self.health is not None else ''}"
             f" at <code>{html.escape(str(self.revision or '-'))}</code></p>"
         )
         if self.error is not None:
@@ -160,7 +178,8 @@ class ReconcileResult:
                 f"<p style='color:#c62828'>{html.escape(type(self.error).__name__)}: {html.escape(str(self.error))}</p>"
             )
         cells = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in self._rows())
-        header = "".join(f"<th>{h}</th>" for h in ("kind", "namespace", "name", "status", "action", "message"))
+        columns = ("kind", "namespace", "name", "status", "health", "action", "message")
+        header = "".join(f"<th>{h}</th>" for h in columns)
         return f"{head}<table><tr>{header}</tr>{cells}</table>"
 
 
@@ -231,6 +250,7 @@ class Reconciler:
             raise ConfigurationError(
                 "give sync options and health checks to the syncer you pass, or let the Reconciler build it"
             )
+        self.health_checks = health_checks
         self.syncer: protocols.Syncer = syncer or Syncer(options=self.policy.options, checks=health_checks)
         self._log = (logger or structlog.get_logger("reconcile")).bind(app=name)
         # The last revision an automated sync was attempted for, and whether it succeeded: the reference
@@ -334,11 +354,13 @@ class Reconciler:
             except ReconcileError as exc:
                 log.warning("reconcile.sync.failed", error=str(exc), error_type=type(exc).__name__)
                 error = exc
+        verdicts = {d.key: assess(d.live, self.health_checks) for d in final.resources if d.live is not None}
         result = ReconcileResult(
             app=self.name,
             sync_status=SyncStatus.OUT_OF_SYNC if final.modified else SyncStatus.SYNCED,
+            health=app_health((d.live, verdicts.get(d.key)) for d in final.resources if not d.requires_pruning),
             revision=comparison.revision,
-            resources=_statuses(comparison.diff, final, sync_result),
+            resources=_statuses(comparison.diff, final, sync_result, verdicts),
             diff=comparison.diff,
             sync=sync_result,
             error=error,
@@ -347,6 +369,7 @@ class Reconciler:
         log.info(
             "reconcile.pass.finished",
             sync_status=str(result.sync_status),
+            health=str(result.health.status) if result.health is not None else None,
             synced=sync_result is not None,
             seconds=round(result.duration.total_seconds(), 3),
         )
@@ -480,8 +503,10 @@ class Reconciler:
         return live
 
 
-def _statuses(before: DiffResult, after: DiffResult, sync: SyncResult | None) -> tuple[ResourceStatus, ...]:
-    """Each object's status: the action from the first comparison, the status from the last."""
+def _statuses(
+    before: DiffResult, after: DiffResult, sync: SyncResult | None, verdicts: Mapping[ResourceKey, Health | None]
+) -> tuple[ResourceStatus, ...]:
+    """Each object's status: the action from the first comparison, the status and health from the last."""
     synced: dict[ResourceKey, ResourceResult] = {r.key: r for r in sync.resources} if sync else {}
     final = {d.key: d for d in after.resources}
     statuses = []
@@ -496,6 +521,7 @@ def _statuses(before: DiffResult, after: DiffResult, sync: SyncResult | None) ->
                 action=_action(d),
                 message=outcome.message if outcome else _why(d),
                 result=outcome.status if outcome else None,
+                health=verdicts.get(d.key),
             )
         )
     return tuple(statuses)

@@ -8,8 +8,8 @@ import reconcile as rc
 from reconcile import tracking
 from reconcile.diff import Differ
 from reconcile.errors import ClusterError
+from reconcile.health import HOOK_FINALIZER
 from reconcile.sync import RetryPolicy, SyncOperation, SyncPhase, build_plan, split_hooks
-from reconcile.sync.operation import HOOK_FINALIZER
 
 NS = "default"
 
@@ -318,3 +318,35 @@ def test_the_plan_is_a_readable_value(tmp_path):
     assert (
         str(plan).splitlines()[0] == "sync plan for app: 2 to create, 0 to update, 0 to prune, 0 unchanged, 0 skipped"
     )
+
+
+def _service(ip: str, **annotations: str) -> dict:
+    meta: dict = {"name": "dns", "namespace": NS}
+    if annotations:
+        meta["annotations"] = annotations
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta,
+        "spec": {"clusterIP": ip, "ports": [{"port": 53, "protocol": "UDP"}]},
+    }
+
+
+def test_force_deletes_and_recreates_what_the_server_refuses_to_change_in_place():
+    cluster = rc.MemoryCluster()
+    assert _operation(cluster, _service("10.96.0.10")).run().succeeded
+    uid = cluster.get(_key("Service", "dns"))["metadata"]["uid"]
+
+    refused = _operation(cluster, _service("10.96.0.20")).run()
+    assert refused.phase is rc.OperationPhase.FAILED
+    assert "field is immutable" in refused.resources[0].message
+
+    dry = _operation(cluster, _service("10.96.0.20", **{"argocd.argoproj.io/sync-options": "Force=true"}), dry_run=True)
+    assert dry.run().succeeded
+    assert cluster.get(_key("Service", "dns"))["metadata"]["uid"] == uid  # the dry run deleted nothing
+
+    forced = _operation(cluster, _service("10.96.0.20", **{"argocd.argoproj.io/sync-options": "Force=true"})).run()
+    assert forced.succeeded, str(forced)
+    live = cluster.get(_key("Service", "dns"))
+    assert live["spec"]["clusterIP"] == "10.96.0.20"
+    assert live["metadata"]["uid"] != uid

@@ -20,9 +20,8 @@ import pytest
 import reconcile as rc
 from reconcile import tracking
 from reconcile.errors import NotFoundError
-from reconcile.health import assess
+from reconcile.health import HOOK_FINALIZER, assess
 from reconcile.sync import SyncOperation, SyncPhase
-from reconcile.sync.operation import HOOK_FINALIZER
 
 RUNNING = rc.OperationPhase.RUNNING
 SUCCEEDED = rc.OperationPhase.SUCCEEDED

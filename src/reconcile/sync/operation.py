@@ -20,15 +20,12 @@ from typing import Any
 
 from reconcile import tracking
 from reconcile.errors import ClusterError, InvalidError, NotFoundError
-from reconcile.health import Health, HealthChecks, assess
+from reconcile.health import HOOK_FINALIZER, Health, HealthChecks, assess
 from reconcile.model import HealthStatus, Manifest, OperationPhase, ResourceKey, ResultCode, Revision, SyncAction
 from reconcile.protocols import Cluster
 from reconcile.sync.hooks import HookDeletePolicy, SyncPhase
 from reconcile.sync.plan import SyncPlan, SyncTask
 from reconcile.sync.result import ResourceResult, SyncResult
-
-HOOK_FINALIZER = "argocd.argoproj.io/hook-finalizer"
-"""Holds a running hook so nothing deletes it before the operation has read its outcome."""
 
 _SUCCEEDED = "successfully synced (all tasks run)"
 _INVALID = "one or more synchronization tasks are not valid"
@@ -327,23 +324,30 @@ class SyncOperation:
         return _result(task, ResultCode.SYNCED, message, stored)
 
     def _write(self, task: SyncTask, *, dry_run: bool) -> Manifest:
-        """Apply one object the way its options ask: server-side apply, client-side apply, or replace."""
+        """Write one object the way its options ask: server-side apply, client-side apply, or replace.
+
+        With ``Force=true``, an object the server refuses to change in place (an immutable field) is deleted and
+        written again, as ``kubectl apply --force`` and ``kubectl replace --force`` do; the dry run then checks
+        it as a new object, under a generated name since its own is taken.
+        """
         manifest = task.manifest
         assert manifest is not None  # noqa: S101 - only prune tasks have none, and they are not written
+        try:
+            return self._write_once(task, manifest, exists=task.live is not None, dry_run=dry_run)
+        except InvalidError:
+            if not task.options.force or task.live is None:
+                raise
+        if dry_run:
+            return self.cluster.create(_unnamed(manifest), field_manager=self.field_manager, dry_run=True)
+        self._delete_and_wait(task.key, "Foreground")
+        return self._write_once(task, manifest, exists=False, dry_run=False)
+
+    def _write_once(self, task: SyncTask, manifest: Manifest, *, exists: bool, dry_run: bool) -> Manifest:
         options = task.options
-        if options.replace and task.live is not None:
-            try:
+        if options.replace:
+            if exists:
                 return self.cluster.replace(manifest, field_manager=self.field_manager, dry_run=dry_run)
-            except InvalidError:
-                if not options.force:
-                    raise
-                if dry_run:
-                    # Force deletes and recreates what the server refuses to change in place, so the dry run
-                    # checks the object as a new one, under a generated name since its own is taken.
-                    return self.cluster.create(_unnamed(manifest), field_manager=self.field_manager, dry_run=True)
-            # Replace=true with Force=true: an immutable field changed, so delete and create again.
-            self._delete_and_wait(task.key, "Foreground")
-            return self.cluster.create(manifest, field_manager=self.field_manager)
+            return self.cluster.create(manifest, field_manager=self.field_manager, dry_run=dry_run)
         if not options.server_side_apply:
             client_side = getattr(self.cluster, "apply_client_side", None)
             if client_side is None:
