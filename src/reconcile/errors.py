@@ -10,8 +10,11 @@
     │   ├── RevisionNotFoundError        no branch, tag or commit by that name
     │   └── PathNotFoundError            the application's folder is not in that revision
     ├── RenderError                 turning files into objects failed
-    │   └── ManifestError               one file or object is malformed (file and line)
-    │       └── DuplicateResourceError  two manifests name the same object (both places)
+    │   ├── ManifestError               one file or object is malformed (file and line)
+    │   │   └── DuplicateResourceError  two manifests name the same object (both places)
+    │   ├── PathEscapeError             a path or symlink in the repository points outside it
+    │   └── ToolError                   helm, kustomize or jsonnet failed (tool, exit code, its message)
+    │       └── ToolNotFoundError       the tool is not installed (how to install it)
     ├── DiffError                   comparing desired and live state failed
     ├── SyncError                   a sync operation failed (per-object results attached)
     └── ClusterError                the Kubernetes API refused or failed a call (key, HTTP status, reason)
@@ -141,6 +144,52 @@ class DuplicateResourceError(ManifestError):
         super().__init__(message, key=key)
         self.first = first
         self.second = second
+
+
+class PathEscapeError(RenderError):
+    """A file, value file, import or symlink of the repository resolves outside it (or outside where allowed).
+
+    The message names the path as the repository wrote it, never the content of what it points to.
+
+    Attributes:
+        path: The offending path, as written in the repository (relative to its root where possible).
+    """
+
+    def __init__(self, message: str, *, path: str, revision: Revision | None = None) -> None:
+        super().__init__(message, revision=revision, retryable=False)
+        self.path = path
+
+
+class ToolError(RenderError):
+    """A rendering tool (helm, kustomize, jsonnet) failed, timed out, or wrote more than allowed.
+
+    Attributes:
+        tool: The tool's name.
+        exit_code: Its exit code (``None`` when it was stopped or did not start).
+        stderr: The end of what it wrote to stderr, credentials masked.
+        file: The file it named as the problem, when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        tool: str,
+        exit_code: int | None = None,
+        stderr: str = "",
+        file: str | None = None,
+        revision: Revision | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        super().__init__(message, revision=revision, retryable=retryable)
+        self.tool = tool
+        self.exit_code = exit_code
+        self.stderr = stderr
+        self.file = file
+
+
+class ToolNotFoundError(ToolError):
+    """The tool is neither where it was given nor on ``PATH``; the message says how to install it."""
 
 
 class DiffError(ReconcileError):
