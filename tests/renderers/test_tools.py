@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconcile.errors import ToolError, ToolNotFoundError
-from reconcile.renderers.tools import Tool, mask_credentials
+from reconcile.renderers._tools import Tool, mask_credentials
 
 
 def _script(tmp_path: Path, body: str) -> Tool:
