@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 import pytest
 
-from reconcile.errors import ConfigurationError, DuplicateResourceError, ManifestError, RenderError
+from reconcile.errors import ConfigurationError, DuplicateResourceError, ManifestError, PathEscapeError, RenderError
 from reconcile.model import Location, Resource, ResourceKey, Revision, Snapshot
 from reconcile.protocols import Renderer
 from reconcile.renderers.directory import DirectoryRenderer, check_unique, parse_patterns
@@ -310,7 +310,8 @@ def test_a_symlinked_file_outside_the_root_is_refused(repo: Path, tmp_path: Path
     secret = write(tmp_path / "host/passwd.yaml", cm("host"))
     (repo / "app/passwd.yaml").symlink_to(secret)
     error = render_error(repo)
-    assert type(error) is RenderError
+    assert isinstance(error, PathEscapeError)
+    assert error.path == "app/passwd.yaml"
     assert str(error) == "symlink 'app/passwd.yaml' points outside the repository"
     assert error.revision == REVISION
 
@@ -356,3 +357,15 @@ def test_manifests_are_not_shared_between_renders(repo: Path) -> None:
     first = render(repo)
     first[0].manifest["metadata"]["name"] = "changed"
     assert render(repo)[0].manifest["metadata"]["name"] == "a"
+
+
+def test_a_folder_over_the_total_size_limit_is_refused_before_parsing(repo: Path) -> None:
+    write(repo / "app/big.yaml", cm("big") + "# " + "x" * 5000 + "\n")
+    error = render_error(repo, max_total_bytes=4096)
+    assert str(error).startswith("the application's files hold ")
+    assert str(error).endswith("bytes, over the limit of 4096")
+
+
+def test_the_fingerprint_follows_the_settings() -> None:
+    assert DirectoryRenderer().fingerprint() == DirectoryRenderer().fingerprint()
+    assert DirectoryRenderer(recurse=True).fingerprint() != DirectoryRenderer().fingerprint()

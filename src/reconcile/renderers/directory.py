@@ -8,6 +8,7 @@ error, so a repository cannot make the renderer read the host's files.
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import posixpath
 from collections.abc import Iterable
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import attrs
 
-from reconcile.errors import ConfigurationError, DuplicateResourceError, ManifestError, RenderError
+from reconcile.errors import ConfigurationError, DuplicateResourceError, ManifestError, PathEscapeError, RenderError
 from reconcile.manifests import MAX_FILE_BYTES, MAX_NODES, load_manifests, validate_manifest
 from reconcile.model import Location, Resource, ResourceKey, Snapshot
 
@@ -99,6 +100,8 @@ class DirectoryRenderer:
         exclude: Globs for files (and, with ``recurse``, folders) to skip; ``None`` skips nothing.
         max_file_bytes: Larger files are refused before they are read.
         max_nodes: How many nodes YAML aliases may add to one document (see :func:`load_manifests`).
+        max_total_bytes: The whole folder's files together may hold no more than this (a repository that
+            would exhaust memory is refused before anything is parsed).
     """
 
     recurse: bool = False
@@ -106,6 +109,11 @@ class DirectoryRenderer:
     exclude: str | None = None
     max_file_bytes: int = MAX_FILE_BYTES
     max_nodes: int = MAX_NODES
+    max_total_bytes: int = 16 * MAX_FILE_BYTES
+
+    def fingerprint(self) -> str:
+        """Everything the output depends on besides the files: this renderer's settings."""
+        return json.dumps(["directory", attrs.asdict(self)], sort_keys=True)
 
     def render(self, snapshot: Snapshot) -> tuple[Resource, ...]:
         """Load, validate and sort the folder's objects (by key, then file and line).
@@ -116,7 +124,9 @@ class DirectoryRenderer:
             DuplicateResourceError: Two manifests name the same object.
         """
         try:
-            resources = [resource for path, name in self._files(snapshot) for resource in self._load(path, name)]
+            files = self._files(snapshot)
+            self._check_total(files)
+            resources = [resource for path, name in files for resource in self._load(path, name)]
             resources.sort(key=lambda r: (r.key, r.source.file if r.source else "", _line_of(r)))
             check_unique(resources)
         except RenderError as exc:
@@ -124,6 +134,11 @@ class DirectoryRenderer:
                 exc.revision = snapshot.revision
             raise
         return tuple(resources)
+
+    def _check_total(self, files: list[tuple[str, str]]) -> None:
+        total = sum(Path(path).stat().st_size for path, _ in files)
+        if total > self.max_total_bytes:
+            raise RenderError(f"the application's files hold {total} bytes, over the limit of {self.max_total_bytes}")
 
     def _files(self, snapshot: Snapshot) -> list[tuple[str, str]]:
         """``(path on disk, path relative to the root)`` of every file to read, in walk order."""
@@ -133,7 +148,7 @@ class DirectoryRenderer:
         if not Path(app).is_dir():
             raise RenderError(f"application folder {app_path!r} does not exist")
         if not _inside(app, root):
-            raise RenderError(f"application folder {app_path!r} is outside the repository")
+            raise PathEscapeError(f"application folder {app_path!r} is outside the repository", path=app_path)
         walker = _Walker(
             root=root,
             include=parse_patterns(self.include),
@@ -184,7 +199,7 @@ class _Walker:
             path = f"{relative}{entry.name}"
             name = self.prefix + path
             if entry.is_symlink() and not _inside(os.path.realpath(entry.path), self.root):
-                raise RenderError(f"symlink {name!r} points outside the repository")
+                raise PathEscapeError(f"symlink {name!r} points outside the repository", path=name)
             if entry.is_dir():
                 real = os.path.realpath(entry.path)
                 # A folder reached twice through symlinks is read once: this also breaks cycles.
