@@ -29,6 +29,7 @@ from reconcile.errors import (
     InvalidError,
     ManifestError,
     NotFoundError,
+    PathEscapeError,
     PathNotFoundError,
     ReconcileError,
     RenderError,
@@ -36,6 +37,8 @@ from reconcile.errors import (
     RevisionNotFoundError,
     SourceError,
     SyncError,
+    ToolError,
+    ToolNotFoundError,
     UnknownKindError,
 )
 from reconcile.health import CustomHealthChecks, Health, LuaHealthChecks
@@ -55,7 +58,7 @@ from reconcile.model import (
 )
 from reconcile.protocols import Cluster, Renderer, Source
 from reconcile.reconciler import Reconciler, ReconcileResult, ResourceStatus, SyncPolicy
-from reconcile.renderers.directory import DirectoryRenderer
+from reconcile.renderers import CachingRenderer, DirectoryRenderer, HelmRenderer, RenderCache
 from reconcile.sources.directory import DirectorySource
 from reconcile.sources.git import GitSource, LocalRepository
 from reconcile.sync import (
@@ -78,6 +81,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "TRACKING_ANNOTATION",
     "AuthenticationError",
+    "CachingRenderer",
     "Change",
     "Cluster",
     "ClusterError",
@@ -95,6 +99,7 @@ __all__ = [
     "GroupKind",
     "Health",
     "HealthStatus",
+    "HelmRenderer",
     "IgnoreRule",
     "InvalidError",
     "KnownTypeField",
@@ -107,10 +112,12 @@ __all__ = [
     "MemoryCluster",
     "NotFoundError",
     "OperationPhase",
+    "PathEscapeError",
     "PathNotFoundError",
     "ReconcileError",
     "ReconcileResult",
     "Reconciler",
+    "RenderCache",
     "RenderError",
     "Renderer",
     "RepositoryUnreachableError",
@@ -136,6 +143,8 @@ __all__ = [
     "SyncResult",
     "SyncStatus",
     "Syncer",
+    "ToolError",
+    "ToolNotFoundError",
     "UnknownKindError",
     "__version__",
     "diff",
