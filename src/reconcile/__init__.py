@@ -58,7 +58,15 @@ from reconcile.model import (
 )
 from reconcile.protocols import Cluster, Renderer, Source
 from reconcile.reconciler import Reconciler, ReconcileResult, ResourceStatus, SyncPolicy
-from reconcile.renderers import CachingRenderer, DirectoryRenderer, HelmRenderer, RenderCache
+from reconcile.renderers import (
+    AutoRenderer,
+    CachingRenderer,
+    DirectoryRenderer,
+    HelmRenderer,
+    JsonnetRenderer,
+    KustomizeRenderer,
+    RenderCache,
+)
 from reconcile.sources.directory import DirectorySource
 from reconcile.sources.git import GitSource, LocalRepository
 from reconcile.sync import (
@@ -81,6 +89,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "TRACKING_ANNOTATION",
     "AuthenticationError",
+    "AutoRenderer",
     "CachingRenderer",
     "Change",
     "Cluster",
@@ -102,8 +111,10 @@ __all__ = [
     "HelmRenderer",
     "IgnoreRule",
     "InvalidError",
+    "JsonnetRenderer",
     "KnownTypeField",
     "KubernetesCluster",
+    "KustomizeRenderer",
     "LocalRepository",
     "Location",
     "LuaHealthChecks",

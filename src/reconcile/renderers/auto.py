@@ -1,0 +1,80 @@
+"""Picking the renderer from the folder's files, as Argo CD's repo-server does.
+
+``Chart.yaml`` means a Helm chart; ``kustomization.yaml``, ``kustomization.yml`` or ``Kustomization`` a Kustomize
+overlay; ``*.jsonnet`` files a Jsonnet application when Jsonnet is enabled; anything else plain manifests.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from reconcile.model import Resource, Snapshot
+from reconcile.renderers.directory import DirectoryRenderer
+from reconcile.renderers.helm import HelmRenderer
+from reconcile.renderers.jsonnet import JsonnetRenderer
+from reconcile.renderers.kustomize import KUSTOMIZATION_FILES, KustomizeRenderer
+
+
+def _helm(value: HelmRenderer | Mapping[str, Any] | None) -> HelmRenderer:
+    return value if isinstance(value, HelmRenderer) else HelmRenderer(**(value or {}))
+
+
+def _kustomize(value: KustomizeRenderer | Mapping[str, Any] | None) -> KustomizeRenderer:
+    return value if isinstance(value, KustomizeRenderer) else KustomizeRenderer(**(value or {}))
+
+
+def _jsonnet(value: JsonnetRenderer | Mapping[str, Any] | None) -> JsonnetRenderer | None:
+    if value is None or isinstance(value, JsonnetRenderer):
+        return value
+    return JsonnetRenderer(**value)
+
+
+def _directory(value: DirectoryRenderer | Mapping[str, Any] | None) -> DirectoryRenderer:
+    return value if isinstance(value, DirectoryRenderer) else DirectoryRenderer(**(value or {}))
+
+
+@attrs.frozen(kw_only=True)
+class AutoRenderer:
+    """Renders a folder with the tool its files call for.
+
+    Each option is the renderer to use for that kind of folder, or a mapping of that renderer's arguments
+    (``AutoRenderer(helm={"value_files": ["values-prod.yaml"]})``).
+
+    Attributes:
+        helm: For a folder with ``Chart.yaml``.
+        kustomize: For a folder with a kustomization file.
+        jsonnet: For a folder with ``*.jsonnet`` files; ``None`` (the default, as in Argo CD) reads such a
+            folder as plain manifests.
+        directory: For everything else.
+    """
+
+    helm: HelmRenderer = attrs.field(factory=HelmRenderer, converter=_helm)
+    kustomize: KustomizeRenderer = attrs.field(factory=KustomizeRenderer, converter=_kustomize)
+    jsonnet: JsonnetRenderer | None = attrs.field(default=None, converter=_jsonnet)
+    directory: DirectoryRenderer = attrs.field(factory=DirectoryRenderer, converter=_directory)
+
+    def choose(self, snapshot: Snapshot) -> HelmRenderer | KustomizeRenderer | JsonnetRenderer | DirectoryRenderer:
+        """The renderer ``snapshot``'s folder calls for."""
+        folder = Path(snapshot.directory)
+        if (folder / "Chart.yaml").is_file():
+            return self.helm
+        if any((folder / name).is_file() for name in KUSTOMIZATION_FILES):
+            return self.kustomize
+        if self.jsonnet is not None and any(folder.glob("*.jsonnet")):
+            return self.jsonnet
+        return self.directory
+
+    def render(self, snapshot: Snapshot) -> tuple[Resource, ...]:
+        """Render with the renderer :meth:`choose` picks."""
+        return self.choose(snapshot).render(snapshot)
+
+    def fingerprint(self) -> str:
+        """Every renderer's fingerprint: which one runs depends on the files, which the cache key covers."""
+        jsonnet = self.jsonnet.fingerprint() if self.jsonnet is not None else None
+        parts = [self.helm.fingerprint(), self.kustomize.fingerprint(), self.directory.fingerprint(), jsonnet]
+        return json.dumps(["auto", parts])
