@@ -69,6 +69,7 @@ from reconcile.renderers import (
 )
 from reconcile.sources.directory import DirectorySource
 from reconcile.sources.git import GitSource, LocalRepository
+from reconcile.sources.helm_repository import HelmRepositorySource
 from reconcile.sync import (
     ResourceResult,
     RetryPolicy,
@@ -109,6 +110,7 @@ __all__ = [
     "Health",
     "HealthStatus",
     "HelmRenderer",
+    "HelmRepositorySource",
     "IgnoreRule",
     "InvalidError",
     "JsonnetRenderer",

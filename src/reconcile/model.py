@@ -142,7 +142,7 @@ class Revision:
     """An exact version of the desired state.
 
     Attributes:
-        sha: 40 hex digits: the Git commit, or for a folder a digest of its content.
+        sha: The Git commit (40 hex digits), a folder's content digest, or a Helm chart archive's SHA-256 (64).
         ref: What the caller asked for (``main``, ``v1.2``, ``HEAD``) or ``None`` for a folder.
         message: The commit message (empty for a folder).
     """

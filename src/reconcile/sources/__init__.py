@@ -1,6 +1,7 @@
-"""Sources: where the desired state lives (a Git repository, a folder)."""
+"""Sources: where the desired state lives (a Git repository, a folder, a Helm chart repository)."""
 
 from reconcile.sources.directory import DirectorySource
 from reconcile.sources.git import GitSource, LocalRepository
+from reconcile.sources.helm_repository import HelmRepositorySource
 
-__all__ = ["DirectorySource", "GitSource", "LocalRepository"]
+__all__ = ["DirectorySource", "GitSource", "HelmRepositorySource", "LocalRepository"]
