@@ -43,6 +43,7 @@ from reconcile.errors import (
 )
 from reconcile.health import CustomHealthChecks, Health, LuaHealthChecks
 from reconcile.model import (
+    Capabilities,
     GroupKind,
     HealthStatus,
     Location,
@@ -92,6 +93,7 @@ __all__ = [
     "AuthenticationError",
     "AutoRenderer",
     "CachingRenderer",
+    "Capabilities",
     "Change",
     "Cluster",
     "ClusterError",

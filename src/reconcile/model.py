@@ -7,6 +7,7 @@ Statuses are ``str`` enums whose values are the strings Argo CD users already kn
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +179,30 @@ class Snapshot:
     def directory(self) -> Path:
         """The application's folder on disk."""
         return self.root / self.path
+
+
+@attrs.frozen
+class Capabilities:
+    """What a cluster offers to renderers that depend on it (Helm's ``.Capabilities``).
+
+    Attributes:
+        kube_version: The server's version (``v1.20.2``).
+        api_versions: Every served ``group/version`` and ``group/version/Kind`` (``apps/v1``,
+            ``apps/v1/Deployment``; ``v1``, ``v1/Pod`` for the core group), sorted.
+    """
+
+    kube_version: str
+    api_versions: tuple[str, ...] = ()
+
+    @classmethod
+    def from_kinds(cls, kube_version: str, kinds: Iterable[tuple[str, str, Iterable[str]]]) -> Capabilities:
+        """Capabilities from ``(group, kind, versions)`` triples."""
+        found: set[str] = set()
+        for group, kind, versions in kinds:
+            for version in versions:
+                group_version = f"{group}/{version}" if group else version
+                found |= {group_version, f"{group_version}/{kind}"}
+        return cls(kube_version, tuple(sorted(found)))
 
 
 class SyncStatus(enum.StrEnum):

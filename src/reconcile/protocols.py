@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
-from reconcile.model import GroupKind, Manifest, Resource, ResourceKey, Revision, Snapshot
+from reconcile.model import Capabilities, GroupKind, Manifest, Resource, ResourceKey, Revision, Snapshot
 
 if TYPE_CHECKING:
     from reconcile.diff import DiffResult
@@ -45,6 +45,18 @@ class Renderer(Protocol):
 
 
 @runtime_checkable
+class ClusterAwareRenderer(Renderer, Protocol):
+    """A renderer whose output depends on the target cluster (Helm's ``.Capabilities``).
+
+    The Reconciler calls :meth:`for_cluster` once with its cluster's capabilities and renders with the result.
+    """
+
+    def for_cluster(self, capabilities: Capabilities) -> Renderer:
+        """This renderer set up for a cluster with ``capabilities`` (settings given explicitly win)."""
+        ...
+
+
+@runtime_checkable
 class Cluster(Protocol):
     """A Kubernetes API: the real one, or the in-memory model.
 
@@ -62,6 +74,10 @@ class Cluster(Protocol):
 
     def is_namespaced(self, group_kind: GroupKind) -> bool | None:
         """Whether the kind is namespaced; ``None`` when the cluster does not serve it."""
+        ...
+
+    def capabilities(self) -> Capabilities:
+        """The server's version and the API versions it serves, for renderers that depend on them."""
         ...
 
     def apply(

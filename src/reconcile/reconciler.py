@@ -27,7 +27,7 @@ from reconcile.model import (
     SyncAction,
     SyncStatus,
 )
-from reconcile.protocols import Cluster, Renderer, Source
+from reconcile.protocols import Cluster, ClusterAwareRenderer, Renderer, Source
 from reconcile.renderers.directory import check_unique
 from reconcile.schema import CRD, crd_kind, fill_list_keys
 from reconcile.sync import ResourceResult, RetryPolicy, Syncer, SyncOperation, SyncOptions, SyncPlan, SyncResult
@@ -430,7 +430,11 @@ class Reconciler:
         snapshot = self.source.fetch()
         sha = snapshot.revision.sha
         if self._rendered is None or self._rendered[0] != sha:
-            self._rendered = (sha, self.renderer.render(snapshot))
+            renderer = self.renderer
+            if isinstance(renderer, ClusterAwareRenderer):
+                # Read per revision: a CRD installed since adds API versions a chart may test for.
+                renderer = renderer.for_cluster(self.cluster.capabilities())
+            self._rendered = (sha, renderer.render(snapshot))
         rendered = self._rendered[1]
         targets, hooks = split_hooks(self._targets(rendered))
         # Hooks are run, not kept in sync: a hook left from an earlier sync is never a leftover to prune.

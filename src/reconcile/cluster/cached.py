@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 from reconcile.cluster.informer import Informer
-from reconcile.model import GroupKind, Manifest, ResourceKey
+from reconcile.model import Capabilities, GroupKind, Manifest, ResourceKey
 from reconcile.protocols import Cluster, PropagationPolicy
 
 
@@ -89,6 +89,10 @@ class CachedCluster:
                 )
                 self._informers[group_kind] = informer.start(wait=self._sync_timeout)
             return informer
+
+    def capabilities(self) -> Capabilities:
+        """The inner cluster's capabilities."""
+        return self.inner.capabilities()
 
     def is_namespaced(self, group_kind: GroupKind) -> bool | None:
         """As the inner cluster says."""

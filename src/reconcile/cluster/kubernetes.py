@@ -58,7 +58,7 @@ from reconcile.errors import (
     UnknownKindError,
 )
 from reconcile.jsonvalues import deep_copy
-from reconcile.model import GroupKind, Manifest, ResourceKey, split_api_version
+from reconcile.model import Capabilities, GroupKind, Manifest, ResourceKey, split_api_version
 from reconcile.protocols import PropagationPolicy
 
 __all__ = ["LAST_APPLIED", "UNLISTED_KINDS", "KubernetesCluster", "RequestStats", "ServedKind"]
@@ -253,6 +253,12 @@ class KubernetesCluster:
             ClusterError: The server could not be reached or refused ``/api`` or ``/apis``.
         """
         self._refresh()
+
+    def capabilities(self) -> Capabilities:
+        """The server's version (``GET /version``) and every API version discovery lists."""
+        version = self._call("discovery", "GET", "/version")
+        kinds = [(served.group, served.kind, served.versions) for served in self.served_kinds()]
+        return Capabilities.from_kinds(str(version.get("gitVersion") or ""), kinds)
 
     def served_kinds(self) -> builtins.list[ServedKind]:
         """Every kind the server serves, sorted by group and kind (discovery is read on first use)."""

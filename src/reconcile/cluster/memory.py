@@ -42,9 +42,12 @@ from reconcile.errors import (
 )
 from reconcile.fields import FieldSet
 from reconcile.jsonvalues import deep_copy, json_equal, without_nulls
-from reconcile.model import GroupKind, Manifest, ResourceKey, split_api_version
+from reconcile.model import Capabilities, GroupKind, Manifest, ResourceKey, split_api_version
 from reconcile.protocols import PropagationPolicy
 from reconcile.schema import FieldPath, KindInfo, ListType, crd_kind
+
+KUBE_VERSION = "v1.20.2"
+"""The Kubernetes version whose API this model serves."""
 
 __all__ = ["MemoryCluster", "Watch", "WatchEvent"]
 
@@ -349,6 +352,12 @@ class MemoryCluster:
             self._maybe_fail("is_namespaced", None, group_kind)
             info = self._kinds.get(group_kind)
             return info.namespaced if info is not None else None
+
+    def capabilities(self) -> Capabilities:
+        """Kubernetes 1.20.2 and the API versions this model serves (CRDs included)."""
+        with self._lock:
+            kinds = [(info.group, info.kind, info.versions) for info in self._kinds.values()]
+        return Capabilities.from_kinds(KUBE_VERSION, kinds)
 
     def apply(
         self, obj: Manifest, *, field_manager: str = "reconcile", force: bool = False, dry_run: bool = False

@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from reconcile.model import Resource, Snapshot
+from reconcile.model import Capabilities, Resource, Snapshot
 from reconcile.renderers.directory import DirectoryRenderer
 from reconcile.renderers.helm import HelmRenderer
 from reconcile.renderers.jsonnet import JsonnetRenderer
@@ -72,6 +72,10 @@ class AutoRenderer:
     def render(self, snapshot: Snapshot) -> tuple[Resource, ...]:
         """Render with the renderer :meth:`choose` picks."""
         return self.choose(snapshot).render(snapshot)
+
+    def for_cluster(self, capabilities: Capabilities) -> AutoRenderer:
+        """This renderer with its Helm renderer set up for the cluster."""
+        return attrs.evolve(self, helm=self.helm.for_cluster(capabilities))
 
     def fingerprint(self) -> str:
         """Every renderer's fingerprint: which one runs depends on the files, which the cache key covers."""

@@ -16,12 +16,13 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 import attrs
 
 from reconcile.errors import ConfigurationError, PathEscapeError
-from reconcile.model import Location, Resource, Snapshot
+from reconcile.model import Capabilities, Location, Resource, Snapshot
+from reconcile.protocols import ClusterAwareRenderer
 
 
 @runtime_checkable
@@ -151,6 +152,14 @@ class CachingRenderer:
         resources = self.inner.render(snapshot)
         self.cache.put(key, resources)
         return resources
+
+    def for_cluster(self, capabilities: Capabilities) -> CachingRenderer:
+        """This cache for a cluster: the inner renderer set up for it, its version part of every key."""
+        inner = self.inner
+        if isinstance(inner, ClusterAwareRenderer):
+            # Set up for a cluster, a renderer is still the kind it was, with its fingerprint.
+            inner = cast("FingerprintedRenderer", inner.for_cluster(capabilities))
+        return attrs.evolve(self, inner=inner, cluster_version=self.cluster_version or capabilities.kube_version)
 
     def fingerprint(self) -> str:
         """The inner renderer's fingerprint (a caching renderer renders what it wraps)."""

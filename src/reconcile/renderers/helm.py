@@ -28,7 +28,7 @@ import attrs
 
 from reconcile.errors import ConfigurationError, PathEscapeError, RenderError, ToolError, ToolNotFoundError
 from reconcile.manifests import dump_yaml, load_manifests, validate_manifest
-from reconcile.model import Location, Resource, ResourceKey, Snapshot
+from reconcile.model import Capabilities, Location, Resource, ResourceKey, Snapshot
 from reconcile.protocols import Source
 from reconcile.renderers._tools import DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, Tool
 from reconcile.renderers.directory import check_unique
@@ -152,6 +152,14 @@ class HelmRenderer:
                 name = path[1:].partition("/")[0]
                 if name not in known:
                     raise ConfigurationError(f"{path!r} refers to ${name}, which is not one of value_sources")
+
+    def for_cluster(self, capabilities: Capabilities) -> HelmRenderer:
+        """This renderer with the cluster's version and API versions, unless they were given explicitly."""
+        return attrs.evolve(
+            self,
+            kube_version=self.kube_version or capabilities.kube_version or None,
+            api_versions=self.api_versions or capabilities.api_versions,
+        )
 
     def fingerprint(self) -> str:
         """The whole configuration and helm's version, as stable text (part of render-cache keys).
