@@ -569,3 +569,24 @@ def test_fingerprint_is_stable_and_changes_with_every_option(helm_bin, tmp_path)
     ]
     prints = [renderer.fingerprint() for renderer in variants]
     assert len({first, *prints}) == len(variants) + 1
+
+
+def test_renders_of_different_apps_run_in_parallel(tmp_path, helm_bin):
+    from concurrent.futures import ThreadPoolExecutor
+
+    repos = [make_chart(tmp_path / f"repo{i}", name=f"app{i}").parents[1] for i in range(4)]
+    environments = ("dev", "prod", "dev", "prod")
+    renderers = [
+        HelmRenderer(helm=helm_bin, release_name=f"app{i}", value_files=(f"environments/{env}/values.yaml",))
+        for i, env in enumerate(environments)
+    ]
+
+    def render(index: int) -> tuple[str, int]:
+        resources = renderers[index].render(snap(repos[index]))
+        (deployment,) = by_kind(resources, "Deployment")
+        return deployment.key.name, deployment.manifest["spec"]["replicas"]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(render, range(4)))
+
+    assert results == [("app0", 1), ("app1", 3), ("app2", 1), ("app3", 3)]
