@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
-import _gojsonnet
+import _gojsonnet  # type: ignore[import-not-found]  # the wheel ships no type hints
 import pytest
 
 from reconcile.errors import ConfigurationError, DuplicateResourceError, ManifestError, PathEscapeError, ToolError
@@ -297,3 +298,35 @@ def test_the_fingerprint_names_the_configuration_and_go_jsonnet_version() -> Non
     assert _renderer().fingerprint() == fingerprint
     assert _renderer(ext_vars={"env": "dev"}).fingerprint() != fingerprint
     assert _renderer(libs=["vendor", "more"]).fingerprint() != fingerprint
+    assert json.loads(fingerprint)["config"]["timeout"] == 90.0
+    assert _renderer(timeout=5.0).fingerprint() != fingerprint
+
+
+# --- time limit ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "local f(x) = f(x + 1) tailstrict; f(0)",  # endless recursion in constant stack: max_stack never trips
+        "local f(n) = if n == 0 then 1 else f(n - 1) + f(n - 1); { n: f(80) }",  # exponential
+    ],
+)
+def test_a_program_that_runs_forever_is_stopped_at_the_time_limit(repo: Path, source: str) -> None:
+    _write(repo, {"apps/web/forever.jsonnet": source})
+    started = time.monotonic()
+
+    with pytest.raises(
+        ToolError, match=r"^jsonnet: apps/web/forever\.jsonnet: stopped after 0\.5 s \(time limit\)"
+    ) as e:
+        _renderer(timeout=0.5).render(_snapshot(repo))
+
+    assert time.monotonic() - started < 10
+    assert e.value.tool == "jsonnet"
+    assert e.value.file == "apps/web/forever.jsonnet"  # the file it was evaluating when stopped
+    assert e.value.exit_code is None
+    assert e.value.revision == REVISION
+
+
+def test_no_matching_file_renders_nothing(repo: Path) -> None:
+    assert _renderer(include="nothing.jsonnet").render(_snapshot(repo)) == ()

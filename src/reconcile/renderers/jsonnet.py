@@ -1,38 +1,53 @@
-"""Jsonnet files, evaluated in-process with go-jsonnet (the ``gojsonnet`` package, the only importer of it).
+"""Jsonnet files, evaluated with go-jsonnet (the ``gojsonnet`` package) in a child process with a time limit.
 
 Like Argo CD, every ``*.jsonnet`` file in the application's folder is evaluated (``*.libsonnet`` files are only
 imported); a result that is an object, a list of objects, or a ``List`` becomes objects. External variables,
 external code, top-level arguments (strings and code) and library folders are Argo CD's ``directory.jsonnet``
 options.
 
-Every file go-jsonnet reads comes through this module: imports resolve against the importing file's folder,
-then the library folders, and a path that is absolute, climbs out with ``..``, or reaches through a symlink
-outside the repository is refused with :class:`~reconcile.errors.PathEscapeError` before anything is read.
+go-jsonnet cannot be interrupted in-process, so one child Python process per render
+(:mod:`reconcile.renderers._jsonnet_child`) evaluates all the files, run through
+:class:`~reconcile.renderers._tools.Tool` for its time limit, output limit and private environment. Every file
+go-jsonnet reads comes through the child's import callback: imports resolve against the importing file's folder,
+then the library folders, and a path that is absolute, climbs out with ``..``, or reaches through a symlink outside
+the repository is refused with :class:`~reconcile.errors.PathEscapeError` before anything is read.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import importlib.util
 import json
 import os
 import posixpath
 import re
+import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import _gojsonnet  # type: ignore[import-not-found]  # the wheel ships no type hints
 import attrs
 
-from reconcile.errors import ConfigurationError, ManifestError, PathEscapeError, RenderError, ToolError
+from reconcile.errors import (
+    ConfigurationError,
+    ManifestError,
+    PathEscapeError,
+    RenderError,
+    ToolError,
+    ToolNotFoundError,
+)
 from reconcile.manifests import MAX_FILE_BYTES, validate_manifest
 from reconcile.model import Location, Resource, ResourceKey, Snapshot
-from reconcile.renderers._tools import DEFAULT_MAX_OUTPUT
+from reconcile.renderers import _jsonnet_child
+from reconcile.renderers._jsonnet_child import Files, Refused
+from reconcile.renderers._tools import DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, Tool
 from reconcile.renderers.directory import check_unique, parse_patterns
 
 __all__ = ["JsonnetRenderer"]
 
-_MESSAGE_KEPT = 4096
+# Bytes of the child's stdout besides the files' JSON: the framing, and an error's message.
+_FRAMING = 64 * 1024
 # "file:line:col" or "file:(line:col)-(line:col)" in go-jsonnet's messages and stack traces.
 _POSITION = re.compile(r"(?P<file>[^\s:()]+):\(?(?P<line>\d+):\d+")
 
@@ -82,6 +97,7 @@ class JsonnetRenderer:
         max_output: Bytes of JSON all files together may produce.
         max_file_bytes: Larger source or imported files are refused before they are read.
         max_stack: Jsonnet's stack depth limit (deep recursion fails instead of running away).
+        timeout: Seconds one render's evaluation (all files together) may take before it is stopped.
     """
 
     ext_vars: dict[str, str] | None = attrs.field(default=None, converter=_string_map)
@@ -95,16 +111,22 @@ class JsonnetRenderer:
     max_output: int = DEFAULT_MAX_OUTPUT
     max_file_bytes: int = MAX_FILE_BYTES
     max_stack: int = 500
+    timeout: float = DEFAULT_TIMEOUT
     _memo: dict[str, str] = attrs.field(factory=dict, init=False, repr=False, eq=False)
 
     def fingerprint(self) -> str:
-        """This configuration and the go-jsonnet version, as stable text (part of render cache keys)."""
+        """This configuration and the go-jsonnet version, as stable text (part of render cache keys).
+
+        Raises:
+            ToolError: The child could not report go-jsonnet's version (``gojsonnet`` is not installed).
+        """
         if "fingerprint" not in self._memo:
             config = {
                 field.name: getattr(self, field.name) for field in attrs.fields(type(self)) if field.name != "_memo"
             }
+            version = _python().run([*_CHILD, "--version"], env=_child_environment(), timeout=30).strip()
             self._memo["fingerprint"] = json.dumps(
-                {"renderer": "jsonnet", "version": str(_gojsonnet.version), "config": config}, sort_keys=True
+                {"renderer": "jsonnet", "version": version, "config": config}, sort_keys=True
             )
         return self._memo["fingerprint"]
 
@@ -126,29 +148,24 @@ class JsonnetRenderer:
             raise
 
     def _render(self, snapshot: Snapshot) -> tuple[Resource, ...]:
-        files = _Files(root=os.path.realpath(snapshot.root), max_bytes=self.max_file_bytes)
-        app = posixpath.normpath(Path(snapshot.path).as_posix())
-        files.resolve(app, what="application folder")
-        if not Path(files.root, app).is_dir():
-            raise RenderError(f"application folder {app!r} does not exist")
-        for lib in self.libs:
-            files.resolve(lib, what="library folder")
+        try:
+            files = Files(os.path.realpath(snapshot.root), self.max_file_bytes)
+            app = posixpath.normpath(Path(snapshot.path).as_posix())
+            files.resolve(app, what="application folder")
+            if not Path(files.root, app).is_dir():
+                raise RenderError(f"application folder {app!r} does not exist")
+            for lib in self.libs:
+                files.resolve(lib, what="library folder")
+            names = self._sources(files, app)
+        except Refused as exc:
+            raise _typed(exc.as_dict()) from None
         resources: list[Resource] = []
-        budget = self.max_output
-        for name in self._sources(files, app):
-            output = self._evaluate(files, name)
-            budget -= len(output.encode())
-            if budget < 0:
-                raise ToolError(
-                    f"jsonnet: the output is over the limit of {self.max_output} bytes (output limit)",
-                    tool="jsonnet",
-                    file=name,
-                )
-            resources += _objects(output, name)
+        for name, value in self._evaluate(files.root, names):
+            resources += _objects(value, name)
         check_unique(resources)
         return tuple(resources)
 
-    def _sources(self, files: _Files, app: str) -> list[str]:
+    def _sources(self, files: Files, app: str) -> list[str]:
         """The files to evaluate, relative to the root, in walk order."""
         include, exclude = parse_patterns(self.include), parse_patterns(self.exclude)
         prefix = "" if app == "." else app + "/"
@@ -169,36 +186,45 @@ class JsonnetRenderer:
                     found.append(prefix + path)
         return found
 
-    def _evaluate(self, files: _Files, name: str) -> str:
-        refused: list[RenderError] = []
-
-        def import_callback(folder: str, path: str) -> tuple[str, bytes]:
+    def _evaluate(self, root: str, names: list[str]) -> list[tuple[str, Any]]:
+        """Each file's result, evaluated in one child process; raises the child's problem as a typed error."""
+        if not names:
+            return []
+        request = {
+            "root": root,
+            "files": names,
+            "ext_vars": self.ext_vars or {},
+            "ext_code": self.ext_code or {},
+            "tlas": self.tlas or {},
+            "tla_code": self.tla_code or {},
+            "libs": list(self.libs),
+            "max_output": self.max_output,
+            "max_file_bytes": self.max_file_bytes,
+            "max_stack": self.max_stack,
+        }
+        # A file, not an argument: values may be long, and arguments are visible to every local user.
+        with tempfile.TemporaryDirectory(prefix="reconcile-jsonnet-request-") as folder:
+            path = Path(folder, "request.json")
+            path.write_text(json.dumps(request), encoding="utf-8")
             try:
-                found = files.find(folder, path, self.libs)
-                return found, files.read(found)
-            except RenderError as exc:
-                # go-jsonnet garbles exception text from callbacks: keep ours and raise it afterwards.
-                refused.append(exc)
-                raise RuntimeError("refused") from None
-
-        code = files.read(name).decode("utf-8", errors="replace")
-        try:
-            return str(
-                _gojsonnet.evaluate_snippet(
-                    name,
-                    code,
-                    ext_vars=self.ext_vars or {},
-                    ext_codes=self.ext_code or {},
-                    tla_vars=self.tlas or {},
-                    tla_codes=self.tla_code or {},
-                    max_stack=self.max_stack,
-                    import_callback=import_callback,
+                output = _python().run(
+                    [*_CHILD, str(path)],
+                    cwd=folder,
+                    env=_child_environment(),
+                    timeout=self.timeout,
+                    max_output=self.max_output + _FRAMING + sum(len(name) + 32 for name in names),
                 )
-            )
-        except RuntimeError as exc:
-            if refused:
-                raise refused[0] from None
-            raise _jsonnet_error(str(exc), name) from None
+            except ToolNotFoundError:
+                raise
+            except ToolError as exc:
+                raise _stopped(exc, names) from None
+        try:
+            document = json.loads(output)
+        except ValueError as exc:  # go-jsonnet writes valid JSON; a safety net all the same
+            raise ToolError(f"jsonnet: the output is not JSON: {exc}", tool="jsonnet") from None
+        if "error" in document:
+            raise _typed(document["error"])
+        return [(item["file"], item["value"]) for item in document["results"]]
 
 
 def _matches(patterns: tuple[str, ...], relative: str) -> bool:
@@ -206,57 +232,57 @@ def _matches(patterns: tuple[str, ...], relative: str) -> bool:
     return any(fnmatch.fnmatchcase(relative, p) or fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
-@attrs.frozen(kw_only=True)
-class _Files:
-    """Reads files of one repository by paths relative to its root, never outside it."""
-
-    root: str
-    max_bytes: int
-
-    def resolve(self, relative: str, *, what: str) -> str:
-        """The real path of ``relative`` (root-relative, ``/``-separated), refusing anything outside the root."""
-        real = os.path.realpath(Path(self.root, relative))
-        if relative == ".." or relative.startswith(("../", "/")) or not _inside(real, self.root):
-            raise PathEscapeError(f"{what} {relative!r} resolves outside the repository", path=relative)
-        return real
-
-    def find(self, folder: str, path: str, libs: tuple[str, ...]) -> str:
-        """Where an import of ``path`` from a file in ``folder`` is: the folder first, then the libraries."""
-        if path.startswith("/") or Path(path).is_absolute():
-            raise PathEscapeError(f"import {path!r} is an absolute path", path=path)
-        for base in (folder, *reversed(libs)):
-            candidate = posixpath.normpath(posixpath.join(base, path))
-            if candidate == ".." or candidate.startswith("../"):
-                if base == folder:
-                    raise PathEscapeError(f"import {path!r} climbs out of the repository", path=path)
-                continue
-            if Path(self.resolve(candidate, what="import")).is_file():
-                return candidate
-        raise ToolError(
-            f"jsonnet: import {path!r} not found next to {folder or '.'!r} or in the library folders",
-            tool="jsonnet",
-            file=folder.rstrip("/") or ".",
-        )
-
-    def read(self, relative: str) -> bytes:
-        real = self.resolve(relative, what="file")
-        try:
-            with Path(real).open("rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
-                if size > self.max_bytes:
-                    raise ManifestError(f"file is {size} bytes, over the limit of {self.max_bytes}", file=relative)
-                return handle.read(self.max_bytes + 1)
-        except OSError as exc:
-            raise RenderError(f"cannot read {relative!r}: {exc.strerror}") from None
+_CHILD = ("-S", "-P", str(Path(_jsonnet_child.__file__)))
+"""Run the child by path without ``site`` or the script's folder on ``sys.path``: it needs neither, and importing
+the ``reconcile`` package (``python -m``) would cost more than the evaluation."""
 
 
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+def _python() -> Tool:
+    return Tool("jsonnet", path=sys.executable)
+
+
+def _child_environment() -> dict[str, str]:
+    """Where the child finds ``_gojsonnet`` (found without importing it here); nothing else of ours."""
+    spec = importlib.util.find_spec("_gojsonnet")
+    if spec is None or spec.origin is None:
+        raise ToolError("jsonnet: go-jsonnet is not installed: pip install gojsonnet", tool="jsonnet")
+    return {"PYTHONPATH": str(Path(spec.origin).parent)}
+
+
+def _stopped(exc: ToolError, names: list[str]) -> ToolError:
+    """The child's own failure (time limit, output limit, crash), naming the file it was evaluating."""
+    lines = exc.stderr.splitlines()
+    progress = [
+        line.removeprefix(_jsonnet_child.PROGRESS) for line in lines if line.startswith(_jsonnet_child.PROGRESS)
+    ]
+    file = progress[-1] if progress and progress[-1] in names else None
+    stderr = "\n".join(line for line in lines if not line.startswith(_jsonnet_child.PROGRESS)).strip()
+    if exc.exit_code is None:  # stopped by a limit: Tool's message says which
+        problem = str(exc).removeprefix(f"jsonnet {_CHILD[0]}").lstrip(": ")
+    else:
+        last = stderr.splitlines()[-1] if stderr else ""
+        problem = f"the evaluating process failed (exit code {exc.exit_code})" + (f": {last}" if last else "")
+    where = f"{file}: " if file else ""
+    return ToolError(f"jsonnet: {where}{problem}", tool="jsonnet", exit_code=exc.exit_code, stderr=stderr, file=file)
+
+
+def _typed(problem: Mapping[str, str]) -> RenderError:
+    """The child's problem as the typed error the renderer raises."""
+    kind, message = problem["kind"], problem["message"]
+    if kind == "path":
+        return PathEscapeError(message, path=problem["path"])
+    if kind == "jsonnet":
+        return _jsonnet_error(message, problem["file"])
+    if kind == "tool":
+        return ToolError(message, tool="jsonnet", file=problem.get("file"))
+    if kind == "manifest":
+        return ManifestError(message, file=problem.get("file"))
+    return RenderError(message)
 
 
 def _jsonnet_error(message: str, name: str) -> ToolError:
     """A go-jsonnet error as a ToolError naming the file and line where it happened."""
-    message = message.strip()[:_MESSAGE_KEPT]
+    message = message.strip()
     position = _POSITION.search(message)
     file = position.group("file") if position else name
     first = message.splitlines()[0] if message else "evaluation failed"
@@ -264,12 +290,8 @@ def _jsonnet_error(message: str, name: str) -> ToolError:
     return ToolError(f"jsonnet: {where}: {first}", tool="jsonnet", stderr=message, file=file)
 
 
-def _objects(output: str, name: str) -> list[Resource]:
+def _objects(value: Any, name: str) -> list[Resource]:
     """The objects of one file's result: an object, a list of them, or ``*List`` objects, flattened."""
-    try:
-        value = json.loads(output)
-    except ValueError as exc:  # go-jsonnet writes valid JSON; a safety net all the same
-        raise ManifestError(f"jsonnet output is not JSON: {exc}", file=name) from None
     out: list[Resource] = []
     pending: list[Any] = [value]
     while pending:
