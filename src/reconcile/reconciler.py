@@ -302,7 +302,9 @@ class Reconciler:
             ReconcileError: A stage failed (source, render, cluster).
             ConfigurationError: The Reconciler's syncer is not a :class:`~reconcile.sync.Syncer`.
         """
-        comparison = self._compare()
+        return self._plan(self._compare(), prune=prune)
+
+    def _plan(self, comparison: _Comparison, *, prune: bool | None) -> SyncPlan:
         return self._syncer().plan(
             self.cluster,
             app=self.name,
@@ -322,9 +324,12 @@ class Reconciler:
             ReconcileError: A stage failed (source, render, cluster).
             ConfigurationError: The Reconciler's syncer is not a :class:`~reconcile.sync.Syncer`.
         """
-        plan = self.plan(prune=prune)
-        log = self._log
-        return self._syncer().start(self.cluster, plan, app=self.name, dry_run=dry_run, log=log)
+        comparison = self._compare()
+        plan = self._plan(comparison, prune=prune)
+        log = self._log.bind(revision=comparison.revision.sha)
+        return self._syncer().start(
+            self.cluster, plan, app=self.name, dry_run=dry_run, revision=comparison.revision, log=log
+        )
 
     def _syncer(self) -> Syncer:
         if not isinstance(self.syncer, Syncer):

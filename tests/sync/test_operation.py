@@ -350,3 +350,14 @@ def test_force_deletes_and_recreates_what_the_server_refuses_to_change_in_place(
     live = cluster.get(_key("Service", "dns"))
     assert live["spec"]["clusterIP"] == "10.96.0.20"
     assert live["metadata"]["uid"] != uid
+
+
+def test_a_step_driven_sync_carries_the_revision(tmp_path):
+    (tmp_path / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: v}\n")
+    source = rc.DirectorySource(tmp_path)
+    app = rc.Reconciler(name="app", source=source, renderer=rc.DirectoryRenderer(), cluster=rc.MemoryCluster())
+
+    result = app.start_sync().run()
+
+    assert result.succeeded
+    assert result.revision == source.fetch().revision
