@@ -1,11 +1,11 @@
-"""Developer tasks. ``nox`` with no arguments runs what CI runs: tests (both tiers), lint and typecheck."""
+"""Developer tasks. ``nox`` with no arguments runs what CI runs: tests (both tiers), lint, typecheck and docs."""
 
 import os
 from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
@@ -48,6 +48,14 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict on the library."""
     session.install("-e", ".[test]", "mypy>=1.10")  # the pytest plugin is type-checked against pytest
     session.run("mypy")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site (MkDocs Material + mkdocstrings), built with warnings as errors."""
+    session.install("-e", ".[docs]")
+    site = Path(session.create_tmp()) / "site"  # a build check: the site is not kept in the checkout
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(site), env={"NO_MKDOCS_2_WARNING": "1"})
 
 
 @nox.session

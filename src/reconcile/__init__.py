@@ -17,6 +17,7 @@ Fetch the desired state from Git (or a folder), render it, compare it with a liv
 from typing import TYPE_CHECKING, Any
 
 from reconcile import diff, health, sync
+from reconcile.application import Application, UnsupportedFieldWarning
 from reconcile.cluster.memory import MemoryCluster
 from reconcile.diff import Change, Differ, DiffResult, DiffSettings, IgnoreRule, KnownTypeField, ResourceDiff
 from reconcile.errors import (
@@ -90,6 +91,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "TRACKING_ANNOTATION",
+    "Application",
     "AuthenticationError",
     "AutoRenderer",
     "CachingRenderer",
@@ -161,6 +163,7 @@ __all__ = [
     "ToolError",
     "ToolNotFoundError",
     "UnknownKindError",
+    "UnsupportedFieldWarning",
     "__version__",
     "diff",
     "health",

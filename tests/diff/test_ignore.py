@@ -101,9 +101,12 @@ def test_from_argo_reads_every_key():
     )
 
 
-def test_from_argo_defaults_to_wildcards():
+def test_from_argo_reads_an_omitted_group_as_the_core_group_and_the_rest_as_wildcards():
+    # As Argo CD does: a rule without a group never matches apps/Deployment.
     rule = IgnoreRule.from_argo({"kind": "Deployment", "jsonPointers": ["/spec/replicas"]})
-    assert (rule.group, rule.name, rule.namespace) == ("*", "*", "*")
+    assert (rule.group, rule.name, rule.namespace) == ("", "*", "*")
+    assert not rule.matches(ResourceKey("apps", "Deployment", "default", "web"))
+    assert IgnoreRule.from_argo({"kind": "ConfigMap"}).matches(ResourceKey("", "ConfigMap", "default", "c"))
     assert rule.jq_path_expressions == ()
     assert rule.managed_fields_managers == ()
 
@@ -205,7 +208,9 @@ def test_jq_ignores_only_the_selected_containers_image():
     live = _deployment(images={"web": "web:1", "sidecar": "proxy:1"})
     desired = _deployment(images={"web": "web:2", "sidecar": "proxy:2"})
     expression = '.spec.template.spec.containers[] | select(.name == "web") | .image'
-    diff = compare(desired, live, ignore_differences=[{"kind": "Deployment", "jqPathExpressions": [expression]}])
+    diff = compare(
+        desired, live, ignore_differences=[{"group": "apps", "kind": "Deployment", "jqPathExpressions": [expression]}]
+    )
     assert [(c.path, c.old, c.new) for c in diff.changes] == [
         ("/spec/template/spec/containers/1/image", "proxy:1", "proxy:2")
     ]
@@ -262,9 +267,9 @@ def test_managed_fields_managers_ignore_what_they_own(manager: str):
     desired = _deployment(replicas=2, images={"web": "web:2", "sidecar": "proxy:1"})
     both = ["/spec/replicas", "/spec/template/spec/containers/0/image"]
     assert _paths(compare(desired, live)) == both
-    rule = {"kind": "Deployment", "managedFieldsManagers": [manager]}
+    rule = {"group": "apps", "kind": "Deployment", "managedFieldsManagers": [manager]}
     assert _paths(compare(desired, live, ignore_differences=[rule])) == both[1:]
-    other = {"kind": "Deployment", "managedFieldsManagers": ["someone-else"]}
+    other = {"group": "apps", "kind": "Deployment", "managedFieldsManagers": ["someone-else"]}
     assert _paths(compare(desired, live, ignore_differences=[other])) == both
 
 
@@ -325,8 +330,8 @@ def test_rules_of_a_plain_cluster_role_are_still_compared():
 
 
 def test_differ_passes_its_rules_to_every_comparison():
-    differ = Differ(ignore_differences=[{"kind": "Deployment", "jsonPointers": ["/spec/replicas"]}])
-    assert differ.ignore_differences == (IgnoreRule(kind="Deployment", json_pointers=("/spec/replicas",)),)
+    differ = Differ(ignore_differences=[{"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]}])
+    assert differ.ignore_differences == (IgnoreRule(group="apps", kind="Deployment", json_pointers=("/spec/replicas",)),)
     target = Resource(key=WEB, manifest=_deployment(replicas=2))
     result = Differ().diff([target], {WEB: _deployment(replicas=5)})
     assert [_paths(diff) for diff in result.resources] == [["/spec/replicas"]]

@@ -27,9 +27,11 @@ def test_system_wide_rules_come_before_the_application_rules():
     desired, live = _ingress("a", host="new.example.com"), _ingress("a")
     live["metadata"]["annotations"]["team"] = "ops"
 
-    assert settings.with_rules([{"kind": "Ingress", "jsonPointers": ["/metadata/annotations/team"]}]) == (
+    assert settings.with_rules(
+        [{"group": "networking.k8s.io", "kind": "Ingress", "jsonPointers": ["/metadata/annotations/team"]}]
+    ) == (
         IgnoreRule(json_pointers=("/spec/rules",)),
-        IgnoreRule(kind="Ingress", json_pointers=("/metadata/annotations/team",)),
+        IgnoreRule(group="networking.k8s.io", kind="Ingress", json_pointers=("/metadata/annotations/team",)),
     )
     assert [c.path for c in compare(desired, live, predicted_live=desired).changes] == [
         "/metadata/annotations/team",
@@ -39,7 +41,10 @@ def test_system_wide_rules_come_before_the_application_rules():
         "/metadata/annotations/team"
     ]
     differ = Differ(
-        ignore_differences=[{"kind": "Ingress", "jsonPointers": ["/metadata/annotations/team"]}], settings=settings
+        ignore_differences=[
+            {"group": "networking.k8s.io", "kind": "Ingress", "jsonPointers": ["/metadata/annotations/team"]}
+        ],
+        settings=settings,
     )
     result = differ.diff([Resource.from_manifest(desired)], {ResourceKey.from_manifest(live): live})
     assert not result.modified_resources

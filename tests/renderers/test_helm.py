@@ -17,7 +17,7 @@ from reconcile.errors import (
     ToolError,
     ToolNotFoundError,
 )
-from reconcile.model import Resource, ResourceKey, Revision, Snapshot
+from reconcile.model import Capabilities, Resource, ResourceKey, Revision, Snapshot
 from reconcile.protocols import Renderer
 from reconcile.renderers.helm import HelmRenderer
 from reconcile.sources.git import GitSource, LocalRepository
@@ -590,3 +590,19 @@ def test_renders_of_different_apps_run_in_parallel(tmp_path, helm_bin):
         results = list(pool.map(render, range(4)))
 
     assert results == [("app0", 1), ("app1", 3), ("app2", 1), ("app3", 3)]
+
+
+def test_set_up_for_a_cluster_the_renderer_keeps_every_setting(root, helm_bin):
+    renderer = HelmRenderer(
+        helm=helm_bin,
+        parameters={"replicas": 4},
+        string_parameters={"image.tag": "7"},
+        value_sources={"values": GitSource("file:///nowhere.git")},
+    )
+    bound = renderer.for_cluster(Capabilities("v1.20.2", ("apps/v1",)))
+    assert (bound.parameters, bound.string_parameters, bound.value_sources) == (
+        renderer.parameters,
+        renderer.string_parameters,
+        renderer.value_sources,
+    )
+    assert (bound.kube_version, bound.api_versions) == ("v1.20.2", ("apps/v1",))

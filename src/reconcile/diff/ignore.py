@@ -100,12 +100,15 @@ class IgnoreRule:
     def from_argo(cls, mapping: Mapping[str, Any]) -> IgnoreRule:
         """A rule from one entry of an Argo CD ``ignoreDifferences`` list.
 
+        As in Argo CD, an omitted ``group`` is the core group (``""``): a rule for a Deployment needs
+        ``group: apps``. Omitted ``kind``, ``name`` and ``namespace`` match any.
+
         Raises:
             ConfigurationError: An unknown key, a value of the wrong type, or an invalid pointer or expression.
         """
         if not isinstance(mapping, Mapping):
             raise ConfigurationError(f"ignoreDifferences: a rule must be a mapping, not {type(mapping).__name__}")
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = {"group": ""}
         for key, value in mapping.items():
             if key not in _KEYS:
                 raise ConfigurationError(f"ignoreDifferences: unknown key {key!r} (known: {', '.join(_KEYS)})")

@@ -20,9 +20,9 @@ import posixpath
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -53,10 +53,20 @@ def _strings(value: Sequence[str]) -> tuple[str, ...]:
     return items
 
 
-def _parameters(value: Mapping[str, Scalar] | None) -> tuple[tuple[str, str], ...]:
+_T = TypeVar("_T")
+
+
+def _pairs(value: Mapping[str, _T] | Iterable[tuple[str, _T]] | None) -> Iterable[tuple[str, _T]]:
+    """A mapping's items, or pairs as given (what the converters produce, when ``attrs.evolve`` runs them again)."""
+    if value is None:
+        return ()
+    return value.items() if isinstance(value, Mapping) else value
+
+
+def _parameters(value: Mapping[str, Scalar] | Iterable[tuple[str, Scalar]] | None) -> tuple[tuple[str, str], ...]:
     """``{"image.tag": "v1"}`` as ordered pairs of strings (booleans spelled as helm spells them)."""
     pairs = []
-    for name, raw in (value or {}).items():
+    for name, raw in _pairs(value):
         if not isinstance(name, str) or not name or "=" in name:
             raise ConfigurationError(f"a helm parameter needs a name without '=', got {name!r}")
         if isinstance(raw, bool):
@@ -81,9 +91,9 @@ def _values_text(value: str | Mapping[str, Any] | None) -> str | None:
         raise ConfigurationError(f"values must be JSON-like (maps, lists, strings, numbers): {exc}") from None
 
 
-def _sources(value: Mapping[str, Source] | None) -> tuple[tuple[str, Source], ...]:
+def _sources(value: Mapping[str, Source] | Iterable[tuple[str, Source]] | None) -> tuple[tuple[str, Source], ...]:
     pairs = []
-    for name, source in sorted((value or {}).items()):
+    for name, source in sorted(_pairs(value), key=lambda pair: pair[0]):
         if not name or "/" in name or "$" in name:
             raise ConfigurationError(f"value source name {name!r} must be a plain name (used as '${name}/...')")
         if not isinstance(source, Source):

@@ -1,0 +1,890 @@
+"""Argo CD ``Application`` manifests in, a wired :class:`~reconcile.reconciler.Reconciler` out.
+
+::
+
+    import reconcile as rc
+
+    app = rc.Application.parse("grade-api-prod.yaml")
+    reconciler = app.reconciler({"in-cluster": rc.MemoryCluster()})
+    result = reconciler.reconcile()
+
+The mapping follows Argo CD: ``repoURL`` + ``path`` is a :class:`~reconcile.sources.git.GitSource`, ``repoURL`` +
+``chart`` a :class:`~reconcile.sources.helm_repository.HelmRepositorySource`; ``helm``, ``kustomize`` and
+``directory`` pick and configure the renderer (none of them: the folder's files decide, as Argo CD's repo-server
+does); multi-source ``ref`` sources provide ``$ref/...`` value files. One source renders per application.
+
+Fields Argo CD has and reconcile does not honour yet are reported with an :class:`UnsupportedFieldWarning` naming
+the field; a malformed manifest is a :class:`~reconcile.errors.ConfigurationError` naming the path in it.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+
+from reconcile.diff.ignore import IgnoreRule, as_rules
+from reconcile.errors import ConfigurationError, ManifestError
+from reconcile.jsonvalues import deep_copy
+from reconcile.manifests import load_manifests
+from reconcile.model import Manifest
+from reconcile.protocols import Cluster, Renderer, Source
+from reconcile.reconciler import Reconciler, SyncPolicy
+from reconcile.renderers import AutoRenderer, DirectoryRenderer, HelmRenderer, JsonnetRenderer, KustomizeRenderer
+from reconcile.sources.directory import DirectorySource
+from reconcile.sources.git import GitSource
+from reconcile.sources.helm_repository import HelmRepositorySource
+from reconcile.sync import RetryPolicy, SyncOptions
+
+__all__ = ["Application", "ApplicationSource", "UnsupportedFieldWarning"]
+
+API_VERSION = "argoproj.io/v1alpha1"
+IN_CLUSTER_URL = "https://kubernetes.default.svc"
+IN_CLUSTER_NAME = "in-cluster"
+
+_Warn = Callable[[str], None]
+_T = TypeVar("_T")
+_MAX_SHOWN = 40  # characters of a wrong value shown in a message: a long one may be a secret
+_SERVER_METADATA = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink")
+
+
+def _keys(supported: str, ignored: str = "") -> tuple[frozenset[str], frozenset[str]]:
+    return frozenset(supported.split()), frozenset(ignored.split())
+
+
+# Keys reconcile reads, and keys Argo CD has that reconcile ignores (with a warning), per place in the manifest.
+_TOP = _keys("apiVersion kind metadata spec status", "operation")
+_SPEC = _keys(
+    "project source sources destination syncPolicy ignoreDifferences", "info revisionHistoryLimit sourceHydrator"
+)
+_SOURCE = _keys("repoURL path targetRevision chart ref name helm kustomize directory", "plugin")
+_HELM = _keys(
+    "releaseName valueFiles values valuesObject parameters fileParameters skipCrds skipTests skipSchemaValidation "
+    "ignoreMissingValueFiles namespace kubeVersion apiVersions passCredentials version"
+)
+_KUSTOMIZE = _keys(
+    # The renderer always replaces same-named labels and annotations, which is what the "force" options ask for.
+    "namePrefix nameSuffix images commonLabels commonAnnotations namespace replicas components forceCommonLabels "
+    "forceCommonAnnotations",
+    "version commonAnnotationsEnvsubst patches kubeVersion apiVersions labelWithoutSelector labelIncludeTemplates "
+    "ignoreMissingComponents",
+)
+_DIRECTORY = _keys("recurse include exclude jsonnet")
+_JSONNET = _keys("extVars tlas libs")
+_DESTINATION = _keys("server name namespace")
+_SYNC_POLICY = _keys("automated syncOptions retry", "managedNamespaceMetadata")
+_AUTOMATED = _keys("prune selfHeal allowEmpty enabled")
+_RESPECT = "RespectIgnoreDifferences"
+_RECONCILER_SETS = ("name", "source", "renderer", "cluster", "namespace", "policy", "ignore_differences")
+
+
+class UnsupportedFieldWarning(UserWarning):
+    """An Application field Argo CD honours and reconcile ignores; the message names its path."""
+
+
+# ------------------------------------------------------------------------------------------------- reading
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
+
+
+def _fail(path: str, expected: str, value: Any) -> ConfigurationError:
+    return ConfigurationError(f"{path}: expected {expected}, got {_describe(value)}")
+
+
+def _mapping(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _fail(path, "a mapping", value)
+    return value
+
+
+def _string(value: Any, path: str) -> str:
+    if not isinstance(value, str):
+        raise _fail(path, "a string", value)
+    return value
+
+
+def _optional_string(obj: Mapping[str, Any], key: str, path: str) -> str | None:
+    value = obj.get(key)
+    return None if value is None else _string(value, f"{path}.{key}")
+
+
+def _boolean(obj: Mapping[str, Any], key: str, path: str) -> bool:
+    value = obj.get(key, False)
+    if not isinstance(value, bool):
+        raise _fail(f"{path}.{key}", "a boolean", value)
+    return value
+
+
+def _list(value: Any, path: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _fail(path, "a list", value)
+    return value
+
+
+def _strings(obj: Mapping[str, Any], key: str, path: str) -> list[str]:
+    return [_string(item, f"{path}.{key}[{i}]") for i, item in enumerate(_list(obj.get(key), f"{path}.{key}"))]
+
+
+def _string_map(obj: Mapping[str, Any], key: str, path: str) -> dict[str, str] | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    return {name: _string(item, f"{path}.{key}.{name}") for name, item in _mapping(value, f"{path}.{key}").items()}
+
+
+def _items(obj: Mapping[str, Any], key: str, path: str) -> list[tuple[str, dict[str, Any]]]:
+    """The list at ``obj[key]`` as (path, mapping) pairs."""
+    out = []
+    for i, item in enumerate(_list(obj.get(key), f"{path}.{key}")):
+        where = f"{path}.{key}[{i}]"
+        out.append((where, _mapping(item, where)))
+    return out
+
+
+def _check_keys(obj: Mapping[str, Any], path: str, keys: tuple[frozenset[str], frozenset[str]], warn: _Warn) -> None:
+    supported, ignored = keys
+    for key in obj:
+        where = f"{path}.{key}" if path else key
+        if key in ignored:
+            warn(where)
+        elif key not in supported:
+            raise ConfigurationError(f"{where}: unknown field")
+
+
+def _named(item: Mapping[str, Any], where: str, keys: frozenset[str] | set[str]) -> str:
+    for key in item:
+        if key not in keys:
+            raise ConfigurationError(f"{where}.{key}: unknown field")
+    name = item.get("name")
+    if not isinstance(name, str) or not name:
+        raise _fail(f"{where}.name", "a non-empty string", name)
+    return name
+
+
+def _wrapped(path: str, build: Callable[[], _T]) -> _T:
+    """``build()``, its ConfigurationError prefixed with the manifest path it came from."""
+    try:
+        return build()
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{path}: {exc.message}") from exc
+
+
+def _helm_options(raw: Mapping[str, Any], path: str, warn: _Warn) -> dict[str, Any]:
+    """HelmRenderer arguments from ``source.helm`` (``value_sources`` and defaults are the caller's)."""
+    _check_keys(raw, path, _HELM, warn)
+    options: dict[str, Any] = {
+        "release_name": _optional_string(raw, "releaseName", path),
+        "namespace": _optional_string(raw, "namespace", path),
+        "value_files": _strings(raw, "valueFiles", path),
+        "ignore_missing_value_files": _boolean(raw, "ignoreMissingValueFiles", path),
+        "skip_crds": _boolean(raw, "skipCrds", path),
+        "skip_tests": _boolean(raw, "skipTests", path),
+        "skip_schema_validation": _boolean(raw, "skipSchemaValidation", path),
+        "kube_version": _optional_string(raw, "kubeVersion", path),
+        "api_versions": _strings(raw, "apiVersions", path),
+    }
+    _boolean(raw, "passCredentials", path)  # used by the chart source
+    version = _optional_string(raw, "version", path)
+    if version not in (None, "", "v3"):
+        warn(f"{path}.version")  # only helm 3 is supported
+    # valuesObject wins over values, as in Argo CD.
+    if raw.get("valuesObject") is not None:
+        options["values"] = _mapping(raw["valuesObject"], f"{path}.valuesObject")
+    elif raw.get("values") is not None:
+        options["values"] = _string(raw["values"], f"{path}.values")
+    parameters: dict[str, str] = {}
+    strings: dict[str, str] = {}
+    for where, item in _items(raw, "parameters", path):
+        name = _named(item, where, {"name", "value", "forceString"})
+        target = strings if _boolean(item, "forceString", where) else parameters
+        target[name] = _string(item.get("value", ""), f"{where}.value")
+    files = {}
+    for where, item in _items(raw, "fileParameters", path):
+        files[_named(item, where, {"name", "path"})] = _string(item.get("path"), f"{where}.path")
+    options.update(parameters=parameters, string_parameters=strings, file_parameters=files)
+    return options
+
+
+def _kustomize_options(raw: Mapping[str, Any], path: str, warn: _Warn) -> dict[str, Any]:
+    _check_keys(raw, path, _KUSTOMIZE, warn)
+    _boolean(raw, "forceCommonLabels", path)
+    _boolean(raw, "forceCommonAnnotations", path)
+    replicas = []
+    for where, item in _items(raw, "replicas", path):
+        name = _named(item, where, {"name", "count"})
+        count = item.get("count")
+        if isinstance(count, bool) or not isinstance(count, int | str):
+            raise _fail(f"{where}.count", "an integer", count)
+        replicas.append({"name": name, "count": count})
+    return {
+        "name_prefix": _optional_string(raw, "namePrefix", path),
+        "name_suffix": _optional_string(raw, "nameSuffix", path),
+        "images": _strings(raw, "images", path),
+        "common_labels": _string_map(raw, "commonLabels", path),
+        "common_annotations": _string_map(raw, "commonAnnotations", path),
+        "namespace": _optional_string(raw, "namespace", path),
+        "replicas": replicas,
+        "components": _strings(raw, "components", path),
+    }
+
+
+def _directory_options(raw: Mapping[str, Any], path: str, warn: _Warn) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """DirectoryRenderer arguments, and JsonnetRenderer arguments when ``jsonnet`` sets anything."""
+    _check_keys(raw, path, _DIRECTORY, warn)
+    options: dict[str, Any] = {"recurse": _boolean(raw, "recurse", path)}
+    include = _optional_string(raw, "include", path)
+    exclude = _optional_string(raw, "exclude", path)
+    if include:
+        options["include"] = include
+    if exclude:
+        options["exclude"] = exclude
+    jsonnet = _mapping(raw.get("jsonnet") or {}, f"{path}.jsonnet")
+    where = f"{path}.jsonnet"
+    _check_keys(jsonnet, where, _JSONNET, warn)
+    variables: dict[str, dict[str, str]] = {"ext_vars": {}, "ext_code": {}, "tlas": {}, "tla_code": {}}
+    for key, plain, code in (("extVars", "ext_vars", "ext_code"), ("tlas", "tlas", "tla_code")):
+        for item_path, item in _items(jsonnet, key, where):
+            name = _named(item, item_path, {"name", "value", "code"})
+            target = code if _boolean(item, "code", item_path) else plain
+            variables[target][name] = _string(item.get("value", ""), f"{item_path}.value")
+    libs = _strings(jsonnet, "libs", where)
+    if not (libs or any(variables.values())):
+        return options, None
+    return options, {**options, **variables, "libs": libs}
+
+
+# ------------------------------------------------------------------------------------------------- sources
+
+
+@attrs.frozen(kw_only=True)
+class ApplicationSource:
+    """One entry of ``spec.source`` / ``spec.sources``, as written (tool settings kept as Argo CD's mappings).
+
+    Attributes:
+        repo_url: ``repoURL``: a Git repository, or a Helm chart repository when ``chart`` is set.
+        path: ``path``: the application's folder in the Git repository.
+        chart: ``chart``: the chart's name in the Helm repository.
+        target_revision: ``targetRevision``: branch, tag or commit (Git), version or range (chart).
+        ref: ``ref``: the name ``$ref/...`` value files use for this source's checkout.
+        name: ``name``: the source's own name (informational).
+        helm: ``helm`` settings, as in the manifest.
+        kustomize: ``kustomize`` settings, as in the manifest.
+        directory: ``directory`` settings, as in the manifest.
+        plugin: ``plugin`` settings, kept for round trips (config management plugins are not supported).
+    """
+
+    repo_url: str
+    path: str | None = None
+    chart: str | None = None
+    target_revision: str | None = None
+    ref: str | None = None
+    name: str | None = None
+    helm: dict[str, Any] | None = attrs.field(default=None, hash=False)
+    kustomize: dict[str, Any] | None = attrs.field(default=None, hash=False)
+    directory: dict[str, Any] | None = attrs.field(default=None, hash=False)
+    plugin: dict[str, Any] | None = attrs.field(default=None, hash=False)
+
+    @property
+    def renders(self) -> bool:
+        """Whether this source's objects are rendered (a ``ref`` source without path or chart only lends files)."""
+        return self.ref is None or self.path is not None or self.chart is not None
+
+    def to_manifest(self) -> Manifest:
+        """The source as Argo CD writes it."""
+        fields = (
+            ("repoURL", self.repo_url),
+            ("path", self.path),
+            ("chart", self.chart),
+            ("targetRevision", self.target_revision),
+            ("ref", self.ref),
+            ("name", self.name),
+            ("helm", self.helm),
+            ("kustomize", self.kustomize),
+            ("directory", self.directory),
+            ("plugin", self.plugin),
+        )
+        return {key: deep_copy(value) for key, value in fields if value is not None}
+
+    def renderer(
+        self, *, release_name: str, namespace: str | None, value_sources: Mapping[str, Source], path: str
+    ) -> Renderer:
+        """The renderer Argo CD would use for this source.
+
+        Args:
+            release_name: Helm's release name unless ``helm.releaseName`` sets one (Argo CD: the app's name).
+            namespace: The destination namespace (Helm's ``.Release.Namespace`` unless ``helm.namespace`` is set).
+            value_sources: Checkouts ``$name/...`` value files and file parameters read from.
+            path: This source's path in the manifest, for messages.
+
+        Raises:
+            ConfigurationError: Naming the path of a malformed setting.
+        """
+        return _wrapped(path, lambda: self._renderer(release_name, namespace, value_sources, path))
+
+    def _renderer(
+        self, release_name: str, namespace: str | None, value_sources: Mapping[str, Source], path: str
+    ) -> Renderer:
+        quiet: _Warn = lambda _: None  # noqa: E731 - warnings were given when the manifest was parsed
+        chosen = [key for key in ("helm", "kustomize", "directory", "plugin") if getattr(self, key) is not None]
+        if len(chosen) > 1:
+            raise ConfigurationError(f"only one of helm, kustomize, directory, plugin may be set, not {chosen}")
+        if self.chart is not None and chosen not in ([], ["helm"]):
+            raise ConfigurationError(f"a chart from a Helm repository renders with helm, not {chosen[0]}")
+        if self.helm is not None or self.chart is not None:
+            options = _helm_options(self.helm or {}, f"{path}.helm", quiet)
+            options["release_name"] = options["release_name"] or release_name
+            options["namespace"] = options["namespace"] or namespace or None
+            return HelmRenderer(**options, value_sources=value_sources)
+        if self.kustomize is not None:
+            return KustomizeRenderer(**_kustomize_options(self.kustomize, f"{path}.kustomize", quiet))
+        if self.directory is not None:
+            plain, jsonnet = _directory_options(self.directory, f"{path}.directory", quiet)
+            return JsonnetRenderer(**jsonnet) if jsonnet is not None else DirectoryRenderer(**plain)
+        # No settings: the folder's files decide, and a chart renders as the app's release, as in Argo CD.
+        return AutoRenderer(
+            helm={"release_name": release_name, "namespace": namespace or None, "value_sources": value_sources}
+        )
+
+
+def _read_source(raw: Any, path: str, warn: _Warn) -> ApplicationSource:
+    obj = _mapping(raw, path)
+    _check_keys(obj, path, _SOURCE, warn)
+    repo_url = obj.get("repoURL")
+    if not isinstance(repo_url, str) or not repo_url:
+        raise _fail(f"{path}.repoURL", "a non-empty string", repo_url)
+    settings = {}
+    for key in ("helm", "kustomize", "directory", "plugin"):
+        if obj.get(key) is not None:
+            settings[key] = deep_copy(_mapping(obj[key], f"{path}.{key}"))
+    source = ApplicationSource(
+        repo_url=repo_url,
+        path=_optional_string(obj, "path", path),
+        chart=_optional_string(obj, "chart", path),
+        target_revision=_optional_string(obj, "targetRevision", path),
+        ref=_optional_string(obj, "ref", path),
+        name=_optional_string(obj, "name", path),
+        **settings,
+    )
+    # Read each tool's settings once here, so what they lack is reported now, at parse time.
+    if source.helm is not None:
+        _helm_options(source.helm, f"{path}.helm", warn)
+    if source.kustomize is not None:
+        _kustomize_options(source.kustomize, f"{path}.kustomize", warn)
+    if source.directory is not None:
+        _directory_options(source.directory, f"{path}.directory", warn)
+    return source
+
+
+# ------------------------------------------------------------------------------------------------- policy
+
+
+def _known_option(name: str) -> bool:
+    for value in ("true", "foreground"):
+        try:
+            SyncOptions.parse([f"{name}={value}"])
+        except ConfigurationError:
+            continue
+        return True
+    return False
+
+
+def _read_policy(raw: Any, path: str, warn: _Warn) -> SyncPolicy:
+    obj = _mapping(raw or {}, path)
+    _check_keys(obj, path, _SYNC_POLICY, warn)
+    flags: dict[str, bool] = {}
+    if obj.get("automated") is not None:
+        where = f"{path}.automated"
+        automated = _mapping(obj["automated"], where)
+        _check_keys(automated, where, _AUTOMATED, warn)
+        enabled = automated.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise _fail(f"{where}.enabled", "a boolean", enabled)
+        flags = {
+            "automated": enabled,
+            "prune": _boolean(automated, "prune", where),
+            "self_heal": _boolean(automated, "selfHeal", where),
+            "allow_empty": _boolean(automated, "allowEmpty", where),
+        }
+    options = []
+    for i, text in enumerate(_strings(obj, "syncOptions", path)):
+        where = f"{path}.syncOptions[{i}]"
+        name = text.strip().partition("=")[0]
+        if not _known_option(name):
+            warn(f"{where} ({name})")  # Argo CD ignores option names it does not know; so do we, saying so
+            continue
+        parsed = _wrapped(where, partial(SyncOptions.parse, [text]))
+        # The two options SyncPolicy has fields for are kept as those fields only: one spelling, so round trips hold.
+        if name == "CreateNamespace":
+            flags["create_namespace"] = parsed.create_namespace
+        elif name == _RESPECT:
+            flags["respect_ignore_differences"] = parsed.respect_ignore_differences
+        else:
+            options.append(text)
+    retry = None
+    if obj.get("retry") is not None:
+        settings = dict(_mapping(obj["retry"], f"{path}.retry"))
+        if settings.pop("refresh", None) is not None:
+            warn(f"{path}.retry.refresh")
+        try:
+            retry = RetryPolicy.from_argo(settings)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{path}.{exc.message}") from exc  # its messages start with "retry"
+    arguments: dict[str, Any] = {**flags, "sync_options": tuple(options), "retry": retry}
+    return SyncPolicy(**arguments)
+
+
+def _policy_manifest(policy: SyncPolicy) -> Manifest:
+    out: Manifest = {}
+    automated = {"prune": policy.prune, "selfHeal": policy.self_heal, "allowEmpty": policy.allow_empty}
+    automated = {key: value for key, value in automated.items() if value}
+    if policy.automated:
+        out["automated"] = automated
+    elif automated:
+        out["automated"] = {"enabled": False, **automated}
+    options = list(policy.sync_options)
+    for flag, name in ((policy.create_namespace, "CreateNamespace"), (policy.respect_ignore_differences, _RESPECT)):
+        if flag and f"{name}=true" not in options:
+            options.append(f"{name}=true")
+    if options:
+        out["syncOptions"] = options
+    if policy.retry is not None:
+        retry = policy.retry
+        out["retry"] = {
+            "limit": retry.limit,
+            "backoff": {
+                "duration": _duration(retry.backoff),
+                "factor": int(retry.factor) if retry.factor.is_integer() else retry.factor,
+                "maxDuration": _duration(retry.max_backoff),
+            },
+        }
+    return out
+
+
+def _duration(seconds: float) -> str:
+    return f"{int(seconds)}s" if float(seconds).is_integer() else f"{seconds}s"
+
+
+def _rule_manifest(rule: IgnoreRule) -> Manifest:
+    out: Manifest = {}
+    if rule.group != "":  # an omitted group is the core group, as Argo CD reads it
+        out["group"] = rule.group
+    for key, value in (("kind", rule.kind), ("name", rule.name), ("namespace", rule.namespace)):
+        if value != "*":
+            out[key] = value
+    lists = (
+        ("jsonPointers", rule.json_pointers),
+        ("jqPathExpressions", rule.jq_path_expressions),
+        ("managedFieldsManagers", rule.managed_fields_managers),
+    )
+    out.update({key: list(values) for key, values in lists if values})
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- the application
+
+
+def _sources(value: Iterable[ApplicationSource]) -> tuple[ApplicationSource, ...]:
+    return tuple(value)
+
+
+@attrs.frozen(kw_only=True)
+class Application:
+    """An Argo CD ``argoproj.io/v1alpha1`` Application, read into reconcile's terms.
+
+    Build one with :meth:`parse` (or :meth:`parse_all`), then :meth:`reconciler` for a wired
+    :class:`~reconcile.reconciler.Reconciler`; :meth:`from_manifest` does both.
+
+    Attributes:
+        name: ``metadata.name``; the Reconciler's name (it goes into the tracking annotation).
+        namespace: ``metadata.namespace``: the Application object's own namespace.
+        project: ``spec.project`` (kept for round trips; projects' restrictions are not enforced).
+        sources: ``spec.source`` or ``spec.sources``.
+        destination_server: ``spec.destination.server``: a cluster URL.
+        destination_name: ``spec.destination.name``: a cluster name.
+        destination_namespace: ``spec.destination.namespace``: the namespace for namespaced objects that name
+            none (``default`` when unset).
+        sync_policy: ``spec.syncPolicy``.
+        ignore_differences: ``spec.ignoreDifferences``.
+        manifest: The manifest this was parsed from (not compared).
+    """
+
+    name: str
+    namespace: str = "argocd"
+    project: str = "default"
+    sources: tuple[ApplicationSource, ...] = attrs.field(converter=_sources)
+    destination_server: str | None = None
+    destination_name: str | None = None
+    destination_namespace: str | None = None
+    sync_policy: SyncPolicy = attrs.field(factory=SyncPolicy)
+    ignore_differences: tuple[IgnoreRule, ...] = attrs.field(default=(), converter=as_rules)
+    manifest: Manifest = attrs.field(factory=dict, eq=False, hash=False, repr=False)
+
+    # --------------------------------------------------------------------------------------------- parsing
+
+    @classmethod
+    def parse(cls, obj: Manifest | str | os.PathLike[str]) -> Application:
+        """One Application from a mapping, YAML or JSON text, or a file holding exactly one.
+
+        Text is told from a file name by a line break or a leading ``{``.
+
+        Raises:
+            ConfigurationError: The manifest is malformed (the message names the path in it), is not an
+                Application, or the text or file holds other than one document.
+
+        Warns:
+            UnsupportedFieldWarning: Once per field reconcile does not honour.
+        """
+        loaded = _load(obj)
+        if len(loaded) != 1:
+            raise ConfigurationError(f"{_origin(obj)} holds {len(loaded)} documents: use Application.parse_all")
+        app, unsupported = loaded[0]
+        _warn(unsupported)
+        return app
+
+    @classmethod
+    def parse_all(cls, obj: Manifest | str | os.PathLike[str]) -> tuple[Application, ...]:
+        """Every Application in a mapping, a multi-document YAML text or file (every document must be one).
+
+        Raises:
+            ConfigurationError: A document is malformed or not an Application (named with its file and line).
+
+        Warns:
+            UnsupportedFieldWarning: Once per field reconcile does not honour.
+        """
+        loaded = _load(obj)
+        for _, unsupported in loaded:
+            _warn(unsupported)
+        return tuple(app for app, _ in loaded)
+
+    @classmethod
+    def from_manifest(
+        cls,
+        obj: Manifest | str | os.PathLike[str],
+        clusters: Mapping[str, Cluster] | None = None,
+        *,
+        cache_dir: str | os.PathLike[str] | None = None,
+        **reconciler_options: Any,
+    ) -> Reconciler:
+        """:meth:`parse` then :meth:`reconciler`: an Application manifest in, a wired Reconciler out.
+
+        Raises:
+            ConfigurationError: As :meth:`parse` and :meth:`reconciler` do.
+        """
+        loaded = _load(obj)
+        if len(loaded) != 1:
+            raise ConfigurationError(f"{_origin(obj)} holds {len(loaded)} documents: use Application.parse_all")
+        app, unsupported = loaded[0]
+        _warn(unsupported)
+        return app.reconciler(clusters, cache_dir=cache_dir, **reconciler_options)
+
+    # --------------------------------------------------------------------------------------------- building
+
+    def reconciler(
+        self,
+        clusters: Mapping[str, Cluster] | None = None,
+        *,
+        cache_dir: str | os.PathLike[str] | None = None,
+        local: str | os.PathLike[str] | None = None,
+        revision: str | None = None,
+        **reconciler_options: Any,
+    ) -> Reconciler:
+        """A Reconciler for this application.
+
+        Args:
+            clusters: Cluster objects by name or URL; ``https://kubernetes.default.svc`` and ``in-cluster`` are
+                the default cluster: the one given under either key, or the only one given.
+            cache_dir: Where Git checkouts (``<cache_dir>/git``) and charts (``<cache_dir>/helm-charts``) live;
+                default: the user cache folder.
+            local: Render this folder instead of the rendering source (``argocd app diff --local``).
+            revision: Use this revision instead of the rendering source's ``targetRevision``.
+            reconciler_options: More :class:`~reconcile.reconciler.Reconciler` arguments (``diff_settings``,
+                ``health_checks``, ``logger``...); the ones the Application sets are refused.
+
+        Raises:
+            ConfigurationError: No cluster for the destination, more than one rendering source, a setting that
+                cannot work (naming its path), or an option the Application already sets.
+        """
+        clash = sorted(set(reconciler_options) & set(_RECONCILER_SETS))
+        if clash:
+            raise ConfigurationError(f"the Application sets {', '.join(clash)}; change the Application instead")
+        cluster = self._cluster(clusters)
+        source, renderer = self._build(cache_dir=cache_dir, local=local, revision=revision)
+        return Reconciler(
+            name=self.name,
+            source=source,
+            renderer=renderer,
+            cluster=cluster,
+            namespace=self.destination_namespace or "default",
+            policy=self.sync_policy,
+            ignore_differences=self.ignore_differences,
+            **reconciler_options,
+        )
+
+    def _cluster(self, clusters: Mapping[str, Cluster] | None) -> Cluster:
+        given = dict(clusters or {})
+        if self.destination_server is not None:
+            field, wanted = "server", self.destination_server.rstrip("/")
+        else:
+            field, wanted = "name", self.destination_name or ""
+        if wanted in given:
+            return given[wanted]
+        if wanted in (IN_CLUSTER_URL, IN_CLUSTER_NAME):
+            for key in (IN_CLUSTER_NAME, IN_CLUSTER_URL):
+                if key in given:
+                    return given[key]
+            if len(given) == 1:
+                return next(iter(given.values()))
+        known = ", ".join(sorted(given)) or "none"
+        raise ConfigurationError(f"spec.destination.{field}: no cluster given for {wanted!r} (clusters: {known})")
+
+    def _source_paths(self) -> list[str]:
+        single = len(self.sources) == 1 and "sources" not in (self.manifest.get("spec") or {})
+        return ["spec.source"] if single else [f"spec.sources[{i}]" for i in range(len(self.sources))]
+
+    def _value_sources(self, git_cache: Path | None) -> dict[str, Source]:
+        """The ``ref`` sources' checkouts, by ref name."""
+        value_sources: dict[str, Source] = {}
+        for source, path in zip(self.sources, self._source_paths(), strict=True):
+            if source.ref is None:
+                continue
+            if source.chart is not None:
+                raise ConfigurationError(f"{path}.ref: only Git sources can be referenced, not a chart")
+            if source.ref in value_sources:
+                raise ConfigurationError(f"{path}.ref: {source.ref!r} names two sources")
+            revision = source.target_revision or "HEAD"
+            value_sources[source.ref] = _wrapped(
+                path, partial(GitSource, source.repo_url, revision, cache_dir=git_cache)
+            )
+        return value_sources
+
+    def _fetcher(
+        self, source: ApplicationSource, path: str, cache_dir: Path | None, revision: str | None = None
+    ) -> Source:
+        """Where ``source``'s files come from: its Git repository, or its chart in a Helm repository."""
+        target = revision or source.target_revision
+        if source.chart is not None:
+            chart = source.chart
+            credentials = bool((source.helm or {}).get("passCredentials"))
+            return _wrapped(
+                path,
+                lambda: HelmRepositorySource(
+                    source.repo_url,
+                    chart,
+                    target or "*",
+                    cache_dir=cache_dir / "helm-charts" if cache_dir else None,
+                    pass_credentials=credentials,
+                ),
+            )
+        git_cache = cache_dir / "git" if cache_dir else None
+        return _wrapped(
+            path, lambda: GitSource(source.repo_url, target or "HEAD", source.path or ".", cache_dir=git_cache)
+        )
+
+    def _check(self) -> None:
+        """Build every part once, so settings the sources and renderers refuse fail at parse time."""
+        value_sources = self._value_sources(None)
+        for source, path in zip(self.sources, self._source_paths(), strict=True):
+            if source.renders:
+                self._fetcher(source, path, None)
+                source.renderer(
+                    release_name=self.name, namespace=self.destination_namespace, value_sources=value_sources, path=path
+                )
+
+    def _build(
+        self,
+        *,
+        cache_dir: str | os.PathLike[str] | None,
+        local: str | os.PathLike[str] | None = None,
+        revision: str | None = None,
+    ) -> tuple[Source, Renderer]:
+        cache = Path(cache_dir) if cache_dir is not None else None
+        value_sources = self._value_sources(cache / "git" if cache else None)
+        paths = self._source_paths()
+        rendering = [(source, path) for source, path in zip(self.sources, paths, strict=True) if source.renders]
+        where = paths[0].partition("[")[0] if paths else "spec.source"
+        if not rendering:
+            raise ConfigurationError(f"{where}: no source renders objects (each has a ref and no path or chart)")
+        if len(rendering) > 1:
+            raise ConfigurationError(
+                f"{where}: {len(rendering)} sources render objects ({', '.join(p for _, p in rendering)}); reconcile "
+                "renders one source per application, plus ref sources for $ref value files"
+            )
+        [(source, path)] = rendering
+        fetched = DirectorySource(Path(local)) if local is not None else self._fetcher(source, path, cache, revision)
+        renderer = source.renderer(
+            release_name=self.name, namespace=self.destination_namespace, value_sources=value_sources, path=path
+        )
+        return fetched, renderer
+
+    # --------------------------------------------------------------------------------------------- writing
+
+    def to_manifest(self) -> Manifest:
+        """The Application as Argo CD writes it; ``parse(app.to_manifest()) == app``.
+
+        Parts unchanged since :meth:`parse` are written as they were read (fields reconcile ignores included);
+        status and server-set metadata are left out.
+        """
+        out: Manifest = deep_copy(self.manifest) if self.manifest else {}
+        out.pop("status", None)
+        metadata = out.setdefault("metadata", {})
+        for key in _SERVER_METADATA:
+            metadata.pop(key, None)
+        before = _quiet_read(self.manifest)
+        out["apiVersion"], out["kind"] = API_VERSION, "Application"
+        metadata["name"] = self.name
+        if before is None or before.namespace != self.namespace:
+            metadata["namespace"] = self.namespace
+        spec = out.setdefault("spec", {})
+        if before is None or before.project != self.project:
+            spec["project"] = self.project
+        if before is None or before.sources != self.sources:
+            spec.pop("source", None)
+            spec.pop("sources", None)
+            written = [source.to_manifest() for source in self.sources]
+            if len(written) == 1 and "sources" not in (self.manifest.get("spec") or {}):
+                spec["source"] = written[0]
+            else:
+                spec["sources"] = written
+        destination = (self.destination_server, self.destination_name, self.destination_namespace)
+        if before is None or (before.destination_server, before.destination_name, before.destination_namespace) != (
+            destination
+        ):
+            pairs = zip(("server", "name", "namespace"), destination, strict=True)
+            spec["destination"] = {key: value for key, value in pairs if value is not None}
+        if before is None or before.sync_policy != self.sync_policy:
+            kept = {k: v for k, v in (spec.get("syncPolicy") or {}).items() if k not in _SYNC_POLICY[0]}
+            policy = {**kept, **_policy_manifest(self.sync_policy)}
+            spec.pop("syncPolicy", None)
+            if policy:
+                spec["syncPolicy"] = policy
+        if before is None or before.ignore_differences != self.ignore_differences:
+            spec.pop("ignoreDifferences", None)
+            if self.ignore_differences:
+                spec["ignoreDifferences"] = [_rule_manifest(rule) for rule in self.ignore_differences]
+        return out
+
+
+# ------------------------------------------------------------------------------------------------- loading
+
+
+def _origin(obj: object) -> str:
+    if isinstance(obj, os.PathLike) or (isinstance(obj, str) and not _is_text(obj)):
+        return os.fspath(obj)
+    return "the text" if isinstance(obj, str) else "the mapping"
+
+
+def _is_text(text: str) -> bool:
+    return "\n" in text or text.lstrip().startswith("{")
+
+
+def _load(obj: Manifest | str | os.PathLike[str]) -> list[tuple[Application, list[str]]]:
+    """Each document's Application and the fields it uses that reconcile ignores."""
+    if isinstance(obj, Mapping):
+        documents: list[tuple[Any, str]] = [(deep_copy(dict(obj)), "")]
+    else:
+        if isinstance(obj, str) and _is_text(obj):
+            text, file = obj, "<text>"
+        else:
+            file = os.fspath(obj)
+            try:
+                text = Path(file).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigurationError(f"cannot read Application file {file}: {exc}") from exc
+        try:
+            loaded = load_manifests(text, file=file)
+        except ManifestError as exc:
+            raise ConfigurationError(str(exc)) from exc
+        documents = [(manifest, f"{file}:{line}: ") for manifest, line in loaded]
+    out = []
+    for manifest, where in documents:
+        unsupported: list[str] = []
+        try:
+            app = _read(manifest, unsupported.append)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{where}{exc.message}") from exc
+        out.append((app, unsupported))
+    return out
+
+
+def _warn(unsupported: list[str]) -> None:
+    for path in unsupported:
+        # stacklevel 3: the caller of parse, parse_all or from_manifest.
+        warnings.warn(f"{path}: not supported by reconcile; ignored", UnsupportedFieldWarning, stacklevel=3)
+
+
+def _quiet_read(manifest: Manifest) -> Application | None:
+    if not manifest:
+        return None
+    try:
+        return _read(manifest, lambda _: None)
+    except ConfigurationError:
+        return None
+
+
+def _read(obj: Any, warn: _Warn) -> Application:
+    """An Application from one manifest, checked: malformed parts raise, ignored ones are passed to ``warn``."""
+    obj = _mapping(obj, "the document")
+    if obj.get("apiVersion") != API_VERSION:
+        raise _fail("apiVersion", repr(API_VERSION), obj.get("apiVersion"))
+    if obj.get("kind") != "Application":
+        raise _fail("kind", "'Application'", obj.get("kind"))
+    _check_keys(obj, "", _TOP, warn)
+    metadata = _mapping(obj.get("metadata"), "metadata")
+    name = metadata.get("name")
+    if not isinstance(name, str) or not name:
+        raise _fail("metadata.name", "a non-empty string", name)
+    spec = _mapping(obj.get("spec"), "spec")
+    _check_keys(spec, "spec", _SPEC, warn)
+    if spec.get("source") is not None and spec.get("sources") is not None:
+        raise ConfigurationError("spec: give source or sources, not both")
+    if spec.get("sources") is not None:
+        raw = _list(spec["sources"], "spec.sources")
+        sources = [_read_source(item, f"spec.sources[{i}]", warn) for i, item in enumerate(raw)]
+        if not sources:
+            raise ConfigurationError("spec.sources: expected at least one source")
+    elif spec.get("source") is not None:
+        sources = [_read_source(spec["source"], "spec.source", warn)]
+    else:
+        raise ConfigurationError("spec.source: required (or spec.sources)")
+    if spec.get("destination") is None:
+        raise ConfigurationError("spec.destination: required")
+    destination = _mapping(spec["destination"], "spec.destination")
+    _check_keys(destination, "spec.destination", _DESTINATION, warn)
+    server = _optional_string(destination, "server", "spec.destination")
+    cluster = _optional_string(destination, "name", "spec.destination")
+    if (server is None) == (cluster is None):
+        raise ConfigurationError("spec.destination: give exactly one of server and name")
+    rules = []
+    for where, item in _items(spec, "ignoreDifferences", "spec"):
+        try:
+            rules.append(IgnoreRule.from_argo(item))
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{where}: {exc.message.removeprefix('ignoreDifferences: ')}") from exc
+    app = Application(
+        name=name,
+        namespace=_optional_string(metadata, "namespace", "metadata") or "argocd",
+        project=_optional_string(spec, "project", "spec") or "default",
+        sources=sources,
+        destination_server=server,
+        destination_name=cluster,
+        destination_namespace=_optional_string(destination, "namespace", "spec.destination"),
+        sync_policy=_read_policy(spec.get("syncPolicy"), "spec.syncPolicy", warn),
+        ignore_differences=rules,
+        manifest=obj,
+    )
+    app._check()
+    return app
