@@ -331,7 +331,9 @@ def test_rules_of_a_plain_cluster_role_are_still_compared():
 
 def test_differ_passes_its_rules_to_every_comparison():
     differ = Differ(ignore_differences=[{"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]}])
-    assert differ.ignore_differences == (IgnoreRule(group="apps", kind="Deployment", json_pointers=("/spec/replicas",)),)
+    assert differ.ignore_differences == (
+        IgnoreRule(group="apps", kind="Deployment", json_pointers=("/spec/replicas",)),
+    )
     target = Resource(key=WEB, manifest=_deployment(replicas=2))
     result = Differ().diff([target], {WEB: _deployment(replicas=5)})
     assert [_paths(diff) for diff in result.resources] == [["/spec/replicas"]]
