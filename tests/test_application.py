@@ -682,3 +682,26 @@ def test_the_warning_points_at_the_callers_line():
     with pytest.warns(rc.UnsupportedFieldWarning) as caught:
         rc.Application.from_manifest(_set(app_dict(), "spec.info", []), {"in-cluster": rc.MemoryCluster()})
     assert caught[0].filename == __file__
+
+
+def test_applications_of_one_name_in_two_namespaces_never_prune_each_other(repo, tmp_path, on_path):
+    cluster = rc.MemoryCluster()
+    texts = [
+        SEED_VALUE_FILES.format(url=repo.url)
+        .replace("namespace: argocd", f"namespace: team-{team}")
+        .replace("namespace: grade-api-prod", f"namespace: grade-api-{team}")
+        for team in ("a", "b")
+    ]
+    apps = [rc.Application.parse(text) for text in texts]
+    assert [app.qualified_name for app in apps] == ["team-a_grade-api-prod", "team-b_grade-api-prod"]
+    reconcilers = [
+        app.reconciler({"in-cluster": cluster}, cache_dir=tmp_path / "cache", name=app.qualified_name) for app in apps
+    ]
+
+    for reconciler in [*reconcilers, *reconcilers]:
+        result = reconciler.reconcile()
+        assert result.error is None, result
+        assert not any(r.action is rc.SyncAction.PRUNE for r in result.resources), result
+
+    for team in ("a", "b"):
+        assert cluster.get(rc.ResourceKey("apps", "Deployment", f"grade-api-{team}", "grade-api-prod")) is not None

@@ -274,7 +274,8 @@ class Controller:
         if known is not None and known[0] == digest:
             return known[1]
         app = rc.Application.parse(obj)
-        reconciler = app.reconciler(clusters={"in-cluster": self.cluster}, cache_dir=cache_dir)
+        # Applications of one name in two namespaces are two applications: track objects by the qualified name.
+        reconciler = app.reconciler(clusters={"in-cluster": self.cluster}, cache_dir=cache_dir, name=app.qualified_name)
         self._reconcilers[key] = (digest, reconciler)
         return reconciler
 

@@ -593,6 +593,11 @@ class Application:
 
     # --------------------------------------------------------------------------------------------- building
 
+    @property
+    def qualified_name(self) -> str:
+        """``<namespace>_<name>``: unique across namespaces, as Argo CD names Applications outside its own."""
+        return f"{self.namespace}_{self.name}"
+
     def reconciler(
         self,
         clusters: Mapping[str, Cluster] | None = None,
@@ -600,6 +605,7 @@ class Application:
         cache_dir: str | os.PathLike[str] | None = None,
         local: str | os.PathLike[str] | None = None,
         revision: str | None = None,
+        name: str | None = None,
         **reconciler_options: Any,
     ) -> Reconciler:
         """A Reconciler for this application.
@@ -611,6 +617,9 @@ class Application:
                 default: the user cache folder.
             local: Render this folder instead of the rendering source (``argocd app diff --local``).
             revision: Use this revision instead of the rendering source's ``targetRevision``.
+            name: The name the Reconciler tracks and prunes objects by; default the Application's name. A host
+                that loads Applications from several namespaces passes :attr:`qualified_name`, so two
+                Applications of one name never claim each other's objects.
             reconciler_options: More :class:`~reconcile.reconciler.Reconciler` arguments (``diff_settings``,
                 ``health_checks``, ``logger``...); the ones the Application sets are refused.
 
@@ -624,7 +633,7 @@ class Application:
         cluster = self._cluster(clusters)
         source, renderer = self._build(cache_dir=cache_dir, local=local, revision=revision)
         return Reconciler(
-            name=self.name,
+            name=name or self.name,
             source=source,
             renderer=renderer,
             cluster=cluster,
