@@ -29,9 +29,12 @@ was wrong and where; they never carry a Secret value or a credential.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from reconcile.model import Location, ResourceKey, Revision
 
 _SERVER_ERRORS = 500  # 5xx: the server failed, the request may be fine
@@ -105,6 +108,17 @@ class RenderError(ReconcileError):
     def __init__(self, message: str, *, revision: Revision | None = None, retryable: bool | None = None) -> None:
         super().__init__(message, retryable=retryable)
         self.revision = revision
+
+    @staticmethod
+    @contextlib.contextmanager
+    def naming(revision: Revision) -> Iterator[None]:
+        """Make every render error raised inside name ``revision`` (unless it names one already)."""
+        try:
+            yield
+        except RenderError as exc:
+            if exc.revision is None:
+                exc.revision = revision
+            raise
 
 
 class ManifestError(RenderError):

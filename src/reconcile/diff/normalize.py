@@ -41,7 +41,11 @@ def normalize(obj: Manifest, *, keep_status: bool = False) -> Manifest:
     is ``null``: the API server reads a null field as an absent one, and Go clients write some
     (``creationTimestamp: null`` in pod templates) that mean nothing.
     """
-    result: Manifest = without_nulls(obj)
+    return _without_server_fields(without_nulls(obj), keep_status=keep_status)
+
+
+def _without_server_fields(result: Manifest, *, keep_status: bool) -> Manifest:
+    """``result`` (a fresh copy) without ``status`` and server-only metadata, changed in place."""
     if not keep_status:
         result.pop("status", None)
     metadata = result.get("metadata")
@@ -84,15 +88,10 @@ def comparable(obj: Manifest, known_types: Iterable[KnownTypeField] = (), *, kee
         return normalize_known_types(normal, group_kind, known_types)  # type: ignore[no-any-return]
     # One pass instead of normalize(), then dropping empty lists, then canonical quantities: most objects
     # compared are in sync, and copying them three times cost more than parsing their YAML.
-    result: Manifest = {
-        name: _builtin_value(value, name) for name, value in obj.items() if value is not None and value != []
-    }
-    if not keep_status:
-        result.pop("status", None)
-    metadata = result.get("metadata")
-    if isinstance(metadata, dict):
-        for field in SERVER_METADATA:
-            metadata.pop(field, None)
+    result = _without_server_fields(
+        {name: _builtin_value(value, name) for name, value in obj.items() if value is not None and value != []},
+        keep_status=keep_status,
+    )
     if group_kind == _ENDPOINTS and isinstance(result.get("subsets"), list):
         result["subsets"] = _sorted([_canonical_subset(subset) for subset in result["subsets"]])
     return normalize_known_types(result, group_kind, known_types)  # type: ignore[no-any-return]

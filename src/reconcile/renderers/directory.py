@@ -123,16 +123,12 @@ class DirectoryRenderer:
             ManifestError: A file is malformed, too large or not UTF-8, or an object lacks its identity.
             DuplicateResourceError: Two manifests name the same object.
         """
-        try:
+        with RenderError.naming(snapshot.revision):
             files = self._files(snapshot)
             self._check_total(files)
             resources = [resource for path, name in files for resource in self._load(path, name)]
             resources.sort(key=lambda r: (r.key, r.source.file if r.source else "", _line_of(r)))
             check_unique(resources)
-        except RenderError as exc:
-            if exc.revision is None:
-                exc.revision = snapshot.revision
-            raise
         return tuple(resources)
 
     def _check_total(self, files: list[tuple[str, str]]) -> None:

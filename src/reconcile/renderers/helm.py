@@ -216,12 +216,8 @@ class HelmRenderer:
             ManifestError: helm's output holds an object without its identity.
             DuplicateResourceError: Two rendered objects have the same key.
         """
-        try:
+        with RenderError.naming(snapshot.revision):
             return self._render(snapshot)
-        except RenderError as exc:
-            if exc.revision is None:
-                exc.revision = snapshot.revision
-            raise
 
     def _render(self, snapshot: Snapshot) -> tuple[Resource, ...]:
         root = os.path.realpath(snapshot.root)

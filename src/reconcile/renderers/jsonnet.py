@@ -140,12 +140,8 @@ class JsonnetRenderer:
             ManifestError: A result is not an object or a list of objects, or an object lacks its identity.
             DuplicateResourceError: Two objects have the same key.
         """
-        try:
+        with RenderError.naming(snapshot.revision):
             return self._render(snapshot)
-        except RenderError as exc:
-            if exc.revision is None:
-                exc.revision = snapshot.revision
-            raise
 
     def _render(self, snapshot: Snapshot) -> tuple[Resource, ...]:
         try:

@@ -209,12 +209,8 @@ class KustomizeRenderer:
             ManifestError: A kustomization file or the output is malformed, or an object lacks its identity.
             DuplicateResourceError: Two objects have the same key.
         """
-        try:
+        with RenderError.naming(snapshot.revision):
             return self._render(snapshot)
-        except RenderError as exc:
-            if exc.revision is None:
-                exc.revision = snapshot.revision
-            raise
 
     def _render(self, snapshot: Snapshot) -> tuple[Resource, ...]:
         root = Path(os.path.realpath(snapshot.root))

@@ -12,24 +12,17 @@ Every repository below ``root`` is served (``GIT_HTTP_EXPORT_ALL``), read-only, 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
 import gzip
-import hmac
 import os
-import socket
 import subprocess
-import sys
-import threading
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
 from reconcile.errors import ConfigurationError
+from reconcile.testing._httpserver import LocalHTTPService
 
 _BACKEND_TIMEOUT = 60.0
 _IDLE_TIMEOUT = 30.0
@@ -51,48 +44,12 @@ def _find_backend() -> Path:
     return backend
 
 
-class _Server(ThreadingHTTPServer):
-    """Keeps track of open connections so that stopping can close them and join their threads."""
-
-    daemon_threads = False
-    block_on_close = True
-
-    def __init__(self, git: GitHTTPServer) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.git = git
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients drop keep-alive connections at will (libgit2 resets them when it gives up): not an error.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-    def close_connections(self) -> None:
-        """Wake every handler thread waiting on an idle keep-alive connection."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):  # already closed by the client
-                connection.shutdown(socket.SHUT_RDWR)
-
-
 class _Handler(BaseHTTPRequestHandler):
     """Runs ``git http-backend`` as a CGI for every request."""
 
     protocol_version = "HTTP/1.1"
     timeout = _IDLE_TIMEOUT
-    server: _Server
+    server: Any  # the service's _Server; self.server.service is the GitHTTPServer
 
     def do_GET(self) -> None:
         self._handle()
@@ -104,7 +61,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Stay quiet: tests read :attr:`GitHTTPServer.requests` instead of stderr."""
 
     def _handle(self) -> None:
-        git = self.server.git
+        git: GitHTTPServer = self.server.service
         git._record(self.command, self.path)
         body = self._read_body()
         user = git._authenticate(self.headers.get("Authorization"))
@@ -210,7 +167,7 @@ def _parse_cgi(output: bytes) -> tuple[int, str, list[tuple[str, str]], bytes]:
     return status, reason, headers, payload
 
 
-class GitHTTPServer:
+class GitHTTPServer(LocalHTTPService):
     """Serves the Git repositories below ``root`` over smart HTTP on 127.0.0.1, optionally behind basic auth.
 
     Use it as a context manager, or call :meth:`start` and :meth:`stop`.
@@ -221,90 +178,14 @@ class GitHTTPServer:
             Entries are appended under a lock; read or clear it from the test's thread.
     """
 
+    handler_class = _Handler
+
     def __init__(
         self, root: str | os.PathLike[str], *, username: str | None = None, password: str | None = None
     ) -> None:
-        if (username is None) != (password is None):
-            raise ConfigurationError("GitHTTPServer needs both username and password, or neither")
-        self.root = Path(root).resolve()
-        self.requests: list[tuple[str, str]] = []
-        self._username = username
-        self._password = password
-        self._lock = threading.Lock()
+        super().__init__(root, username=username, password=password)
         self._backend = _find_backend()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def __repr__(self) -> str:
-        where = self.url if self._server else "stopped"
-        auth = ", basic auth" if self._username is not None else ""
-        return f"GitHTTPServer(root={str(self.root)!r}, {where}{auth})"
-
-    @property
-    def port(self) -> int:
-        """The TCP port the server listens on."""
-        if self._server is None:
-            raise ConfigurationError("GitHTTPServer is not running; call start() first")
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """The server's base URL, ``http://127.0.0.1:<port>``."""
-        return f"http://127.0.0.1:{self.port}"
 
     def url_for(self, name: str) -> str:
         """The URL of the repository at ``root/name`` (``name`` like ``"app.git"``)."""
         return f"{self.url}/{name.lstrip('/')}"
-
-    def start(self) -> GitHTTPServer:
-        """Start listening and serving in a background thread; returns ``self``."""
-        if self._server is not None:
-            return self
-        self._server = _Server(self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="GitHTTPServer",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, close open connections and join every server thread."""
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
-        server.shutdown()
-        server.close_connections()
-        server.server_close()  # joins the handler threads (block_on_close)
-        thread.join()
-        self._server = self._thread = None
-
-    def __enter__(self) -> GitHTTPServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def _record(self, method: str, path: str) -> None:
-        with self._lock:
-            self.requests.append((method, path))
-
-    def _authenticate(self, header: str | None) -> str | None:
-        """The user name ("" when no auth is configured), or ``None`` when the request is refused."""
-        if self._username is None or self._password is None:
-            return ""
-        scheme, _, encoded = (header or "").partition(" ")
-        if scheme.lower() != "basic":
-            return None
-        try:
-            user, _, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        expected = f"{self._username}:{self._password}".encode()
-        if hmac.compare_digest(f"{user}:{password}".encode(), expected):
-            return user
-        return None

@@ -77,33 +77,7 @@ class FakeKubelet:
 
     def succeed_pods(self, namespace: str, *, selector: Mapping[str, str] | None = None) -> int:
         """Mark every unfinished Pod of the namespace (or matching ``selector``) Succeeded; returns how many."""
-        now = _now()
-        pods = [
-            p
-            for p in self._pods(namespace, selector)
-            if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
-        ]
-        for pod in pods:
-            containers = (pod.get("spec") or {}).get("containers") or []
-            self._write(
-                pod,
-                {
-                    "phase": "Succeeded",
-                    "startTime": now,
-                    "containerStatuses": [
-                        {
-                            "name": c["name"],
-                            "image": c.get("image", ""),
-                            "imageID": "",
-                            "ready": False,
-                            "restartCount": 0,
-                            "state": {"terminated": {"exitCode": 0, "reason": "Completed", "finishedAt": now}},
-                        }
-                        for c in containers
-                    ],
-                },
-            )
-        return len(pods)
+        return self._finish_pods(namespace, selector, phase="Succeeded", exit_code=0, reason="Completed")
 
     def fail_pods(self, namespace: str, *, selector: Mapping[str, str] | None = None, exit_code: int = 1) -> int:
         """Mark every unfinished Pod of the namespace (or matching ``selector``) Failed; returns how many.
@@ -111,6 +85,11 @@ class FakeKubelet:
         Each container is written as terminated with ``exit_code`` and reason ``Error``, as a kubelet reports
         a container that exited non-zero; a Job's controller then counts the Pod as failed.
         """
+        return self._finish_pods(namespace, selector, phase="Failed", exit_code=exit_code, reason="Error")
+
+    def _finish_pods(
+        self, namespace: str, selector: Mapping[str, str] | None, *, phase: str, exit_code: int, reason: str
+    ) -> int:
         now = _now()
         pods = [
             p
@@ -122,7 +101,7 @@ class FakeKubelet:
             self._write(
                 pod,
                 {
-                    "phase": "Failed",
+                    "phase": phase,
                     "startTime": now,
                     "containerStatuses": [
                         {
@@ -131,7 +110,7 @@ class FakeKubelet:
                             "imageID": "",
                             "ready": False,
                             "restartCount": 0,
-                            "state": {"terminated": {"exitCode": exit_code, "reason": "Error", "finishedAt": now}},
+                            "state": {"terminated": {"exitCode": exit_code, "reason": reason, "finishedAt": now}},
                         }
                         for c in containers
                     ],
