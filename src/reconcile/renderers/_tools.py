@@ -19,7 +19,7 @@ from pathlib import Path
 
 import attrs
 
-from reconcile.errors import ToolError, ToolNotFoundError
+from reconcile.errors import ConfigurationError, ToolError, ToolNotFoundError
 
 DEFAULT_TIMEOUT = 90.0
 """Seconds one tool run may take (Argo CD's repo-server default)."""
@@ -47,6 +47,22 @@ def mask_credentials(text: str, secrets: Iterable[str] = ()) -> str:
             text = text.replace(secret, "***")
     text = _CREDENTIALS[0].sub("***", text)
     return _CREDENTIALS[1].sub(lambda match: f"{match.group(1)}***", text)
+
+
+def string_map(value: Mapping[str, object] | None, what: str) -> dict[str, str] | None:
+    """``value`` checked as a map of non-empty names to strings (labels, variables) for a tool's arguments.
+
+    Raises:
+        ConfigurationError: A name is empty or not a string, or a value is not a string; names ``what``.
+    """
+    if value is None:
+        return None
+    out = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not key or not isinstance(item, str):
+            raise ConfigurationError(f"{what} map names to strings, got {key!r}: {item!r}")
+        out[key] = item
+    return out
 
 
 @attrs.frozen

@@ -41,7 +41,7 @@ from reconcile.manifests import MAX_FILE_BYTES, validate_manifest
 from reconcile.model import Location, Resource, ResourceKey, Snapshot
 from reconcile.renderers import _jsonnet_child
 from reconcile.renderers._jsonnet_child import Files, Refused
-from reconcile.renderers._tools import DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, Tool
+from reconcile.renderers._tools import DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, Tool, string_map
 from reconcile.renderers.directory import check_unique, parse_patterns
 
 __all__ = ["JsonnetRenderer"]
@@ -53,14 +53,7 @@ _POSITION = re.compile(r"(?P<file>[^\s:()]+):\(?(?P<line>\d+):\d+")
 
 
 def _string_map(value: Mapping[str, Any] | None) -> dict[str, str] | None:
-    if value is None:
-        return None
-    out = {}
-    for key, item in value.items():
-        if not isinstance(key, str) or not key or not isinstance(item, str):
-            raise ConfigurationError(f"jsonnet variables map names to strings, got {key!r}: {item!r}")
-        out[key] = item
-    return out
+    return string_map(value, "jsonnet variables")
 
 
 def _libs(value: Sequence[str] | str) -> tuple[str, ...]:

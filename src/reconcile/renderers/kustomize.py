@@ -27,7 +27,7 @@ import attrs
 from reconcile.errors import ConfigurationError, ManifestError, PathEscapeError, RenderError, ToolError
 from reconcile.manifests import MAX_FILE_BYTES, dump_yaml, load_manifests, validate_manifest
 from reconcile.model import Location, Resource, ResourceKey, Snapshot
-from reconcile.renderers._tools import DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, Tool
+from reconcile.renderers._tools import DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, Tool, string_map
 from reconcile.renderers.directory import check_unique
 
 __all__ = ["KUSTOMIZATION_FILES", "KustomizeRenderer", "parse_image"]
@@ -97,14 +97,7 @@ def _images(value: Sequence[str] | str) -> tuple[str, ...]:
 
 
 def _string_map(value: Mapping[str, Any] | None) -> dict[str, str] | None:
-    if value is None:
-        return None
-    out = {}
-    for key, item in value.items():
-        if not isinstance(key, str) or not key or not isinstance(item, str):
-            raise ConfigurationError(f"labels and annotations map names to strings, got {key!r}: {item!r}")
-        out[key] = item
-    return out
+    return string_map(value, "labels and annotations")
 
 
 def _replicas(value: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], ...]:

@@ -18,6 +18,20 @@ from typing import Any, ClassVar, Self
 from reconcile.errors import ConfigurationError
 
 
+class ServiceHandler(BaseHTTPRequestHandler):
+    """The handlers' common ground: HTTP/1.1 keep-alive with an idle limit, and no logging to stderr.
+
+    Tests read the service's ``requests`` instead of a log; ``self.server.service`` is the service.
+    """
+
+    protocol_version = "HTTP/1.1"
+    timeout = 30.0  # seconds an idle keep-alive connection is kept
+    server: Any  # the service's _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet."""
+
+
 class _Server(ThreadingHTTPServer):
     """Keeps track of open connections so that stopping can close them and join their threads."""
 
@@ -66,7 +80,7 @@ class LocalHTTPService:
             Entries are appended under a lock; read or clear it from the test's thread.
     """
 
-    handler_class: ClassVar[type[BaseHTTPRequestHandler]]
+    handler_class: ClassVar[type[ServiceHandler]]
 
     def __init__(
         self, root: str | os.PathLike[str], *, username: str | None = None, password: str | None = None

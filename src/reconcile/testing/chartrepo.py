@@ -14,35 +14,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from reconcile.renderers._tools import Tool
-from reconcile.testing._httpserver import LocalHTTPService
+from reconcile.testing._httpserver import LocalHTTPService, ServiceHandler
 
 __all__ = ["ChartRepositoryServer", "build_chart_repository", "write_chart"]
 
-_IDLE_TIMEOUT = 30.0
 _CONTENT_TYPES = {".yaml": "application/x-yaml", ".tgz": "application/gzip", ".json": "application/json"}
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(ServiceHandler):
     """Serves the files below the repository's root, read-only."""
 
-    protocol_version = "HTTP/1.1"
-    timeout = _IDLE_TIMEOUT
-    server: Any  # the service's _Server; self.server.service is the ChartRepositoryServer
-
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 - http.server names handlers so
         self._handle()
 
-    def do_HEAD(self) -> None:
+    def do_HEAD(self) -> None:  # noqa: N802 - http.server names handlers so
         self._handle()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet: tests read :attr:`ChartRepositoryServer.requests` instead of stderr."""
 
     def _handle(self) -> None:
         repository: ChartRepositoryServer = self.server.service

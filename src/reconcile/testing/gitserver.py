@@ -16,16 +16,13 @@ import gzip
 import os
 import subprocess
 import zlib
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from reconcile.errors import ConfigurationError
-from reconcile.testing._httpserver import LocalHTTPService
+from reconcile.testing._httpserver import LocalHTTPService, ServiceHandler
 
 _BACKEND_TIMEOUT = 60.0
-_IDLE_TIMEOUT = 30.0
 # Headers the handler computes itself; the CGI's own values are dropped.
 _HOP_HEADERS = frozenset({"status", "content-length", "transfer-encoding", "connection"})
 
@@ -44,21 +41,14 @@ def _find_backend() -> Path:
     return backend
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(ServiceHandler):
     """Runs ``git http-backend`` as a CGI for every request."""
 
-    protocol_version = "HTTP/1.1"
-    timeout = _IDLE_TIMEOUT
-    server: Any  # the service's _Server; self.server.service is the GitHTTPServer
-
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 - http.server names handlers so
         self._handle()
 
-    def do_POST(self) -> None:
+    def do_POST(self) -> None:  # noqa: N802 - http.server names handlers so
         self._handle()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet: tests read :attr:`GitHTTPServer.requests` instead of stderr."""
 
     def _handle(self) -> None:
         git: GitHTTPServer = self.server.service
