@@ -653,11 +653,6 @@ def test_sources_that_only_reference_need_a_renderer_and_a_git_repository():
     ("path", "value", "named"),
     [
         ("spec.source.plugin", {"name": "cmp"}, "spec.source.plugin"),
-        (
-            "spec.syncPolicy.managedNamespaceMetadata",
-            {"labels": {"a": "b"}},
-            "spec.syncPolicy.managedNamespaceMetadata",
-        ),
         ("spec.info", [{"name": "docs", "value": "x"}], "spec.info"),
         ("spec.revisionHistoryLimit", 3, "spec.revisionHistoryLimit"),
         ("spec.source.kustomize", {"patches": []}, "spec.source.kustomize.patches"),
@@ -705,3 +700,27 @@ def test_applications_of_one_name_in_two_namespaces_never_prune_each_other(repo,
 
     for team in ("a", "b"):
         assert cluster.get(rc.ResourceKey("apps", "Deployment", f"grade-api-{team}", "grade-api-prod")) is not None
+
+
+def test_managed_namespace_metadata_labels_the_destination_namespace(repo, tmp_path, on_path):
+    text = SEED_VALUE_FILES.format(url=repo.url).replace(
+        "    syncOptions:\n      - CreateNamespace=true\n",
+        "    syncOptions:\n      - CreateNamespace=true\n"
+        "    managedNamespaceMetadata:\n      labels: {team: grades}\n      annotations: {owner: platform}\n",
+    )
+    app = rc.Application.parse(text)
+    assert app.sync_policy.managed_namespace_metadata == {
+        "labels": {"team": "grades"},
+        "annotations": {"owner": "platform"},
+    }
+    assert rc.Application.parse(app.to_manifest()) == app
+    cluster = rc.MemoryCluster()
+    namespace = rc.ResourceKey("", "Namespace", "", "grade-api-prod")
+
+    assert app.reconciler({"in-cluster": cluster}, cache_dir=tmp_path / "cache").reconcile().error is None
+
+    metadata = cluster.get(namespace)["metadata"]
+    assert metadata["labels"]["team"] == "grades"
+    assert metadata["annotations"]["owner"] == "platform"
+    with pytest.raises(rc.ConfigurationError, match=r"spec\.syncPolicy\.managedNamespaceMetadata\.finalizers"):
+        rc.Application.parse(text.replace("      labels: {team: grades}\n", "      finalizers: [x]\n"))

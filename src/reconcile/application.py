@@ -77,7 +77,7 @@ _KUSTOMIZE = _keys(
 _DIRECTORY = _keys("recurse include exclude jsonnet")
 _JSONNET = _keys("extVars tlas libs")
 _DESTINATION = _keys("server name namespace")
-_SYNC_POLICY = _keys("automated syncOptions retry", "managedNamespaceMetadata")
+_SYNC_POLICY = _keys("automated syncOptions retry managedNamespaceMetadata", "")
 _AUTOMATED = _keys("prune selfHeal allowEmpty enabled")
 _RESPECT = "RespectIgnoreDifferences"
 _RECONCILER_SETS = ("name", "source", "renderer", "cluster", "namespace", "policy", "ignore_differences")
@@ -443,7 +443,18 @@ def _read_policy(raw: Any, path: str, warn: _Warn) -> SyncPolicy:
             retry = RetryPolicy.from_argo(settings)
         except ConfigurationError as exc:
             raise ConfigurationError(f"{path}.{exc.message}") from exc  # its messages start with "retry"
-    arguments: dict[str, Any] = {**flags, "sync_options": tuple(options), "retry": retry}
+    metadata = None
+    if obj.get("managedNamespaceMetadata") is not None:
+        where = f"{path}.managedNamespaceMetadata"
+        raw_metadata = _mapping(obj["managedNamespaceMetadata"], where)
+        _check_keys(raw_metadata, where, _keys("labels annotations", ""), warn)
+        metadata = {part: _string_map(raw_metadata, part, where) or {} for part in raw_metadata}
+    arguments: dict[str, Any] = {
+        **flags,
+        "sync_options": tuple(options),
+        "retry": retry,
+        "managed_namespace_metadata": metadata,
+    }
     return SyncPolicy(**arguments)
 
 
@@ -461,6 +472,9 @@ def _policy_manifest(policy: SyncPolicy) -> Manifest:
             options.append(f"{name}=true")
     if options:
         out["syncOptions"] = options
+    if policy.managed_namespace_metadata is not None:
+        metadata = policy.managed_namespace_metadata
+        out["managedNamespaceMetadata"] = {part: dict(entries) for part, entries in metadata.items()}
     if policy.retry is not None:
         retry = policy.retry
         out["retry"] = {

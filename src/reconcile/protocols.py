@@ -144,7 +144,7 @@ class Syncer(Protocol):
         hooks: Sequence[Resource] = (),
         prune: bool = False,
         dry_run: bool = False,
-        create_namespace: str | None = None,
+        create_namespace: str | Manifest | None = None,
         revision: Revision | None = None,
         log: Any = None,
     ) -> SyncResult:

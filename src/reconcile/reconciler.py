@@ -37,6 +37,19 @@ _SHOWN_PATHS = 3  # paths named in an out-of-sync message
 _RESPECT = "RespectIgnoreDifferences=true"
 
 
+def _namespace_metadata(value: Mapping[str, Mapping[str, str]] | None) -> dict[str, dict[str, str]] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or set(value) - {"labels", "annotations"}:
+        raise ConfigurationError(f"managed_namespace_metadata holds 'labels' and 'annotations', not {value!r}")
+    out: dict[str, dict[str, str]] = {}
+    for part, entries in value.items():
+        if not isinstance(entries, Mapping) or not all(isinstance(v, str) for v in entries.values()):
+            raise ConfigurationError(f"managed_namespace_metadata.{part} maps names to strings, not {entries!r}")
+        out[part] = {str(k): v for k, v in entries.items()}
+    return out
+
+
 @attrs.frozen(kw_only=True)
 class SyncPolicy:
     """When and how a pass syncs, as Argo CD's ``syncPolicy``.
@@ -53,6 +66,9 @@ class SyncPolicy:
             to the default syncer; ``CreateNamespace=true`` and ``RespectIgnoreDifferences=true`` set the two
             fields above.
         retry: How a failed sync operation is tried again (Argo CD's ``retry``); ``None``: it is not.
+        managed_namespace_metadata: With ``create_namespace``, the ``labels`` and ``annotations`` the destination
+            namespace carries (Argo CD's ``managedNamespaceMetadata``): set when the sync creates it, and added
+            to it when it exists without them.
     """
 
     automated: bool = False
@@ -63,6 +79,9 @@ class SyncPolicy:
     respect_ignore_differences: bool = False
     sync_options: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     retry: RetryPolicy | None = None
+    managed_namespace_metadata: dict[str, dict[str, str]] | None = attrs.field(
+        default=None, converter=_namespace_metadata
+    )
 
     def __attrs_post_init__(self) -> None:
         options = SyncOptions.parse(self.sync_options)  # refuses unknown strings now, not at the first sync
@@ -312,7 +331,7 @@ class Reconciler:
             diff=comparison.diff,
             hooks=comparison.hooks,
             prune=self.policy.prune if prune is None else prune,
-            create_namespace=self.namespace if self.policy.create_namespace else None,
+            create_namespace=self._destination_namespace(),
             revision=comparison.revision,
             allow_empty=self.policy.allow_empty,
         )
@@ -330,6 +349,15 @@ class Reconciler:
         return self._syncer().start(
             self.cluster, plan, app=self.name, dry_run=dry_run, revision=comparison.revision, log=log
         )
+
+    def _destination_namespace(self) -> str | Manifest | None:
+        """What ``CreateNamespace`` asks for: the name, or the Namespace with its managed metadata."""
+        if not self.policy.create_namespace:
+            return None
+        metadata = self.policy.managed_namespace_metadata
+        if not metadata:
+            return self.namespace
+        return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace, **metadata}}
 
     def _syncer(self) -> Syncer:
         if not isinstance(self.syncer, Syncer):
@@ -412,7 +440,7 @@ class Reconciler:
             hooks=comparison.hooks,
             prune=prune,
             dry_run=dry_run,
-            create_namespace=self.namespace if self.policy.create_namespace else None,
+            create_namespace=self._destination_namespace(),
             revision=comparison.revision,
             log=self._log.bind(revision=comparison.revision.sha),
         )

@@ -361,3 +361,34 @@ def test_a_step_driven_sync_carries_the_revision(tmp_path):
 
     assert result.succeeded
     assert result.revision == source.fetch().revision
+
+
+def test_create_namespace_sets_and_then_adds_the_managed_labels(tmp_path):
+    (tmp_path / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: v}\n")
+    cluster = rc.MemoryCluster()
+    metadata = {"labels": {"team": "grades"}, "annotations": {"owner": "platform"}}
+
+    def app(**policy: object) -> rc.Reconciler:
+        return rc.Reconciler(
+            name="app",
+            source=rc.DirectorySource(tmp_path),
+            renderer=rc.DirectoryRenderer(),
+            cluster=cluster,
+            namespace="grades",
+            policy=rc.SyncPolicy(create_namespace=True, **policy),  # type: ignore[arg-type]
+        )
+
+    assert app().sync().succeeded
+    namespace = rc.ResourceKey("", "Namespace", "", "grades")
+    assert "team" not in (cluster.get(namespace)["metadata"].get("labels") or {})
+
+    with_metadata = app(managed_namespace_metadata=metadata)
+    (task,) = [t for t in with_metadata.plan().tasks if t.key == namespace]
+    assert (task.action, task.reason) == (rc.SyncAction.UPDATE, "managed namespace metadata")
+    assert with_metadata.sync().succeeded
+    live = cluster.get(namespace)["metadata"]
+    assert live["labels"]["team"] == "grades"
+    assert live["annotations"]["owner"] == "platform"
+    assert all(t.key != namespace for t in with_metadata.plan().tasks)  # nothing left to add
+    with pytest.raises(rc.ConfigurationError, match="managed_namespace_metadata"):
+        rc.SyncPolicy(managed_namespace_metadata={"finalizers": {}})

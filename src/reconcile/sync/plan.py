@@ -214,6 +214,7 @@ def build_plan(
     served: Callable[[GroupKind], bool | None] = lambda gk: True,
     allow_empty: bool = False,
     create_namespace: str | Manifest | None = None,
+    existing_namespace: Manifest | None = None,
 ) -> SyncPlan:
     """Work out what a sync would do, without touching a cluster.
 
@@ -234,6 +235,8 @@ def build_plan(
         create_namespace: A namespace to create first (``CreateNamespace=true``, when the caller found it
             missing): its name, or the Namespace manifest with managed labels and annotations. Left out when
             the targets hold that Namespace.
+        existing_namespace: The live copy of ``create_namespace`` when it exists but lacks managed labels or
+            annotations: the task then adds them (an update) instead of creating the namespace.
 
     Returns:
         The plan. Per-object problems (a shared resource under ``FailOnSharedResource``) are in the plan,
@@ -252,8 +255,9 @@ def build_plan(
     if namespace is not None and ResourceKey.from_manifest(namespace) not in target_keys:
         # Created untracked, as the reference does: the app never prunes its own destination.
         key = ResourceKey.from_manifest(namespace)
-        tasks.append(_namespace_task(key, namespace, options))
-        new_namespaces.add(key.name)
+        tasks.append(_namespace_task(key, namespace, options, existing_namespace))
+        if existing_namespace is None:
+            new_namespaces.add(key.name)
     new_kinds = {crd_kind(r.manifest) for r in (*normal, *hook_objects) if r.key.group_kind == CRD}
 
     def skip_dry_run(key: ResourceKey, object_options: ObjectOptions) -> bool:
@@ -292,16 +296,16 @@ def _namespace_manifest(create_namespace: str | Manifest | None) -> Manifest | N
     return deep_copy(create_namespace)
 
 
-def _namespace_task(key: ResourceKey, namespace: Manifest, options: SyncOptions) -> SyncTask:
+def _namespace_task(key: ResourceKey, namespace: Manifest, options: SyncOptions, live: Manifest | None) -> SyncTask:
     return SyncTask(
         key=key,
         manifest=namespace,
-        live=None,
+        live=live,
         phase=SyncPhase.PRE_SYNC,
         wave=0,
-        action=SyncAction.CREATE,
+        action=SyncAction.CREATE if live is None else SyncAction.UPDATE,
         options=options.for_object(namespace),
-        reason="CreateNamespace",
+        reason="CreateNamespace" if live is None else "managed namespace metadata",
     )
 
 

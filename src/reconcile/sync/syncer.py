@@ -14,7 +14,7 @@ import attrs
 
 from reconcile.diff import DiffResult
 from reconcile.health import HealthChecks
-from reconcile.model import Resource, ResourceKey, Revision
+from reconcile.model import Manifest, Resource, ResourceKey, Revision
 from reconcile.protocols import Cluster
 from reconcile.sync.operation import SyncOperation
 from reconcile.sync.options import SyncOptions
@@ -53,12 +53,16 @@ class Syncer:
         diff: DiffResult,
         hooks: Sequence[Resource] = (),
         prune: bool = False,
-        create_namespace: str | None = None,
+        create_namespace: str | Manifest | None = None,
         revision: Revision | None = None,
         allow_empty: bool = False,
     ) -> SyncPlan:
-        """What a sync would do, in order; reads which kinds the cluster serves, writes nothing."""
-        namespace = create_namespace if create_namespace and _missing_namespace(cluster, create_namespace) else None
+        """What a sync would do, in order; reads which kinds the cluster serves, writes nothing.
+
+        ``create_namespace`` is a namespace's name, or a Namespace manifest whose labels and annotations it must
+        carry: it is created when missing, and given the missing labels and annotations when it exists.
+        """
+        namespace, existing = _namespace_request(cluster, create_namespace)
         return build_plan(
             app=app,
             targets=targets,
@@ -70,6 +74,7 @@ class Syncer:
             served=cluster.is_namespaced,
             allow_empty=allow_empty,
             create_namespace=namespace,
+            existing_namespace=existing,
         )
 
     def start(
@@ -106,7 +111,7 @@ class Syncer:
         hooks: Sequence[Resource] = (),
         prune: bool = False,
         dry_run: bool = False,
-        create_namespace: str | None = None,
+        create_namespace: str | Manifest | None = None,
         revision: Revision | None = None,
         log: Any = None,
     ) -> SyncResult:
@@ -120,7 +125,8 @@ class Syncer:
             hooks: Hook objects (``argocd.argoproj.io/hook``, ``helm.sh/hook``), run in their phases.
             prune: Whether objects that left Git are deleted (otherwise reported as ``PruneSkipped``).
             dry_run: Validate every task with the server and change nothing.
-            create_namespace: A namespace to create first when it does not exist (Argo's ``CreateNamespace``).
+            create_namespace: A namespace to create first when it does not exist (Argo's ``CreateNamespace``), or a
+                Namespace manifest with its managed labels and annotations (see :meth:`plan`).
             revision: Recorded on the result.
             log: A structlog-style logger bound to the app.
 
@@ -142,8 +148,23 @@ class Syncer:
         return operation.run(poll=self.poll)
 
 
-def _missing_namespace(cluster: Cluster, name: str) -> bool:
-    return cluster.get(ResourceKey("", "Namespace", "", name)) is None
+def _namespace_request(
+    cluster: Cluster, wanted: str | Manifest | None
+) -> tuple[str | Manifest | None, Manifest | None]:
+    """``(namespace to plan, its live copy)``: nothing when it exists with every managed label and annotation."""
+    if not wanted:
+        return None, None
+    manifest: Manifest = wanted if not isinstance(wanted, str) else {"metadata": {"name": wanted}}
+    metadata: dict[str, Any] = manifest.get("metadata") or {}
+    live = cluster.get(ResourceKey("", "Namespace", "", str(metadata.get("name") or "")))
+    if live is None:
+        return wanted, None
+    have = live.get("metadata") or {}
+    for part in ("labels", "annotations"):
+        present = have.get(part) or {}
+        if any(present.get(name) != value for name, value in (metadata.get(part) or {}).items()):
+            return wanted, live
+    return None, None
 
 
 def _operation_id(app: str, revision: Revision | None) -> str:
