@@ -392,18 +392,40 @@ def test_options_the_application_sets_are_refused():
     assert app.reconciler({"in-cluster": rc.MemoryCluster()}, diff_settings=settings).diff_settings is settings
 
 
-def test_more_than_one_rendering_source_is_refused_at_build_time():
+def test_several_rendering_sources_are_rendered_each_and_joined(repo, tmp_path, on_path):
+    extras = rc.LocalRepository.init(tmp_path / "extras.git")
+    extras.commit(
+        {"extras/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: grade-api-extras}\ndata: {k: v}\n"},
+        "extras",
+    )
     manifest = app_dict(
         sources=[
-            {"repoURL": "https://git.example.com/a.git", "path": "a"},
-            {"repoURL": "https://git.example.com/b.git", "path": "b"},
+            {
+                "repoURL": repo.url,
+                "path": "helm/grade-api",
+                "targetRevision": "main",
+                "helm": {"valueFiles": ["environments/prod/values.yaml"]},
+            },
+            {"repoURL": extras.url, "path": "extras", "targetRevision": "main"},
         ]
     )
     manifest["spec"].pop("source")
     app = rc.Application.parse(manifest)
-    assert len(app.sources) == 2
-    with pytest.raises(rc.ConfigurationError, match=r"spec.sources: 2 sources render .*spec.sources\[1\]"):
-        app.reconciler({"in-cluster": rc.MemoryCluster()})
+    cluster = rc.MemoryCluster()
+    cluster.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": app.destination_namespace}})
+    reconciler = app.reconciler({"in-cluster": cluster}, cache_dir=tmp_path / "cache")
+
+    result = reconciler.sync()
+
+    assert result.succeeded, str(result)
+    # The chart (released under the app's name) and the plain folder, joined into one application.
+    assert sorted((r.key.kind, r.key.name) for r in result.resources) == [
+        ("ConfigMap", "grade-api-extras"),
+        ("Deployment", app.name),
+    ]
+    assert reconciler.diff().modified_resources == ()
+    with pytest.raises(rc.ConfigurationError, match="a local folder stands in for one source"):
+        app.reconciler({"in-cluster": cluster}, local=tmp_path)
 
 
 # ------------------------------------------------------------------------------------------------- loading

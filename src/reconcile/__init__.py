@@ -72,6 +72,7 @@ from reconcile.renderers import (
 from reconcile.sources.directory import DirectorySource
 from reconcile.sources.git import GitSource, LocalRepository
 from reconcile.sources.helm_repository import HelmRepositorySource
+from reconcile.sources.multi import MultiSource
 from reconcile.sync import (
     ResourceResult,
     RetryPolicy,
@@ -127,6 +128,7 @@ __all__ = [
     "Manifest",
     "ManifestError",
     "MemoryCluster",
+    "MultiSource",
     "NotFoundError",
     "OperationPhase",
     "PathEscapeError",

@@ -39,6 +39,7 @@ from reconcile.renderers import AutoRenderer, DirectoryRenderer, HelmRenderer, J
 from reconcile.sources.directory import DirectorySource
 from reconcile.sources.git import GitSource
 from reconcile.sources.helm_repository import HelmRepositorySource
+from reconcile.sources.multi import MultiSource
 from reconcile.sync import RetryPolicy, SyncOptions
 
 __all__ = ["Application", "ApplicationSource", "UnsupportedFieldWarning"]
@@ -638,7 +639,7 @@ class Application:
                 ``health_checks``, ``logger``...); the ones the Application sets are refused.
 
         Raises:
-            ConfigurationError: No cluster for the destination, more than one rendering source, a setting that
+            ConfigurationError: No cluster for the destination, ``local`` with several rendering sources, a setting that
                 cannot work (naming its path), or an option the Application already sets.
         """
         clash = sorted(set(reconciler_options) & set(_RECONCILER_SETS))
@@ -741,17 +742,22 @@ class Application:
         where = paths[0].partition("[")[0] if paths else "spec.source"
         if not rendering:
             raise ConfigurationError(f"{where}: no source renders objects (each has a ref and no path or chart)")
-        if len(rendering) > 1:
-            raise ConfigurationError(
-                f"{where}: {len(rendering)} sources render objects ({', '.join(p for _, p in rendering)}); reconcile "
-                "renders one source per application, plus ref sources for $ref value files"
+        if len(rendering) > 1 and local is not None:
+            raise ConfigurationError(f"{where}: a local folder stands in for one source, and {len(rendering)} render")
+        parts: list[tuple[Source, Renderer]] = []
+        for source, path in rendering:
+            fetched: Source = (
+                DirectorySource(Path(local)) if local is not None else self._fetcher(source, path, cache, revision)
             )
-        [(source, path)] = rendering
-        fetched = DirectorySource(Path(local)) if local is not None else self._fetcher(source, path, cache, revision)
-        renderer = source.renderer(
-            release_name=self.name, namespace=self.destination_namespace, value_sources=value_sources, path=path
-        )
-        return fetched, renderer
+            renderer = source.renderer(
+                release_name=self.name, namespace=self.destination_namespace, value_sources=value_sources, path=path
+            )
+            parts.append((fetched, renderer))
+        if len(parts) == 1:
+            return parts[0]
+        # Several sources render objects: each with its own renderer, joined as one application (as Argo CD does).
+        both = MultiSource(parts=parts, cache_dir=cache / "multi") if cache else MultiSource(parts=parts)
+        return both, both
 
     # --------------------------------------------------------------------------------------------- writing
 

@@ -3,5 +3,6 @@
 from reconcile.sources.directory import DirectorySource
 from reconcile.sources.git import GitSource, LocalRepository
 from reconcile.sources.helm_repository import HelmRepositorySource
+from reconcile.sources.multi import MultiSource
 
-__all__ = ["DirectorySource", "GitSource", "HelmRepositorySource", "LocalRepository"]
+__all__ = ["DirectorySource", "GitSource", "HelmRepositorySource", "LocalRepository", "MultiSource"]
