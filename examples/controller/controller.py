@@ -1,8 +1,9 @@
 """A small Argo CD-style controller built on reconcile: Applications in, live objects and status out.
 
 It watches ``argoproj.io/v1alpha1`` Application objects in one namespace (install ``crd.yaml`` first), reconciles
-each through :class:`reconcile.Application` every ``--interval`` seconds and whenever its spec changes, and
-writes the outcome back into the Application's status in Argo CD's shape. Replicas compete for a Lease, so only
+each through :class:`reconcile.Application` every ``--interval`` seconds and whenever its spec changes, runs the
+sync an Application's ``operation`` field asks for (what ``argocd app sync`` writes), and writes the outcome back
+into the Application's status in Argo CD's shape. Replicas compete for a Lease, so only
 one acts at a time; ``--shards N --shard I`` splits the Applications among N Leases by a stable hash. SIGTERM or
 SIGINT stops it cleanly: the watch ends, the pass in progress finishes, the Lease is released, exit status 0::
 
@@ -35,6 +36,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import structlog
 
 import reconcile as rc
@@ -262,9 +264,18 @@ class Controller:
             self._write_status(key, obj, status.error_status(str(exc), previous=previous, now=now))
             self.queue.add(key, self.interval)
             return
+        requested = _requested_sync(obj)
+        manual = None
+        if requested is not None:
+            # Argo CD's operation field: someone asked for a sync (`argocd app sync` writes it). Run it as asked,
+            # then the pass reports it, and the request is cleared with the status.
+            manual = reconciler.sync(prune=bool(requested.get("prune", False)), dry_run=bool(requested.get("dryRun")))
         result = reconciler.reconcile()
+        if manual is not None and result.sync is None:
+            result = attrs.evolve(result, sync=manual)
         self.stats.passes[key.name] += 1
-        self._write_status(key, obj, status.app_status(result, spec=spec, previous=previous, now=now))
+        new = status.app_status(result, spec=spec, previous=previous, now=now)
+        self._write_status(key, obj, new, clear_operation=requested is not None)
         self.queue.add(key, self.interval)
 
     def _reconciler(self, key: ResourceKey, obj: Manifest, cache_dir: Path) -> rc.Reconciler:
@@ -273,18 +284,22 @@ class Controller:
         known = self._reconcilers.get(key)
         if known is not None and known[0] == digest:
             return known[1]
-        app = rc.Application.parse(obj)
+        app = rc.Application.parse({name: value for name, value in obj.items() if name != "operation"})
         # Applications of one name in two namespaces are two applications: track objects by the qualified name.
         reconciler = app.reconciler(clusters={"in-cluster": self.cluster}, cache_dir=cache_dir, name=app.qualified_name)
         self._reconcilers[key] = (digest, reconciler)
         return reconciler
 
-    def _write_status(self, key: ResourceKey, obj: Manifest, new: Mapping[str, Any]) -> None:
-        """Patch the status when it changed; drop the refresh annotation once the pass it asked for ran."""
+    def _write_status(
+        self, key: ResourceKey, obj: Manifest, new: Mapping[str, Any], *, clear_operation: bool = False
+    ) -> None:
+        """Patch the status when it changed; drop the refresh annotation (and a requested operation) once run."""
         old = obj.get("status") or {}
         body: dict[str, Any] = {}
         if status.changed(old, new):
             body["status"] = status.merge_patch(old, new)
+        if clear_operation:
+            body["operation"] = None
         if REFRESH_ANNOTATION in ((obj.get("metadata") or {}).get("annotations") or {}):
             body["metadata"] = {"annotations": {REFRESH_ANNOTATION: None}}
         if not body:
@@ -346,7 +361,8 @@ class Controller:
                 return key  # an older copy (a watch event behind our own write)
             self._apps[key] = obj
         annotations = (obj.get("metadata") or {}).get("annotations") or {}
-        if old is None or _spec_digest(old) != _spec_digest(obj) or REFRESH_ANNOTATION in annotations:
+        requested = _requested_sync(obj) is not None
+        if old is None or _spec_digest(old) != _spec_digest(obj) or REFRESH_ANNOTATION in annotations or requested:
             self.queue.add(key)
         return key
 
@@ -358,6 +374,14 @@ class Controller:
             known = self._apps.pop(key, None)
         if known is not None:
             self.queue.add(key)  # the work loop drops its reconciler
+
+
+def _requested_sync(obj: Manifest) -> dict[str, Any] | None:
+    """The sync an Application's ``operation`` asks for (``{prune, dryRun, ...}``), or ``None``."""
+    operation = obj.get("operation")
+    if not isinstance(operation, dict) or not isinstance(operation.get("sync"), dict):
+        return None
+    return dict(operation["sync"])
 
 
 def _spec_digest(obj: Manifest) -> str:

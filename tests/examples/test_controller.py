@@ -336,3 +336,28 @@ def test_leader_election_refuses_a_stale_resource_version(kube_cluster: Kubernet
     assert a.holder() is None
     assert b.try_acquire_or_renew()  # released: no need to wait for it to run out
     assert b.holder() == "b"
+
+
+@pytest.mark.usefixtures("crd")
+def test_a_sync_requested_through_the_operation_field_runs_and_is_cleared(
+    kube_cluster: KubernetesCluster, kube_namespace: str, repo: rc.LocalRepository, make_controller: Any
+) -> None:
+    ns = kube_namespace
+    sha = repo.commit({"apps/manual/configmap.yaml": configmap("manual-settings", ns, color="red")}, "add manual")
+    manual = application("manual", ns, repo)
+    manual["spec"]["syncPolicy"] = {}  # no automated sync: only a request syncs it
+    kube_cluster.create(manual)
+    make_controller(ns, identity="solo", interval=30.0)
+    settings = rc.ResourceKey("", "ConfigMap", ns, "manual-settings")
+    eventually(
+        lambda: status_of(kube_cluster, ns, "manual").get("sync", {}).get("status") == "OutOfSync",
+        what="the manual app to be compared",
+    )
+    assert kube_cluster.get(settings) is None
+
+    kube_cluster.patch(app_key(ns, "manual"), {"operation": {"sync": {"prune": True}}})
+
+    synced = eventually(lambda: synced_at(kube_cluster, ns, "manual", sha), what="the requested sync")
+    assert synced["operationState"]["phase"] == "Succeeded"
+    assert kube_cluster.get(settings) is not None
+    eventually(lambda: "operation" not in (kube_cluster.get(app_key(ns, "manual")) or {}), what="the request to clear")
