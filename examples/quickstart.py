@@ -31,7 +31,8 @@ def main() -> None:
         repo = rc.LocalRepository.init(Path(tmp) / "repo.git")
         repo.commit_directory(GUESTBOOK, "Add the guestbook", prefix="guestbook")
 
-        cluster = rc.MemoryCluster()
+        # In memory, with its workloads settling at once as a real cluster's controllers would make them.
+        cluster = rc.MemoryCluster(simulate_workloads=True)
         app = rc.Reconciler(
             name="guestbook",
             source=rc.GitSource(repo.url, revision="main", path="guestbook", cache_dir=Path(tmp) / "cache"),

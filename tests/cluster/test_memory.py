@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from reconcile import fields
+from reconcile import fields, health
 from reconcile.cluster.memory import MemoryCluster, WatchEvent
 from reconcile.errors import (
     ClusterError,
@@ -18,7 +18,7 @@ from reconcile.errors import (
     NotFoundError,
     UnknownKindError,
 )
-from reconcile.model import GroupKind, ResourceKey
+from reconcile.model import GroupKind, HealthStatus, ResourceKey
 from reconcile.protocols import Cluster
 
 DEPLOYMENT = GroupKind("apps", "Deployment")
@@ -1113,3 +1113,36 @@ def test_smd_remove_one_with_dangling_subitem_keep_one(cluster: MemoryCluster) -
     stored = cluster.apply(lists({"name": "a"}), field_manager="apply-one")
     # The controller owns a value inside item b, not the item: b goes with the applier that owned it.
     assert stored["spec"]["listOfLists"] == [{"name": "a", "value": ["b"]}]
+
+
+def test_simulated_workloads_settle_at_once_and_explicit_statuses_stay():
+    cluster = MemoryCluster(simulate_workloads=True)
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}},
+        },
+    }
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "migrate", "namespace": "default"},
+        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "x"}]}}},
+    }
+    cluster.apply(deployment)
+    cluster.apply(job)
+    key = ResourceKey("apps", "Deployment", "default", "web")
+
+    assert health.assess(cluster.get(key)).status is HealthStatus.HEALTHY
+    assert cluster.get(key)["status"]["readyReplicas"] == 3
+    assert health.assess(cluster.get(ResourceKey("batch", "Job", "default", "migrate"))).status is HealthStatus.HEALTHY
+    cluster.set_status(key, {"observedGeneration": 1, "replicas": 3, "updatedReplicas": 1})
+    assert health.assess(cluster.get(key)).status is HealthStatus.PROGRESSING  # a status written by hand stays
+    # Off by default: nothing plays the controllers.
+    plain = MemoryCluster()
+    plain.apply(deployment)
+    assert health.assess(plain.get(key)).status is HealthStatus.PROGRESSING

@@ -31,6 +31,7 @@ from typing import Any, Literal
 import attrs
 
 from reconcile import fields, schema
+from reconcile.cluster._workloads import SETTLED_STATUS
 from reconcile.defaults import INITIAL_STATUS, apply_defaults, metadata_of, spec_of
 from reconcile.errors import (
     ClusterError,
@@ -293,10 +294,17 @@ class MemoryCluster:
 
     Args:
         clock: Where timestamps come from (UTC ``datetime``); the wall clock by default.
+        simulate_workloads: Play the controllers and kubelets a real cluster runs: each Deployment, StatefulSet,
+            DaemonSet, ReplicaSet, Job and Pod written gets, at once, the status of a settled rollout (replicas
+            ready, the Job complete), so health reads as a real cluster's would once it settles. Off by
+            default: tests then set each status themselves (:meth:`set_status`).
     """
 
-    def __init__(self, *, clock: Callable[[], datetime.datetime] | None = None) -> None:
+    def __init__(
+        self, *, clock: Callable[[], datetime.datetime] | None = None, simulate_workloads: bool = False
+    ) -> None:
         self._lock = threading.RLock()
+        self._simulate_workloads = simulate_workloads
         self._clock = clock or (lambda: datetime.datetime.now(datetime.UTC))
         self._objects: dict[ResourceKey, Manifest] = {}
         self._kinds: dict[GroupKind, KindInfo] = dict(schema.BUILTIN_KINDS)
@@ -876,6 +884,14 @@ class MemoryCluster:
         if controllers:
             if info.group_kind == _CRD:
                 self._establish(key)
+            settled = SETTLED_STATUS.get(info.group_kind) if self._simulate_workloads else None
+            if settled is not None and (
+                live is None or metadata.get("generation") != metadata_of(live).get("generation")
+            ):
+                now = self._now()
+                self._controller_write(
+                    key, lambda obj: obj.__setitem__("status", settled(obj, now)), _CONTROLLER_MANAGER
+                )
             if live is None and info.group_kind == _SERVICE_ACCOUNT:
                 self._issue_token(key)
             self._collect()
