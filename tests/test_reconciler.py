@@ -601,3 +601,29 @@ def test_system_wide_rules_in_diff_settings_apply_to_every_application(folder, c
             differ=rc.Differ(),
             diff_settings=settings,
         )
+
+
+def test_delete_removes_what_the_app_owns_and_nothing_else(folder, cluster):
+    app = make_app(folder, cluster, automated=True)
+    assert app.reconcile().sync.succeeded
+    theirs = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "theirs", "namespace": "default"}}
+    cluster.create(theirs, field_manager="someone")
+    cluster.patch(CONFIGMAP, {"metadata": {"annotations": {"argocd.argoproj.io/sync-options": "Delete=false"}}})
+
+    dry = app.delete(dry_run=True)
+    assert dry.succeeded
+    assert cluster.get(DEPLOYMENT) is not None
+
+    result = app.delete()
+
+    assert result.succeeded, str(result)
+    # Reverse kind order: the Deployment before the Service; the ConfigMap asked to stay.
+    assert [(r.key.kind, r.status, r.message) for r in result.resources] == [
+        ("Deployment", rc.ResultCode.PRUNED, "deleted"),
+        ("Service", rc.ResultCode.PRUNED, "deleted"),
+        ("ConfigMap", rc.ResultCode.PRUNE_SKIPPED, "ignored (Delete=false)"),
+    ]
+    assert cluster.get(DEPLOYMENT) is None
+    assert cluster.get(SERVICE) is None
+    assert cluster.get(CONFIGMAP) is not None
+    assert cluster.get(rc.ResourceKey("", "ConfigMap", "default", "theirs")) is not None

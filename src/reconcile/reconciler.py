@@ -15,11 +15,19 @@ from reconcile import protocols, tracking
 from reconcile.annotations import has_option
 from reconcile.diff import Differ, DiffResult, DiffSettings, IgnoreRule, ResourceDiff
 from reconcile.diff.ignore import as_rules, keep_live_values
-from reconcile.errors import ConfigurationError, ReconcileError, SyncError, UnknownKindError
+from reconcile.errors import (
+    ClusterError,
+    ConfigurationError,
+    NotFoundError,
+    ReconcileError,
+    SyncError,
+    UnknownKindError,
+)
 from reconcile.health import Health, HealthChecks, app_health, assess
 from reconcile.model import (
     GroupKind,
     Manifest,
+    OperationPhase,
     Resource,
     ResourceKey,
     ResultCode,
@@ -27,11 +35,12 @@ from reconcile.model import (
     SyncAction,
     SyncStatus,
 )
-from reconcile.protocols import Cluster, ClusterAwareRenderer, Renderer, Source
+from reconcile.protocols import Cluster, ClusterAwareRenderer, PropagationPolicy, Renderer, Source
 from reconcile.renderers.directory import check_unique
 from reconcile.schema import CRD, crd_kind, fill_list_keys
 from reconcile.sync import ResourceResult, RetryPolicy, Syncer, SyncOperation, SyncOptions, SyncPlan, SyncResult
 from reconcile.sync.hooks import is_hook, split_hooks
+from reconcile.sync.order import prune_order
 
 _SHOWN_PATHS = 3  # paths named in an out-of-sync message
 _RESPECT = "RespectIgnoreDifferences=true"
@@ -313,6 +322,47 @@ class Reconciler:
             time.sleep(delay)
             result = self._sync(self._compare(), dry_run=dry_run, prune=prune)
         return result
+
+    def delete(self, *, dry_run: bool = False, propagation: PropagationPolicy = "Foreground") -> SyncResult:
+        """Delete every object this application owns, as deleting an Argo CD Application with cascade does.
+
+        Objects are found by this application's tracking annotation only (never by name), deleted in reverse kind
+        order; an object annotated ``argocd.argoproj.io/sync-options: Delete=false`` is left in place.
+
+        Args:
+            dry_run: Ask the server to validate each deletion and change nothing.
+            propagation: How dependents go (``Foreground``, ``Background``, ``Orphan``).
+
+        Raises:
+            ClusterError: The objects could not be listed. A failed deletion is a result, not an exception.
+        """
+        started = dt.datetime.now(dt.UTC)
+        self._kinds_in_play = None  # every kind: the app may own objects of kinds Git no longer names
+        owned = {key: obj for key, obj in self._read_live(()).items() if tracking.is_owned_by(obj, self.name)}
+        results = [
+            self._delete_one(key, owned[key], dry_run=dry_run, propagation=propagation) for key in prune_order(owned)
+        ]
+        failed = [r for r in results if not r.succeeded]
+        phase = OperationPhase.FAILED if failed else OperationPhase.SUCCEEDED
+        message = f"{len(failed)} of {len(results)} deletions failed" if failed else f"deleted {len(results)} objects"
+        return SyncResult(phase=phase, message=message, resources=tuple(results), dry_run=dry_run, started_at=started)
+
+    def _delete_one(
+        self, key: ResourceKey, live: Manifest, *, dry_run: bool, propagation: PropagationPolicy
+    ) -> ResourceResult:
+        if has_option(live, "Delete=false"):
+            return ResourceResult(
+                key=key, status=ResultCode.PRUNE_SKIPPED, action=SyncAction.PRUNE, message="ignored (Delete=false)"
+            )
+        try:
+            self.cluster.delete(key, propagation=propagation, dry_run=dry_run)
+        except NotFoundError:
+            pass  # gone already
+        except ClusterError as exc:
+            return ResourceResult(key=key, status=ResultCode.SYNC_FAILED, action=SyncAction.PRUNE, message=exc.message)
+        word = "deleted (dry run)" if dry_run else "deleted"
+        self._log.info("reconcile.app.deleted", key=str(key), dry_run=dry_run)
+        return ResourceResult(key=key, status=ResultCode.PRUNED, action=SyncAction.PRUNE, message=word)
 
     def plan(self, *, prune: bool | None = None) -> SyncPlan:
         """What a sync would do now, phase by phase and wave by wave, and why; changes nothing.

@@ -496,3 +496,19 @@ def test_the_console_script_is_registered():
     if installed.is_file():
         done = subprocess.run([str(installed), "--version"], capture_output=True, text=True, timeout=60, check=False)
         assert done.stdout.split()[0] == "reconcile"
+
+
+def test_delete_removes_the_apps_objects_with_a_dry_run_first(capsys, app_file, manifests, cluster):
+    assert run(capsys, "app", "sync", "-f", str(app_file), "--local", str(manifests), cluster=cluster)[0] == 0
+
+    code, out, _ = run(capsys, "app", "delete", "-f", str(app_file), "--dry-run", "-o", "json", cluster=cluster)
+    assert code == 0, out
+    assert {r["message"] for r in json.loads(out)["resources"]} == {"deleted (dry run)"}
+    assert cluster.get(CM_FIRST) is not None
+
+    code, out, _ = run(
+        capsys, "app", "delete", "-f", str(app_file), "--propagation-policy", "background", cluster=cluster
+    )
+    assert code == 0, out
+    assert cluster.get(CM_FIRST) is None
+    assert cluster.get(CM_SECOND) is None

@@ -18,6 +18,7 @@ from reconcile.cli.progress import LiveProgress, PlainProgress
 from reconcile.cluster.memory import MemoryCluster
 from reconcile.diff import Differ
 from reconcile.model import HealthStatus, OperationPhase, SyncStatus
+from reconcile.protocols import PropagationPolicy
 
 if TYPE_CHECKING:
     from reconcile.application import Application
@@ -72,6 +73,7 @@ def add_verbs(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
         ("sync", "apply Git to the cluster, wave by wave", sync, [common, cluster]),
         ("wait", "wait until the application is synced and healthy", wait, [common, cluster]),
         ("plan", "show what a sync would do, phase by phase and wave by wave", plan, [common, cluster]),
+        ("delete", "delete every object the application owns (cascade)", delete, [common, cluster]),
         ("list", "list the Applications in a file or folder", list_apps, [common]),
     ]
     for name, help_text, handler, parents in specs:
@@ -80,6 +82,14 @@ def add_verbs(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
         parser.set_defaults(handler=handler)
         if name in ("sync", "plan"):
             parser.add_argument("--prune", action="store_true", help="delete objects that left Git")
+        if name == "delete":
+            parser.add_argument("--dry-run", action="store_true", help="validate every deletion with the server only")
+            parser.add_argument(
+                "--propagation-policy",
+                choices=("foreground", "background", "orphan"),
+                default="foreground",
+                help="how dependents of deleted objects go (default foreground)",
+            )
         if name == "sync":
             parser.add_argument("--dry-run", action="store_true", help="validate every change with the server only")
             parser.add_argument(
@@ -169,6 +179,26 @@ def sync(ctx: Context) -> int:
         if args.confirm_prune:
             operation.confirm_prune()
         result = _drive(ctx, app.name, operation)
+    if ctx.output in ("json", "yaml"):
+        ctx.out.write(output.structured(output.sync_document(app.name, result), ctx.output))
+    else:
+        ctx.out.write(output.sync_table(app.name, result, wide=ctx.output == "wide"))
+    return OK if result.succeeded else FAILED
+
+
+_PROPAGATION: dict[str, PropagationPolicy] = {
+    "foreground": "Foreground",
+    "background": "Background",
+    "orphan": "Orphan",
+}
+
+
+def delete(ctx: Context) -> int:
+    """Delete the objects the application owns (objects marked Delete=false stay); exit 1 when one fails."""
+    args = ctx.args
+    propagation = _PROPAGATION[args.propagation_policy]
+    with _reconciler(ctx) as (app, reconciler):
+        result = reconciler.delete(dry_run=args.dry_run, propagation=propagation)
     if ctx.output in ("json", "yaml"):
         ctx.out.write(output.structured(output.sync_document(app.name, result), ctx.output))
     else:
