@@ -17,6 +17,7 @@ watch and queues Applications whose spec changed; one renews the Lease. A pass r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -53,6 +54,8 @@ import status
 
 APPLICATION = GroupKind("argoproj.io", "Application")
 REFRESH_ANNOTATION = "argocd.argoproj.io/refresh"  # set by users (or argocd app get --refresh) to ask for a pass
+# On an Application, asks that deleting it first deletes the objects it owns (Argo CD's cascading deletion).
+RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
 DEFAULT_LEASE = "reconcile-controller"
 
 
@@ -260,9 +263,15 @@ class Controller:
         try:
             reconciler = self._reconciler(key, obj, cache_dir)
         except ReconcileError as exc:
+            if _being_deleted(obj):
+                self._release_app(key, obj)  # cannot tell what it owns: let the deletion finish rather than hang
+                return
             self._log.warning("reconcile.controller.invalid", app=key.name, error=str(exc))
             self._write_status(key, obj, status.error_status(str(exc), previous=previous, now=now))
             self.queue.add(key, self.interval)
+            return
+        if _being_deleted(obj):
+            self._cascade(key, obj, reconciler)
             return
         requested = _requested_sync(obj)
         manual = None
@@ -289,6 +298,22 @@ class Controller:
         reconciler = app.reconciler(clusters={"in-cluster": self.cluster}, cache_dir=cache_dir, name=app.qualified_name)
         self._reconcilers[key] = (digest, reconciler)
         return reconciler
+
+    def _cascade(self, key: ResourceKey, obj: Manifest, reconciler: rc.Reconciler) -> None:
+        """Delete what the Application owns, then let its own deletion finish; retried until every object goes."""
+        result = reconciler.delete()
+        if result.succeeded:
+            self._log.info("reconcile.controller.cascaded", app=key.name, message=result.message)
+            self._release_app(key, obj)
+        else:
+            self._log.warning("reconcile.controller.cascade_failed", app=key.name, message=result.message)
+            self.queue.add(key, min(self.interval, 5.0))
+
+    def _release_app(self, key: ResourceKey, obj: Manifest) -> None:
+        finalizers = [f for f in (obj.get("metadata") or {}).get("finalizers") or [] if f != RESOURCES_FINALIZER]
+        with contextlib.suppress(rc.NotFoundError):
+            self.cluster.patch(key, {"metadata": {"finalizers": finalizers or None}})
+        self._reconcilers.pop(key, None)
 
     def _write_status(
         self, key: ResourceKey, obj: Manifest, new: Mapping[str, Any], *, clear_operation: bool = False
@@ -361,8 +386,8 @@ class Controller:
                 return key  # an older copy (a watch event behind our own write)
             self._apps[key] = obj
         annotations = (obj.get("metadata") or {}).get("annotations") or {}
-        requested = _requested_sync(obj) is not None
-        if old is None or _spec_digest(old) != _spec_digest(obj) or REFRESH_ANNOTATION in annotations or requested:
+        wanted = _requested_sync(obj) is not None or REFRESH_ANNOTATION in annotations or _being_deleted(obj)
+        if old is None or _spec_digest(old) != _spec_digest(obj) or wanted:
             self.queue.add(key)
         return key
 
@@ -374,6 +399,12 @@ class Controller:
             known = self._apps.pop(key, None)
         if known is not None:
             self.queue.add(key)  # the work loop drops its reconciler
+
+
+def _being_deleted(obj: Manifest) -> bool:
+    """Whether the Application is being deleted and asks for its objects to go first."""
+    metadata = obj.get("metadata") or {}
+    return bool(metadata.get("deletionTimestamp")) and RESOURCES_FINALIZER in (metadata.get("finalizers") or [])
 
 
 def _requested_sync(obj: Manifest) -> dict[str, Any] | None:

@@ -361,3 +361,22 @@ def test_a_sync_requested_through_the_operation_field_runs_and_is_cleared(
     assert synced["operationState"]["phase"] == "Succeeded"
     assert kube_cluster.get(settings) is not None
     eventually(lambda: "operation" not in (kube_cluster.get(app_key(ns, "manual")) or {}), what="the request to clear")
+
+
+@pytest.mark.usefixtures("crd")
+def test_deleting_an_application_with_the_resources_finalizer_deletes_its_objects_first(
+    kube_cluster: KubernetesCluster, kube_namespace: str, repo: rc.LocalRepository, make_controller: Any
+) -> None:
+    ns = kube_namespace
+    sha = add_app(kube_cluster, repo, ns, "doomed")
+    kube_cluster.patch(app_key(ns, "doomed"), {"metadata": {"finalizers": ["resources-finalizer.argocd.argoproj.io"]}})
+    make_controller(ns, identity="solo", interval=30.0)
+    eventually(lambda: synced_at(kube_cluster, ns, "doomed", sha), what="the first sync")
+    settings = rc.ResourceKey("", "ConfigMap", ns, "doomed-settings")
+    assert kube_cluster.get(settings) is not None
+
+    kube_cluster.delete(app_key(ns, "doomed"))
+
+    eventually(lambda: kube_cluster.get(app_key(ns, "doomed")) is None, what="the Application to go")
+    assert kube_cluster.get(settings) is None
+    assert kube_cluster.get(rc.ResourceKey("", "Service", ns, "doomed")) is None
