@@ -4,10 +4,21 @@
   ``reconcile`` (installed with the package) offers it as the fixtures ``control_plane``, ``kube_cluster`` and
   ``kube_namespace``; :class:`FakeKubelet` (fixture ``kubelet``) writes Pod statuses as a kubelet would.
 - :class:`GitHTTPServer`: a smart-HTTP Git server on 127.0.0.1.
+- :class:`ChartRepositoryServer`: a Helm chart repository on 127.0.0.1, with :func:`build_chart_repository` and
+  :func:`write_chart` to fill it with charts packaged by the real helm.
 """
 
+from reconcile.testing.chartrepo import ChartRepositoryServer, build_chart_repository, write_chart
 from reconcile.testing.controlplane import ControlPlane, ControlPlaneError
 from reconcile.testing.gitserver import GitHTTPServer
 from reconcile.testing.kubelet import FakeKubelet
 
-__all__ = ["ControlPlane", "ControlPlaneError", "FakeKubelet", "GitHTTPServer"]
+__all__ = [
+    "ChartRepositoryServer",
+    "ControlPlane",
+    "ControlPlaneError",
+    "FakeKubelet",
+    "GitHTTPServer",
+    "build_chart_repository",
+    "write_chart",
+]
