@@ -34,7 +34,7 @@ import json
 import math
 import re
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from ruamel.yaml import YAML
@@ -388,19 +388,51 @@ def _load_yaml(text: str, file: str, max_nodes: int) -> list[tuple[Manifest, int
         return _compose(text, file, max_nodes, pure=True)
 
 
-def _compose(text: str, file: str, max_nodes: int, *, pure: bool) -> list[tuple[Manifest, int]]:
+def _documents(text: str, file: str, max_nodes: int, *, pure: bool) -> Iterator[tuple[Any, Node, _Builder]]:
+    """Each document's value, root node and builder, with the expansion and depth limits checked."""
     yaml = YAML(typ="safe", pure=pure)
     yaml.Resolver = _LoadResolver
     yaml.max_depth = MAX_DEPTH
     yaml.composer.warn_double_anchors = False  # YAML allows redefining an anchor; go-yaml does too
+    for root in yaml.compose_all(text):
+        if not pure and _depth(root) > MAX_DEPTH:
+            raise _UsePureParserError
+        builder = _Builder(file, max_nodes)
+        builder.check_expansion(root)
+        yield builder.build(root), root, builder
+
+
+def load_value(data: str | bytes, *, file: str, max_nodes: int = MAX_NODES) -> Any:
+    """One YAML or JSON document of any shape (a configuration value, not a manifest), ``None`` when empty.
+
+    The manifest loader's rules and limits apply (go-yaml scalars, no alias bombs, size and depth limits).
+
+    Raises:
+        ManifestError: The text is not valid YAML, holds more than one document, or breaks a limit; names ``file``.
+    """
+    text = _decode(data, file)
+
+    def values(*, pure: bool) -> list[Any]:
+        try:
+            return [value for value, _, _ in _documents(text, file, max_nodes, pure=pure)]
+        except (YAMLError, RecursionError) as exc:
+            if not pure:
+                raise _UsePureParserError from None
+            raise _manifest_error(exc, text, file) from None
+
+    try:
+        found = values(pure=False)
+    except _UsePureParserError:
+        found = values(pure=True)
+    if len(found) > 1:
+        raise ManifestError(f"expected one document, found {len(found)}", file=file)
+    return found[0] if found else None
+
+
+def _compose(text: str, file: str, max_nodes: int, *, pure: bool) -> list[tuple[Manifest, int]]:
     out: list[tuple[Manifest, int]] = []
     try:
-        for root in yaml.compose_all(text):
-            if not pure and _depth(root) > MAX_DEPTH:
-                raise _UsePureParserError
-            builder = _Builder(file, max_nodes)
-            builder.check_expansion(root)
-            value = builder.build(root)
+        for value, root, builder in _documents(text, file, max_nodes, pure=pure):
             if value is None:
                 continue
             if not isinstance(value, dict):

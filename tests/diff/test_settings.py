@@ -2,8 +2,11 @@
 
 import json
 
+import pytest
+
 from reconcile.diff import Differ, DiffSettings, IgnoreRule, compare
 from reconcile.diff.mask import LAST_APPLIED
+from reconcile.errors import ConfigurationError
 from reconcile.model import Resource, ResourceKey
 
 TOKEN = "s3cr3t-t0ken"
@@ -119,3 +122,47 @@ def test_status_is_compared_only_where_asked():
     assert changed(desired, live, "crd") == ["/status/level"]
     assert changed(crd, crd_live, "crd") == []
     assert changed(crd, crd_live, "none") == ["/status/acceptedNames/plural"]
+
+
+ARGOCD_CM = {
+    "resource.customizations.ignoreDifferences.all": "managedFieldsManagers:\n- kube-controller-manager\n",
+    "resource.customizations.ignoreDifferences.apps_Deployment": "jsonPointers:\n- /spec/replicas\n",
+    "resource.customizations.ignoreDifferences.Service": "jqPathExpressions:\n- .spec.clusterIP\n",
+    "resource.customizations.knownTypeFields.argoproj.io_Rollout": (
+        "- field: spec.template.spec\n  type: core/v1/PodSpec\n"
+    ),
+    "resource.compareoptions": "ignoreAggregatedRoles: true\nignoreResourceStatusField: crd\n",
+    "resource.sensitive.mask.annotations": "auth.example.com/token, vault.example.com/secret",
+    "url": "https://argocd.example.com",
+}
+
+
+def test_settings_read_from_argocd_cm():
+    settings = DiffSettings.from_argocd_cm(ARGOCD_CM)
+
+    assert settings.ignore_differences == (
+        IgnoreRule(group="", kind="Service", jq_path_expressions=(".spec.clusterIP",)),
+        IgnoreRule(managed_fields_managers=("kube-controller-manager",)),
+        IgnoreRule(group="apps", kind="Deployment", json_pointers=("/spec/replicas",)),
+    )
+    assert [(k.group, k.kind, k.field, k.type) for k in settings.known_types] == [
+        ("argoproj.io", "Rollout", "spec.template.spec", "core/v1/PodSpec")
+    ]
+    assert settings.ignore_aggregated_roles
+    assert settings.ignore_resource_status_field == "crd"
+    assert settings.sensitive_annotations == ("auth.example.com/token", "vault.example.com/secret")
+    assert DiffSettings.from_argocd_cm({}) == DiffSettings()
+
+
+def test_a_malformed_argocd_cm_value_names_its_key():
+    bad = {"resource.customizations.ignoreDifferences.apps_Deployment": "jsonPointer:\n- /spec/replicas\n"}
+    with pytest.raises(ConfigurationError, match=r"ignoreDifferences\.apps_Deployment: unknown keys \['jsonPointer'\]"):
+        DiffSettings.from_argocd_cm(bad)
+    bad = {"resource.customizations.knownTypeFields.argoproj.io_Rollout": "field: spec\n"}
+    with pytest.raises(ConfigurationError, match=r"knownTypeFields\.argoproj\.io_Rollout: expected a list"):
+        DiffSettings.from_argocd_cm(bad)
+    bad = {"resource.compareoptions": "ignoreResourceStatusField: sometimes\n"}
+    with pytest.raises(ConfigurationError, match="argocd-cm: ignore_resource_status_field must be"):
+        DiffSettings.from_argocd_cm(bad)
+    with pytest.raises(ConfigurationError, match=r"resource\.compareoptions:2: invalid YAML"):
+        DiffSettings.from_argocd_cm({"resource.compareoptions": "a: [\n"})
