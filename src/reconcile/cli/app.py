@@ -120,7 +120,9 @@ def _cluster_options() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--kubeconfig", help="the kubeconfig file ($KUBECONFIG or ~/.kube/config by default)")
     parser.add_argument("--context", help="the kubeconfig context (its current context by default)")
-    parser.add_argument("--memory", action="store_true", help="use an empty in-memory cluster (demos, tests)")
+    parser.add_argument(
+        "--memory", action="store_true", help="use an empty in-memory cluster (workloads settle at once; demos, tests)"
+    )
     parser.add_argument("--revision", help="the Git revision to use instead of the Application's targetRevision")
     parser.add_argument("--local", type=Path, metavar="FOLDER", help="render this folder instead of fetching Git")
     parser.add_argument("--cache-dir", type=Path, metavar="FOLDER", help="where clones and renders are cached")

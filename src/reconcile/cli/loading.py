@@ -87,7 +87,7 @@ def open_cluster(*, memory: bool, kubeconfig: str | None, context: str | None) -
     if memory:
         from reconcile.cluster.memory import MemoryCluster  # noqa: PLC0415
 
-        yield MemoryCluster()
+        yield MemoryCluster(simulate_workloads=True)  # a demo cluster whose workloads settle, so health reads true
         return
     from reconcile.cluster.kubernetes import KubernetesCluster  # noqa: PLC0415 - a slow import, only when used
 
