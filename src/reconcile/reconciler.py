@@ -13,6 +13,7 @@ import structlog
 
 from reconcile import protocols, tracking
 from reconcile.annotations import has_option
+from reconcile.apiserver import CRD, crd_kind, fill_list_keys
 from reconcile.diff import Differ, DiffResult, DiffSettings, IgnoreRule, ResourceDiff
 from reconcile.diff.ignore import as_rules, keep_live_values
 from reconcile.errors import (
@@ -37,7 +38,6 @@ from reconcile.model import (
 )
 from reconcile.protocols import Cluster, ClusterAwareRenderer, PropagationPolicy, Renderer, Source
 from reconcile.renderers.directory import check_unique
-from reconcile.schema import CRD, crd_kind, fill_list_keys
 from reconcile.sync import ResourceResult, RetryPolicy, Syncer, SyncOperation, SyncOptions, SyncPlan, SyncResult
 from reconcile.sync.hooks import is_hook, split_hooks
 from reconcile.sync.order import prune_order

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from reconcile import fields, health
+from reconcile import health
+from reconcile.apiserver import fields
 from reconcile.cluster.memory import MemoryCluster, WatchEvent
 from reconcile.errors import (
     ClusterError,

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
+from reconcile.apiserver import ListType
 from reconcile.diff.webhook import without_webhook_mutations
 from reconcile.errors import NotFoundError
 from reconcile.model import ResourceKey
-from reconcile.schema import ListType
 
 # --------------------------------------------------------------------------------------------------
 # A Deployment as the server stores it: applied by ``reconcile``, its status written by the controller.

@@ -1,20 +1,19 @@
 """What a real API server serves, read from its discovery documents; no I/O here.
 
 :func:`group_versions` reads ``/api`` and ``/apis``; :func:`build_table` turns the ``APIResourceList`` of every
-group version into one :class:`ServedKind` per group and kind (subresources skipped), the way ``kubectl
-api-resources`` lists them. :class:`ServedKind` builds the REST paths of its objects.
+group version into one :class:`~reconcile.apiserver.Kind` per group and kind (subresources skipped), the way
+``kubectl api-resources`` lists them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import quote
 
 import attrs
 
+from reconcile.apiserver import Kind
 from reconcile.model import GroupKind
-from reconcile.schema import KindInfo
 
 # Kinds a LIST of "every kind" leaves out: events churn and are never desired state; the others cannot be listed
 # usefully (ComponentStatus probes components on every read; Binding is create-only).
@@ -31,75 +30,6 @@ UNLISTED_KINDS: frozenset[GroupKind] = frozenset(
 # The deprecated group that serves copies of kinds now served elsewhere (Ingress in 1.20): listing both would
 # return every such object twice.
 _LEGACY_GROUP = "extensions"
-
-
-@attrs.frozen(kw_only=True)
-class ServedKind:
-    """One kind the server serves, from discovery.
-
-    Attributes:
-        group: The API group (``""`` for the core group).
-        kind: The kind (``Deployment``).
-        versions: The versions serving the kind, the group's preferred version first.
-        plural: The resource name in URLs (``deployments``).
-        namespaced: Whether objects live in a namespace.
-        verbs: What the resource accepts (``get``, ``list``, ``patch``...).
-        subresources: Its subresources (``status``, ``scale``).
-    """
-
-    group: str
-    kind: str
-    versions: tuple[str, ...]
-    plural: str
-    namespaced: bool
-    verbs: frozenset[str]
-    subresources: frozenset[str] = frozenset()
-
-    @property
-    def group_kind(self) -> GroupKind:
-        """The kind's group and kind."""
-        return GroupKind(self.group, self.kind)
-
-    @property
-    def version(self) -> str:
-        """The preferred version."""
-        return self.versions[0]
-
-    @property
-    def api_version(self) -> str:
-        """The preferred ``apiVersion`` (``apps/v1``, or ``v1`` for the core group)."""
-        return f"{self.group}/{self.version}" if self.group else self.version
-
-    @property
-    def listable(self) -> bool:
-        """Whether the resource accepts LIST."""
-        return "list" in self.verbs
-
-    @property
-    def info(self) -> KindInfo:
-        """The same facts as a :class:`~reconcile.schema.KindInfo`."""
-        return KindInfo(
-            group=self.group,
-            kind=self.kind,
-            versions=self.versions,
-            plural=self.plural,
-            namespaced=self.namespaced,
-            status_subresource="status" in self.subresources,
-        )
-
-    def path(self, namespace: str | None = None, name: str | None = None, *, version: str | None = None) -> str:
-        """The URL path of one object (``name``) or of the collection, in ``namespace`` when namespaced.
-
-        ``namespace=None`` on a namespaced kind is the collection across every namespace.
-        """
-        version = version or self.version
-        path = f"/apis/{self.group}/{version}" if self.group else f"/api/{version}"
-        if self.namespaced and namespace is not None:
-            path += f"/namespaces/{quote(namespace, safe='')}"
-        path += f"/{self.plural}"
-        if name is not None:
-            path += f"/{quote(name, safe='')}"
-        return path
 
 
 @attrs.frozen
@@ -131,15 +61,15 @@ def group_versions(core: Mapping[str, Any], groups: Mapping[str, Any]) -> list[G
 
 def build_table(
     groups: Iterable[GroupVersions], resources: Mapping[tuple[str, str], Mapping[str, Any]]
-) -> dict[GroupKind, ServedKind]:
-    """One :class:`ServedKind` per group and kind.
+) -> dict[GroupKind, Kind]:
+    """One :class:`Kind` per group and kind.
 
     Args:
         groups: The groups from :func:`group_versions`.
         resources: The ``APIResourceList`` of each ``(group, version)``; versions that could not be read are
             simply absent (an aggregated API that is down), as ``kubectl`` tolerates.
     """
-    table: dict[GroupKind, ServedKind] = {}
+    table: dict[GroupKind, Kind] = {}
     for group in groups:
         # The preferred version first, then the server's order: the first version seen defines the kind.
         ordered = [group.preferred, *(v for v in group.versions if v != group.preferred)]
@@ -166,7 +96,7 @@ def build_table(
                 if sub and parent in plural_kinds:
                     subresources.setdefault(plural_kinds[parent], set()).add(sub)
         for kind, resource in facts.items():
-            served = ServedKind(
+            served = Kind(
                 group=group.group,
                 kind=kind,
                 versions=tuple(versions[kind]),
@@ -179,7 +109,7 @@ def build_table(
     return table
 
 
-def listed_kinds(table: Mapping[GroupKind, ServedKind], unlisted: Iterable[GroupKind]) -> list[ServedKind]:
+def listed_kinds(table: Mapping[GroupKind, Kind], unlisted: Iterable[GroupKind]) -> list[Kind]:
     """The kinds a LIST of every kind reads, sorted by group and kind.
 
     Leaves out kinds without the ``list`` verb, those in ``unlisted``, and the ``extensions`` copy of a kind that

@@ -37,10 +37,10 @@ import kubernetes
 import structlog
 import urllib3
 
-from reconcile import schema
+from reconcile import apiserver
+from reconcile.apiserver import Kind
 from reconcile.cluster._kube_discovery import (
     UNLISTED_KINDS,
-    ServedKind,
     build_table,
     group_versions,
     listed_kinds,
@@ -61,13 +61,13 @@ from reconcile.jsonvalues import deep_copy
 from reconcile.model import Capabilities, GroupKind, Manifest, ResourceKey, split_api_version
 from reconcile.protocols import PropagationPolicy
 
-__all__ = ["LAST_APPLIED", "UNLISTED_KINDS", "KubernetesCluster", "RequestStats", "ServedKind"]
+__all__ = ["LAST_APPLIED", "UNLISTED_KINDS", "KubernetesCluster", "RequestStats"]
 
 _APPLY_PATCH = "application/apply-patch+yaml"
 _MERGE_PATCH = "application/merge-patch+json"
 _JSON = "application/json"
 _PAGE_SIZE = 500
-_CRD = schema.CRD
+_CRD = apiserver.CRD
 _CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 _IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 _HTTP_FORBIDDEN = 403
@@ -144,7 +144,7 @@ class KubernetesCluster:
         self._logger = logger
         self.stats = RequestStats()
         self._random = random.Random()  # noqa: S311 - jitter, not secrets
-        self._kinds: dict[GroupKind, ServedKind] | None = None
+        self._kinds: dict[GroupKind, Kind] | None = None
         self._discovered_at = float("-inf")
         # One refresh at a time (held during its requests); the table itself is swapped under a short lock so
         # that forgetting a kind never waits for a refresh in flight.
@@ -260,11 +260,11 @@ class KubernetesCluster:
         kinds = [(served.group, served.kind, served.versions) for served in self.served_kinds()]
         return Capabilities.from_kinds(str(version.get("gitVersion") or ""), kinds)
 
-    def served_kinds(self) -> builtins.list[ServedKind]:
+    def served_kinds(self) -> builtins.list[Kind]:
         """Every kind the server serves, sorted by group and kind (discovery is read on first use)."""
         return [served for _, served in sorted(self._table().items())]
 
-    def served_kind(self, group_kind: GroupKind) -> ServedKind | None:
+    def served_kind(self, group_kind: GroupKind) -> Kind | None:
         """What discovery says about one kind; ``None`` when it is not served (after a rate-limited refresh)."""
         return self._served(group_kind)
 
@@ -299,7 +299,7 @@ class KubernetesCluster:
             live = self._call("get", "GET", f"{_CRD_PATH}/{name}", key=key)
             if _established(live):
                 self._refresh()
-                served = (self._kinds or {}).get(schema.crd_kind(live))
+                served = (self._kinds or {}).get(apiserver.crd_kind(live))
                 wanted = {str(v.get("name")) for v in (live.get("spec") or {}).get("versions") or () if v.get("served")}
                 if served is not None and wanted <= set(served.versions):
                     return dict(live)
@@ -375,7 +375,7 @@ class KubernetesCluster:
                 always read whole. ``None``: every namespace.
         """
         scopes = sorted(set(namespaces)) if namespaces is not None else None
-        jobs: builtins.list[tuple[ServedKind, str | None]] = []
+        jobs: builtins.list[tuple[Kind, str | None]] = []
         for group_kind in sorted(set(group_kinds)):
             served = self._served(group_kind)
             if served is None or not served.listable:
@@ -443,7 +443,7 @@ class KubernetesCluster:
     ) -> Manifest:
         """Server-side apply ``obj``; returns the object as stored (or as it would be, with ``dry_run``).
 
-        Keyed-list fields the 1.20 server requires are filled first (:func:`reconcile.schema.fill_list_keys`).
+        Keyed-list fields the 1.20 server requires are filled first (:func:`reconcile.apiserver.fill_list_keys`).
         Applying a CustomResourceDefinition waits (up to ``crd_timeout``) until it is established and its kind
         is in discovery, so objects of that kind can be applied next.
 
@@ -459,7 +459,7 @@ class KubernetesCluster:
             NotFoundError: Its namespace does not exist.
             UnknownKindError: The server does not serve its kind or version.
         """
-        config = schema.fill_list_keys(obj)
+        config = apiserver.fill_list_keys(obj)
         served, key, version = self._identify(config)
         query = [("fieldManager", field_manager or self.field_manager)]
         if force:
@@ -669,7 +669,7 @@ class KubernetesCluster:
         path: str,
         *,
         key: ResourceKey | None = None,
-        kind: ServedKind | None = None,
+        kind: Kind | None = None,
         query: Sequence[tuple[str, str]] = (),
         body: Manifest | Callable[[], Manifest] | None = None,
         content_type: str | None = None,
@@ -820,11 +820,11 @@ class KubernetesCluster:
 
     # --- discovery, internals ---
 
-    def _table(self) -> dict[GroupKind, ServedKind]:
+    def _table(self) -> dict[GroupKind, Kind]:
         kinds = self._kinds
         return kinds if kinds is not None else self._refresh(unless_after=float("-inf"))
 
-    def _refresh(self, *, unless_after: float | None = None) -> dict[GroupKind, ServedKind]:
+    def _refresh(self, *, unless_after: float | None = None) -> dict[GroupKind, Kind]:
         """Read discovery; with ``unless_after``, skip it when another thread refreshed since that time."""
         with self._discovery_lock:
             if unless_after is not None and self._kinds is not None and self._discovered_at > unless_after:
@@ -852,14 +852,14 @@ class KubernetesCluster:
             self._discovered_at = time.monotonic()
             return table
 
-    def _served(self, group_kind: GroupKind) -> ServedKind | None:
+    def _served(self, group_kind: GroupKind) -> Kind | None:
         started = time.monotonic()
         found = self._table().get(group_kind)
         if found is None and started - self._discovered_at >= self.discovery_interval:
             found = self._refresh(unless_after=started).get(group_kind)
         return found
 
-    def _require(self, group_kind: GroupKind, *, key: ResourceKey | None = None, version: str = "") -> ServedKind:
+    def _require(self, group_kind: GroupKind, *, key: ResourceKey | None = None, version: str = "") -> Kind:
         """The served kind, or :class:`UnknownKindError` (a version that is not served counts as unknown)."""
         served = self._served(group_kind)
         if served is not None and version and version not in served.versions:
@@ -873,7 +873,7 @@ class KubernetesCluster:
             raise UnknownKindError(f'no matches for kind "{group_kind.kind}" in {where}', key=key)
         return served
 
-    def _forget(self, matches: Callable[[ServedKind], bool]) -> None:
+    def _forget(self, matches: Callable[[Kind], bool]) -> None:
         with self._table_lock:
             if self._kinds is not None:
                 self._kinds = {gk: k for gk, k in self._kinds.items() if not matches(k)}
@@ -883,15 +883,15 @@ class KubernetesCluster:
         if served is not None:
             return f"{served.plural}.{served.group}"
         for crd in self._list_kind(self._require(_CRD), None):
-            if schema.crd_kind(crd) == group_kind:
+            if apiserver.crd_kind(crd) == group_kind:
                 return str(crd["metadata"]["name"])
         raise NotFoundError(f"no CustomResourceDefinition defines {group_kind}")
 
-    def _settle(self, served: ServedKind, result: Manifest, dry_run: bool) -> Manifest:
+    def _settle(self, served: Kind, result: Manifest, dry_run: bool) -> Manifest:
         """After writing a CRD, wait (bounded) until its kind can be used."""
         if served.group_kind != _CRD or dry_run:
             return result
-        kind = schema.crd_kind(result)
+        kind = apiserver.crd_kind(result)
         if _established(result) and kind in (self._kinds or {}):
             return result
         try:
@@ -903,10 +903,10 @@ class KubernetesCluster:
 
     # --- objects, internals ---
 
-    def _namespace_for(self, served: ServedKind, namespace: str) -> str:
+    def _namespace_for(self, served: Kind, namespace: str) -> str:
         return (namespace or self.namespace) if served.namespaced else ""
 
-    def _identify(self, config: Manifest, *, generate_name: bool = False) -> tuple[ServedKind, ResourceKey, str]:
+    def _identify(self, config: Manifest, *, generate_name: bool = False) -> tuple[Kind, ResourceKey, str]:
         """Check the object's kind and name; set its namespace as the server will. Changes ``config``."""
         api_version, kind = config.get("apiVersion"), config.get("kind")
         if not kind or not api_version:
@@ -931,10 +931,10 @@ class KubernetesCluster:
             )
         return served, key, version
 
-    def _list_kind(self, served: ServedKind, namespace: str | None) -> builtins.list[Manifest]:
+    def _list_kind(self, served: Kind, namespace: str | None) -> builtins.list[Manifest]:
         return self._list_versioned(served, namespace)[0]
 
-    def _list_versioned(self, served: ServedKind, namespace: str | None) -> tuple[builtins.list[Manifest], str]:
+    def _list_versioned(self, served: Kind, namespace: str | None) -> tuple[builtins.list[Manifest], str]:
         """Every page of one LIST, and the resourceVersion the list was read at."""
         if namespace is not None and served.namespaced != bool(namespace):
             return [], ""  # a namespace holds no cluster-scoped object; "" holds no namespaced one
@@ -961,10 +961,10 @@ class KubernetesCluster:
         items.sort(key=_namespace_and_name)
         return items, version
 
-    def _fan_out(self, jobs: Sequence[tuple[ServedKind, str | None]]) -> builtins.list[Manifest]:
+    def _fan_out(self, jobs: Sequence[tuple[Kind, str | None]]) -> builtins.list[Manifest]:
         """LIST each ``(kind, namespace)`` in parallel; kinds that are gone or forbidden give nothing."""
 
-        def read(job: tuple[ServedKind, str | None]) -> builtins.list[Manifest]:
+        def read(job: tuple[Kind, str | None]) -> builtins.list[Manifest]:
             try:
                 return self._list_kind(*job)
             except UnknownKindError:
@@ -984,7 +984,7 @@ class KubernetesCluster:
 # Small helpers.
 
 
-def _key(served: ServedKind, namespace: str, name: str) -> ResourceKey:
+def _key(served: Kind, namespace: str, name: str) -> ResourceKey:
     return ResourceKey(served.group, served.kind, namespace, name)
 
 

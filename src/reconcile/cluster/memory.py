@@ -1,4 +1,4 @@
-"""An in-memory model of a Kubernetes 1.20 API server, for tests and dry runs.
+"""An in-memory model of a Kubernetes API server of a chosen release, for tests and dry runs.
 
 :class:`MemoryCluster` satisfies the :class:`~reconcile.protocols.Cluster` protocol and behaves like a real
 API server wherever the library can observe it: server-side apply with field managers stored as real
@@ -14,7 +14,6 @@ Drift and failure helpers for tests: :meth:`MemoryCluster.edit`, :meth:`~MemoryC
 
 from __future__ import annotations
 
-import base64
 import builtins
 import copy
 import datetime
@@ -30,9 +29,22 @@ from typing import Any, Literal
 
 import attrs
 
-from reconcile import fields, schema
+from reconcile import apiserver
+from reconcile.apiserver import (
+    INITIAL_STATUS,
+    APISchema,
+    FieldPath,
+    Kind,
+    ListType,
+    apply_defaults,
+    crd_kind,
+    fields,
+    metadata_of,
+    spec_of,
+    version_priority,
+)
+from reconcile.apiserver.fields import FieldSet
 from reconcile.cluster._workloads import SETTLED_STATUS
-from reconcile.defaults import INITIAL_STATUS, apply_defaults, metadata_of, spec_of
 from reconcile.errors import (
     ClusterError,
     ConfigurationError,
@@ -41,14 +53,9 @@ from reconcile.errors import (
     NotFoundError,
     UnknownKindError,
 )
-from reconcile.fields import FieldSet
 from reconcile.jsonvalues import deep_copy, json_equal, without_nulls
 from reconcile.model import Capabilities, GroupKind, Manifest, ResourceKey, split_api_version
 from reconcile.protocols import PropagationPolicy
-from reconcile.schema import FieldPath, KindInfo, ListType, crd_kind
-
-KUBE_VERSION = "v1.20.2"
-"""The Kubernetes version whose API this model serves."""
 
 __all__ = ["MemoryCluster", "Watch", "WatchEvent"]
 
@@ -57,7 +64,6 @@ EventType = Literal["ADDED", "MODIFIED", "DELETED"]
 _NAMESPACE = GroupKind("", "Namespace")
 _SERVICE = GroupKind("", "Service")
 _SECRET = GroupKind("", "Secret")
-_SERVICE_ACCOUNT = GroupKind("", "ServiceAccount")
 _CRD = GroupKind("apiextensions.k8s.io", "CustomResourceDefinition")
 _CRD_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 _FOREGROUND = "foregroundDeletion"
@@ -268,31 +274,20 @@ def _without(obj: Manifest, *names: str) -> Manifest:
     return {name: value for name, value in obj.items() if name not in names}
 
 
-def _version_order(version: str) -> tuple[int, int, int, str]:
-    """Kubernetes' version priority: GA before beta before alpha, higher numbers first, others last."""
-    match = re.fullmatch(r"v(\d+)(?:(alpha|beta)(\d+))?", version)
-    if match is None:
-        return (3, 0, 0, version)
-    stage = {None: 0, "beta": 1, "alpha": 2}[match.group(2)]
-    return (stage, -int(match.group(1)), -int(match.group(3) or 0), version)
-
-
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
-
-
 # ----------------------------------------------------------------------------------------------------
 # The cluster.
 
 
 class MemoryCluster:
-    """An in-memory Kubernetes API server (1.20 semantics). Thread-safe: every call holds one lock.
+    """An in-memory Kubernetes API server of one release. Thread-safe: every call holds one lock.
 
     It starts with the namespaces ``default``, ``kube-system``, ``kube-public`` and ``kube-node-lease``,
-    serves the kinds of :data:`reconcile.schema.BUILTIN_KINDS` plus those of every CustomResourceDefinition
-    written to it, and returns deep copies only.
+    serves the built-in kinds the release serves by default (its API schema says which, in which versions) plus
+    those of every CustomResourceDefinition written to it, and returns deep copies only.
 
     Args:
+        version: The Kubernetes release to behave as (``"1.36"``, ``"v1.36.3"``); the newest supported by
+            default (:func:`reconcile.apiserver.supported_versions` lists them).
         clock: Where timestamps come from (UTC ``datetime``); the wall clock by default.
         simulate_workloads: Play the controllers and kubelets a real cluster runs: each Deployment, StatefulSet,
             DaemonSet, ReplicaSet, Job and Pod written gets, at once, the status of a settled rollout (replicas
@@ -301,13 +296,18 @@ class MemoryCluster:
     """
 
     def __init__(
-        self, *, clock: Callable[[], datetime.datetime] | None = None, simulate_workloads: bool = False
+        self,
+        *,
+        version: str | None = None,
+        clock: Callable[[], datetime.datetime] | None = None,
+        simulate_workloads: bool = False,
     ) -> None:
+        self._schema = APISchema.for_version(version)
         self._lock = threading.RLock()
         self._simulate_workloads = simulate_workloads
         self._clock = clock or (lambda: datetime.datetime.now(datetime.UTC))
         self._objects: dict[ResourceKey, Manifest] = {}
-        self._kinds: dict[GroupKind, KindInfo] = dict(schema.BUILTIN_KINDS)
+        self._kinds: dict[GroupKind, Kind] = dict(self._schema.kinds)
         self._overrides: dict[GroupKind, dict[FieldPath, ListType]] = {}
         self._resource_version = 0
         self._watches: builtins.list[Watch] = []
@@ -361,11 +361,16 @@ class MemoryCluster:
             info = self._kinds.get(group_kind)
             return info.namespaced if info is not None else None
 
+    @property
+    def version(self) -> str:
+        """The release this cluster behaves as (``"1.36"``)."""
+        return str(self._schema.version)
+
     def capabilities(self) -> Capabilities:
-        """Kubernetes 1.20.2 and the API versions this model serves (CRDs included)."""
+        """The release's version (``v1.36.0``) and the API versions this model serves (CRDs included)."""
         with self._lock:
             kinds = [(info.group, info.kind, info.versions) for info in self._kinds.values()]
-        return Capabilities.from_kinds(KUBE_VERSION, kinds)
+        return Capabilities.from_kinds(self._schema.git_version, kinds)
 
     def apply(
         self, obj: Manifest, *, field_manager: str = "reconcile", force: bool = False, dry_run: bool = False
@@ -400,7 +405,7 @@ class MemoryCluster:
             info, key = self._identify(config)
             if key in self._objects:
                 raise ConflictError(
-                    f'{self._resource(info)} "{key.name}" already exists',
+                    f'{info.resource} "{key.name}" already exists',
                     key=key,
                     reason="AlreadyExists",
                     retryable=False,
@@ -572,7 +577,7 @@ class MemoryCluster:
                     reason="InternalError",
                 )
 
-    def _kind(self, group_kind: GroupKind, api_version: str | None = None) -> KindInfo:
+    def _kind(self, group_kind: GroupKind, api_version: str | None = None) -> Kind:
         info = self._kinds.get(group_kind)
         version = split_api_version(api_version)[1] if api_version else None
         if info is None or (version is not None and version not in info.versions):
@@ -581,7 +586,7 @@ class MemoryCluster:
         return info
 
     @staticmethod
-    def _scoped(key: ResourceKey, info: KindInfo) -> ResourceKey:
+    def _scoped(key: ResourceKey, info: Kind) -> ResourceKey:
         return key if info.namespaced else key.with_namespace("")
 
     def _loose_key(self, obj: Manifest) -> ResourceKey:
@@ -591,11 +596,7 @@ class MemoryCluster:
             return key.with_namespace("")
         return key if key.namespace or info is None else key.with_namespace("default")
 
-    @staticmethod
-    def _resource(info: KindInfo) -> str:
-        return f"{info.plural}.{info.group}" if info.group else info.plural
-
-    def _identify(self, obj: Manifest) -> tuple[KindInfo, ResourceKey]:
+    def _identify(self, obj: Manifest) -> tuple[Kind, ResourceKey]:
         """Check the object's kind, version and name; set its namespace as the server would."""
         api_version, kind = obj.get("apiVersion"), obj.get("kind")
         if not kind or not api_version:
@@ -612,7 +613,7 @@ class MemoryCluster:
         self._validate_name(info, key)
         return info, key
 
-    def _validate_name(self, info: KindInfo, key: ResourceKey) -> None:
+    def _validate_name(self, info: Kind, key: ResourceKey) -> None:
         name = key.name
         prefix = f"{info.kind}.{info.group}" if info.group else info.kind
         if not name:
@@ -640,20 +641,20 @@ class MemoryCluster:
                 field="metadata.name",
             )
 
-    def _live(self, key: ResourceKey, info: KindInfo) -> Manifest:
+    def _live(self, key: ResourceKey, info: Kind) -> Manifest:
         found = self._objects.get(key)
         if found is None:
-            raise NotFoundError(f'{self._resource(info)} "{key.name}" not found', key=key)
+            raise NotFoundError(f'{info.resource} "{key.name}" not found', key=key)
         return found
 
-    def _check_can_create(self, key: ResourceKey, info: KindInfo) -> None:
+    def _check_can_create(self, key: ResourceKey, info: Kind) -> None:
         if info.namespaced:
             namespace = self._objects.get(ResourceKey("", "Namespace", "", key.namespace))
             if namespace is None:
                 raise NotFoundError(f'namespaces "{key.namespace}" not found', key=key)
             if metadata_of(namespace).get("deletionTimestamp"):
                 raise ClusterError(
-                    f'{self._resource(info)} "{key.name}" is forbidden: unable to create new content in '
+                    f'{info.resource} "{key.name}" is forbidden: unable to create new content in '
                     f"namespace {key.namespace} because it is being terminated",
                     key=key,
                     status=403,
@@ -668,15 +669,15 @@ class MemoryCluster:
                 reason="MethodNotAllowed",
             )
 
-    def _check_precondition(self, key: ResourceKey, info: KindInfo, live: Manifest, requested: object) -> None:
+    def _check_precondition(self, key: ResourceKey, info: Kind, live: Manifest, requested: object) -> None:
         if requested and str(requested) != metadata_of(live).get("resourceVersion"):
             raise ConflictError(
-                f'Operation cannot be fulfilled on {self._resource(info)} "{key.name}": the object has been '
+                f'Operation cannot be fulfilled on {info.resource} "{key.name}": the object has been '
                 "modified; please apply your changes to the latest version and try again",
                 key=key,
             )
 
-    def _check_same_identity(self, key: ResourceKey, info: KindInfo, obj: Manifest) -> None:
+    def _check_same_identity(self, key: ResourceKey, info: Kind, obj: Manifest) -> None:
         found = ResourceKey.from_manifest(obj)
         if not info.namespaced:
             found = found.with_namespace("")
@@ -693,8 +694,11 @@ class MemoryCluster:
             if attrs.evolve(probe, name=name) not in self._objects:
                 return name
 
-    def _overrides_of(self, info: KindInfo) -> dict[FieldPath, ListType] | None:
-        return self._overrides.get(info.group_kind)
+    def _overrides_of(self, info: Kind, api_version: str) -> Mapping[FieldPath, ListType] | None:
+        """The list and map types of ``info``'s objects written in ``api_version``: its CRD's, or the release's."""
+        if info.group_kind in self._overrides:
+            return self._overrides[info.group_kind]
+        return self._schema.lists(api_version or info.api_version, info.kind)
 
     # --- writes ---
 
@@ -702,9 +706,9 @@ class MemoryCluster:
         return self._clock().astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def _apply(
-        self, key: ResourceKey, info: KindInfo, config: Manifest, manager: str, *, force: bool, dry_run: bool
+        self, key: ResourceKey, info: Kind, config: Manifest, manager: str, *, force: bool, dry_run: bool
     ) -> Manifest:
-        group_kind, overrides = info.group_kind, self._overrides_of(info)
+        group_kind, overrides = info.group_kind, self._overrides_of(info, str(config.get("apiVersion") or ""))
         metadata = metadata_of(config)
         if metadata.get("managedFields") is not None:
             raise InvalidError("metadata.managedFields must be nil", key=key, field="metadata.managedFields")
@@ -776,7 +780,7 @@ class MemoryCluster:
     def _update(
         self,
         key: ResourceKey,
-        info: KindInfo,
+        info: Kind,
         live: Manifest | None,
         request: Manifest,
         manager: str,
@@ -786,7 +790,7 @@ class MemoryCluster:
         controllers: bool = True,
     ) -> Manifest:
         """An Update operation (create, replace, patch, edit, status): the manager takes what it changed."""
-        group_kind, overrides = info.group_kind, self._overrides_of(info)
+        group_kind, overrides = info.group_kind, self._overrides_of(info, str(request.get("apiVersion") or ""))
         requested_entries = metadata_of(request).get("managedFields")
         api_version = str(request.get("apiVersion") or info.api_version)
         candidate = self._prepare(key, info, live, request, status_write=status_write)
@@ -810,7 +814,7 @@ class MemoryCluster:
         return self._commit(key, info, live, candidate, kept, dry_run=dry_run, controllers=controllers)
 
     def _prepare(
-        self, key: ResourceKey, info: KindInfo, live: Manifest | None, obj: Manifest, *, status_write: bool
+        self, key: ResourceKey, info: Kind, live: Manifest | None, obj: Manifest, *, status_write: bool
     ) -> Manifest:
         """The object as it would be stored: nulls gone, server metadata set, status kept, defaults filled."""
         if status_write and live is not None:
@@ -820,9 +824,9 @@ class MemoryCluster:
             obj.pop("status", None)
             if status is not None:
                 obj["status"] = status
-        out: Manifest = schema.omit_empty_metadata(without_nulls(obj))
+        out: Manifest = apiserver.omit_empty_metadata(without_nulls(obj))
         if info.group_kind == _SECRET:
-            out = schema.fold_string_data(out)
+            out = apiserver.fold_string_data(out)
         metadata = metadata_of(out)
         metadata["name"] = key.name
         if info.namespaced:
@@ -852,7 +856,7 @@ class MemoryCluster:
     def _commit(
         self,
         key: ResourceKey,
-        info: KindInfo,
+        info: Kind,
         live: Manifest | None,
         candidate: Manifest,
         entries: builtins.list[_Entry],
@@ -892,8 +896,6 @@ class MemoryCluster:
                 self._controller_write(
                     key, lambda obj: obj.__setitem__("status", settled(obj, now)), _CONTROLLER_MANAGER
                 )
-            if live is None and info.group_kind == _SERVICE_ACCOUNT:
-                self._issue_token(key)
             self._collect()
         return result
 
@@ -928,7 +930,7 @@ class MemoryCluster:
 
     # --- defaults and validation ---
 
-    def _default(self, obj: Manifest, info: KindInfo, live: Manifest | None) -> None:
+    def _default(self, obj: Manifest, info: Kind, live: Manifest | None) -> None:
         group_kind = info.group_kind
         if group_kind == _SERVICE:
             self._default_service(obj, live)  # needs the cluster's allocated addresses and ports
@@ -991,7 +993,7 @@ class MemoryCluster:
                     port["nodePort"] = kept or next(p for p in _NODE_PORTS if p not in taken)
                     taken.add(int(port["nodePort"]))
 
-    def _validate(self, key: ResourceKey, info: KindInfo, live: Manifest | None, obj: Manifest) -> None:
+    def _validate(self, key: ResourceKey, info: Kind, live: Manifest | None, obj: Manifest) -> None:
         prefix = f"{info.kind}.{info.group}" if info.group else info.kind
         if info.group_kind == _SERVICE:
             cluster_ip = (obj.get("spec") or {}).get("clusterIP")
@@ -1019,7 +1021,7 @@ class MemoryCluster:
 
     # --- CustomResourceDefinitions ---
 
-    def _crd_info(self, crd: Manifest, key: ResourceKey) -> tuple[KindInfo, dict[FieldPath, ListType]]:
+    def _crd_info(self, crd: Manifest, key: ResourceKey) -> tuple[Kind, dict[FieldPath, ListType]]:
         """The kind a CRD defines and its list types; :class:`InvalidError` when the CRD is malformed."""
         spec = crd.get("spec") or {}
         names = spec.get("names") or {}
@@ -1049,24 +1051,24 @@ class MemoryCluster:
         storage = [v for v in versions if v.get("storage")]
         if len(storage) != 1:
             raise invalid("spec.versions", "Invalid value: must have exactly one version marked as storage version")
-        served = sorted((str(v["name"]) for v in versions if v.get("served")), key=_version_order)
+        served = sorted((str(v["name"]) for v in versions if v.get("served")), key=version_priority)
         if not served:
             raise invalid("spec.versions", "Invalid value: must serve at least one version")
         stored = storage[0]
         openapi = ((stored.get("schema") or spec.get("validation") or {}).get("openAPIV3Schema")) or {}
         subresources = stored.get("subresources") or spec.get("subresources") or {}
-        info = KindInfo(
+        info = Kind(
             group=group,
             kind=kind,
             versions=tuple(served),
             plural=plural,
             namespaced=spec["scope"] == "Namespaced",
-            status_subresource="status" in subresources,
+            subresources=frozenset(str(name) for name in subresources),
         )
-        return info, schema.overrides_from_openapi(openapi)
+        return info, apiserver.list_types(openapi)
 
     def _crd_of(self, group_kind: GroupKind) -> Manifest | None:
-        if group_kind in schema.BUILTIN_KINDS:
+        if group_kind in self._schema.kinds:
             return None
         for key, obj in self._objects.items():
             if key.group_kind == _CRD and crd_kind(obj) == group_kind:
@@ -1114,40 +1116,6 @@ class MemoryCluster:
 
         self._controller_write(key, accept, _API_SERVER)
         self._controller_write(key, establish, _API_SERVER)
-
-    # --- ServiceAccount tokens ---
-
-    def _issue_token(self, key: ResourceKey) -> None:
-        """What the 1.20 token controller does for a new ServiceAccount: a token Secret, in ``secrets``."""
-        account = self._objects[key]
-        suffix = "".join(secrets.choice(_GENERATE_ALPHABET) for _ in range(5))
-        name = f"{key.name}-token-{suffix}"
-        secret = {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {
-                "name": name,
-                "namespace": key.namespace,
-                "annotations": {
-                    "kubernetes.io/service-account.name": key.name,
-                    "kubernetes.io/service-account.uid": metadata_of(account)["uid"],
-                },
-            },
-            "type": _TOKEN_TYPE,
-            "data": {
-                "ca.crt": _b64("memory-cluster-ca"),
-                "namespace": _b64(key.namespace),
-                "token": _b64(name),
-            },
-        }
-        info = self._kinds[_SECRET]
-        secret_key = ResourceKey("", "Secret", key.namespace, name)
-        self._update(secret_key, info, None, secret, _CONTROLLER_MANAGER, dry_run=False, controllers=False)
-
-        def reference(obj: Manifest) -> None:
-            obj["secrets"] = [*(obj.get("secrets") or []), {"name": name}]
-
-        self._controller_write(key, reference, _CONTROLLER_MANAGER)
 
     # --- deletion and garbage collection ---
 
@@ -1202,7 +1170,7 @@ class MemoryCluster:
         self._emit("DELETED", obj)
         if key.group_kind == _CRD:
             group_kind = crd_kind(obj)
-            if group_kind not in schema.BUILTIN_KINDS:
+            if group_kind not in self._schema.kinds:
                 self._kinds.pop(group_kind, None)
                 self._overrides.pop(group_kind, None)
 

@@ -1,7 +1,7 @@
 """Comparing desired with live state: :func:`compare` for one object, :class:`Differ` for an application.
 
 The comparison is the one server-side apply makes true: the live object against what the API server would
-store after applying the desired one (:func:`reconcile.fields.predict_apply`, or a server's own dry-run
+store after applying the desired one (:func:`reconcile.apiserver.fields.predict_apply`, or a server's own dry-run
 answer). Fields that only the server or other managers set are kept by that prediction, so they are never
 drift; fields this manager applied before and no longer applies are dropped by it, so they are.
 """
@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from reconcile.annotations import COMPARE_OPTIONS, has_option
+from reconcile.apiserver import APISchema, list_type
+from reconcile.apiserver.fields import predict_apply
 from reconcile.diff.changes import Change, ListKeys, diff_values
 from reconcile.diff.ignore import IgnoreRule, apply_rules, as_rules
 from reconcile.diff.mask import mask_secrets
@@ -24,10 +26,8 @@ from reconcile.diff.result import DiffResult, ResourceDiff
 from reconcile.diff.settings import DiffSettings
 from reconcile.diff.webhook import without_webhook_mutations
 from reconcile.errors import ClusterError, DiffError
-from reconcile.fields import predict_apply
 from reconcile.jsonvalues import deep_copy, json_equal
 from reconcile.model import GroupKind, Manifest, Resource, ResourceKey
-from reconcile.schema import BUILTIN_KINDS, list_type
 
 if TYPE_CHECKING:
     from reconcile.protocols import Cluster
@@ -53,7 +53,7 @@ def compare(
             a namespace on a cluster-scoped kind is ignored, as the server ignores it.
         live: The object as the cluster returned it, or ``None`` when it does not exist.
         predicted_live: What the server answered to a dry-run apply of ``desired``; when omitted, the answer
-            is predicted with :func:`reconcile.fields.predict_apply`.
+            is predicted with :func:`reconcile.apiserver.fields.predict_apply`.
         manager: The field manager that applies ``desired``.
         ignore_differences: Argo CD ``ignoreDifferences`` rules (:class:`IgnoreRule` objects or Argo CD-style
             mappings); the fields of those matching the object are left out of both sides.
@@ -138,7 +138,7 @@ class Differ:
             object's ``argocd.argoproj.io/compare-options`` say ``ServerSideDiff=false``), so the
             server's own defaulting takes part (a default inside an atomic list, such as a StatefulSet's
             ``volumeClaimTemplates``, is then never drift). Without a cluster, or when the dry run is refused,
-            the prediction is made locally with :func:`reconcile.fields.predict_apply`.
+            the prediction is made locally with :func:`reconcile.apiserver.fields.predict_apply`.
         workers: How many dry runs are sent at once (the cluster must be thread-safe).
         ignore_differences: The application's Argo CD ``ignoreDifferences`` rules, passed to every
             :func:`compare` (mappings are read into :class:`IgnoreRule` objects).
@@ -279,7 +279,7 @@ def _prepare(desired: Manifest | None, live: Manifest | None) -> Manifest | None
         return prepared
     want, have = ResourceKey.from_manifest(prepared), ResourceKey.from_manifest(live)
     if want.namespace != have.namespace:
-        info = BUILTIN_KINDS.get(want.group_kind)
+        info = APISchema.for_version().kinds.get(want.group_kind)
         if not want.namespace:
             # An apply to the live object's namespace gives it that namespace.
             prepared["metadata"] = {**(prepared.get("metadata") or {}), "namespace": have.namespace}

@@ -28,9 +28,9 @@ from typing import IO, Any
 import attrs
 import jq  # type: ignore[import-not-found]  # the binding ships no type information
 
+from reconcile.apiserver.fields import FieldSet, owners
 from reconcile.diff.changes import pointer_parts
 from reconcile.errors import ConfigurationError, DiffError
-from reconcile.fields import FieldSet, owners
 from reconcile.jsonvalues import deep_copy, json_equal
 from reconcile.model import Manifest, ResourceKey
 

@@ -15,12 +15,12 @@ from typing import Any
 
 import attrs
 
+from reconcile.apiserver import is_builtin_group
 from reconcile.diff.durations import canonical_duration
 from reconcile.diff.quantities import canonical, with_canonical_quantities
 from reconcile.errors import ConfigurationError
 from reconcile.jsonvalues import without_empty_lists
 from reconcile.model import GroupKind
-from reconcile.schema import is_builtin_group
 
 DURATION = "meta/v1/Duration"
 QUANTITY = "resource/Quantity"

@@ -14,12 +14,11 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from reconcile.defaults import apply_defaults
+from reconcile.apiserver import apply_defaults, fill_list_keys, fold_string_data, is_builtin_group
 from reconcile.diff.known_types import KnownTypeField, normalize_known_types
 from reconcile.diff.quantities import QUANTITY_FIELDS, QUANTITY_MAPS, canonical, with_canonical_quantities
 from reconcile.jsonvalues import deep_copy, json_equal, without_empty_lists, without_nulls
 from reconcile.model import GroupKind, Manifest, split_api_version
-from reconcile.schema import fill_list_keys, fold_string_data, is_builtin_group
 
 SERVER_METADATA: tuple[str, ...] = (
     "uid",

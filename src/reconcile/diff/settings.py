@@ -14,12 +14,12 @@ from typing import Any, Literal, TypeVar
 
 import attrs
 
+from reconcile.apiserver import CRD
 from reconcile.diff.ignore import IgnoreRule, as_rules
 from reconcile.diff.known_types import KnownTypeField
 from reconcile.errors import ConfigurationError, ManifestError
 from reconcile.manifests import load_value
 from reconcile.model import GroupKind
-from reconcile.schema import CRD
 
 _T = TypeVar("_T")
 

@@ -16,13 +16,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from reconcile import fields, schema
+from reconcile import apiserver
+from reconcile.apiserver import FieldPath, ListType, SchemaOverrides, fields
 from reconcile.jsonvalues import deep_copy, json_equal
 from reconcile.model import GroupKind, Manifest, split_api_version
-from reconcile.schema import FieldPath, ListType, SchemaOverrides
 
 _Node = Mapping[str, Any]
-"""One node of a FieldsV1 trie (:data:`reconcile.fields.FieldSet`)."""
+"""One node of a FieldsV1 trie (:data:`reconcile.apiserver.fields.FieldSet`)."""
 
 _GONE = object()  # a field that is not there
 
@@ -75,7 +75,7 @@ class _Reverter:
         self.group_kind = group_kind
         self.overrides = overrides
         # Without a schema, the field set is the only word on what is atomic: trust a whole-owned map or list.
-        self.schema_unknown = overrides is None and not schema.is_builtin_group(group_kind.group)
+        self.schema_unknown = overrides is None and not apiserver.is_builtin_group(group_kind.group)
 
     def value(self, predicted: object, live: object, node: _Node | None, names: FieldPath) -> object:
         """The value to keep for one field: predicted where owned, else live's (``_GONE`` when none)."""
@@ -88,7 +88,7 @@ class _Reverter:
             # A granular map owned only as a map (``{}`` applied) owns none of its members.
             return self.fields(predicted, live, node, names)
         if isinstance(predicted, list):
-            list_type = schema.list_type(self.group_kind, names, self.overrides)
+            list_type = apiserver.list_type(self.group_kind, names, self.overrides)
             if whole and (self.schema_unknown or list_type.kind == "atomic"):
                 return deep_copy(predicted)
             return self.items(predicted, live, node, names, list_type)
@@ -106,7 +106,7 @@ class _Reverter:
                     out[name] = kept
             return out
         if isinstance(predicted, list) and isinstance(live, list):
-            list_type = schema.list_type(self.group_kind, names, self.overrides)
+            list_type = apiserver.list_type(self.group_kind, names, self.overrides)
             if list_type.kind != "atomic":
                 elements = _Elements({}, list_type)
                 twins = (elements.twin(item, live) for item in predicted)
@@ -114,7 +114,7 @@ class _Reverter:
         return deep_copy(live)
 
     def _atomic_map(self, names: FieldPath) -> bool:
-        return self.schema_unknown or schema.is_atomic_map(self.group_kind, names, self.overrides)
+        return self.schema_unknown or apiserver.is_atomic_map(self.group_kind, names, self.overrides)
 
     def fields(
         self,

@@ -17,11 +17,11 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from reconcile import tracking
+from reconcile.apiserver import CRD, crd_kind
 from reconcile.diff import DiffResult, ResourceDiff
 from reconcile.errors import ConfigurationError
 from reconcile.jsonvalues import deep_copy
 from reconcile.model import GroupKind, Manifest, Resource, ResourceKey, SyncAction
-from reconcile.schema import CRD, crd_kind
 from reconcile.sync.hooks import (
     PHASE_ORDER,
     HookDeletePolicy,

@@ -317,7 +317,6 @@ class ControlPlane:
                 "--leader-elect=false",
                 "--controllers=*,-nodeipam,-nodelifecycle,-csrsigning",
                 "--secure-port=0",
-                "--port=0",
             ]
             log = folder / "kube-controller-manager.log"
             self._processes["kube-controller-manager"] = _Process.spawn(manager, log)

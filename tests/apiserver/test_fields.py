@@ -9,10 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconcile import fields
+from reconcile.apiserver import ATOMIC, SET, ListType, fields
 from reconcile.manifests import load_manifests
 from reconcile.model import GroupKind
-from reconcile.schema import SET, ListType
 
 DEPLOYMENT = GroupKind("apps", "Deployment")
 SERVICE = GroupKind("", "Service")
@@ -168,7 +167,7 @@ def test_field_set_keys_are_compact_sorted_go_json() -> None:
 def test_field_set_custom_resource_lists_are_atomic_unless_overridden() -> None:
     widget = {"spec": {"tags": ["a", "b"], "selector": {"x": "1"}}}
     assert fields.field_set(widget, WIDGET) == {"f:spec": {"f:selector": {"f:x": {}}, "f:tags": {}}}
-    overrides = {("spec", "tags"): SET, ("spec", "selector"): fields.schema.ATOMIC}
+    overrides = {("spec", "tags"): SET, ("spec", "selector"): ATOMIC}
     assert fields.field_set(widget, WIDGET, overrides=overrides) == {
         "f:spec": {"f:selector": {}, "f:tags": {'v:"a"': {}, 'v:"b"': {}}}
     }

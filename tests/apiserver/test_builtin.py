@@ -4,9 +4,9 @@ import base64
 
 import pytest
 
-from reconcile import schema
+from reconcile import apiserver as schema
+from reconcile.apiserver import ATOMIC, SET, APISchema, ListType
 from reconcile.model import GroupKind
-from reconcile.schema import ATOMIC, SET, ListType
 
 DEPLOYMENT = GroupKind("apps", "Deployment")
 POD = GroupKind("", "Pod")
@@ -15,8 +15,11 @@ CRONJOB = GroupKind("batch", "CronJob")
 WIDGET = GroupKind("example.com", "Widget")
 
 
+BUILTIN_KINDS = APISchema.for_version("1.36").kinds
+
+
 def test_builtin_kinds_table() -> None:
-    deployment = schema.BUILTIN_KINDS[DEPLOYMENT]
+    deployment = BUILTIN_KINDS[DEPLOYMENT]
     assert (deployment.version, deployment.plural, deployment.namespaced, deployment.status_subresource) == (
         "v1",
         "deployments",
@@ -24,12 +27,13 @@ def test_builtin_kinds_table() -> None:
         True,
     )
     assert deployment.api_version == "apps/v1"
-    namespace = schema.BUILTIN_KINDS[GroupKind("", "Namespace")]
+    namespace = BUILTIN_KINDS[GroupKind("", "Namespace")]
     assert namespace.api_version == "v1"
     assert not namespace.namespaced
-    assert not schema.BUILTIN_KINDS[GroupKind("", "ConfigMap")].status_subresource
-    assert schema.BUILTIN_KINDS[CRONJOB].versions == ("v1beta1",)
-    crd = schema.BUILTIN_KINDS[GroupKind("apiextensions.k8s.io", "CustomResourceDefinition")]
+    assert not BUILTIN_KINDS[GroupKind("", "ConfigMap")].status_subresource
+    assert BUILTIN_KINDS[CRONJOB].versions == ("v1",)
+    assert BUILTIN_KINDS[GroupKind("autoscaling", "HorizontalPodAutoscaler")].versions == ("v2", "v1")
+    crd = BUILTIN_KINDS[GroupKind("apiextensions.k8s.io", "CustomResourceDefinition")]
     assert (crd.namespaced, crd.plural) == (False, "customresourcedefinitions")
 
 
@@ -65,7 +69,8 @@ def test_builtin_kinds_table() -> None:
         ("rbac.authorization.k8s.io", "ClusterRole"),
         ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
         ("policy", "PodDisruptionBudget"),
-        ("policy", "PodSecurityPolicy"),
+        ("discovery.k8s.io", "EndpointSlice"),
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
         ("autoscaling", "HorizontalPodAutoscaler"),
         ("apiextensions.k8s.io", "CustomResourceDefinition"),
         ("storage.k8s.io", "StorageClass"),
@@ -77,7 +82,7 @@ def test_builtin_kinds_table() -> None:
     ],
 )
 def test_every_required_kind_is_known(group: str, kind: str) -> None:
-    info = schema.BUILTIN_KINDS[GroupKind(group, kind)]
+    info = BUILTIN_KINDS[GroupKind(group, kind)]
     assert info.plural == info.plural.lower()
     assert info.plural.endswith("s")
     assert info.versions
@@ -104,6 +109,7 @@ def test_every_required_kind_is_known(group: str, kind: str) -> None:
         (POD, ("spec", "containers", "command"), ATOMIC),
         (POD, ("spec", "volumes"), ListType.keyed("name")),
         (POD, ("spec", "imagePullSecrets"), ListType.keyed("name")),
+        (GroupKind("", "ServiceAccount"), ("imagePullSecrets",), ATOMIC),
         (POD, ("spec", "hostAliases"), ListType.keyed("ip")),
         (POD, ("spec", "topologySpreadConstraints"), ListType.keyed("topologyKey", "whenUnsatisfiable")),
         (POD, ("spec", "tolerations"), ATOMIC),
@@ -155,8 +161,9 @@ def test_label_selectors_are_atomic_maps() -> None:
     assert schema.is_atomic_map(CRONJOB, ("spec", "jobTemplate", "spec", "selector"))
     assert schema.is_atomic_map(GroupKind("networking.k8s.io", "NetworkPolicy"), ("spec", "podSelector"))
     assert schema.is_atomic_map(POD, ("spec", "topologySpreadConstraints", "labelSelector"))
-    # A Service selector is a plain map in 1.20.
-    assert not schema.is_atomic_map(SERVICE, ("spec", "selector"))
+    # A Service selector is atomic too (since 1.21's schema).
+    assert schema.is_atomic_map(SERVICE, ("spec", "selector"))
+    assert not schema.is_atomic_map(SERVICE, ("metadata", "labels"))
     assert not schema.is_atomic_map(DEPLOYMENT, ("spec", "template"))
     assert not schema.is_atomic_map(WIDGET, ("spec", "selector"))
     assert schema.is_atomic_map(WIDGET, ("spec", "selector"), {("spec", "selector"): ATOMIC})
@@ -197,7 +204,7 @@ def test_overrides_from_openapi() -> None:
 
 def test_fill_list_keys_sets_tcp_everywhere_a_pod_template_lives() -> None:
     cronjob = {
-        "apiVersion": "batch/v1beta1",
+        "apiVersion": "batch/v1",
         "kind": "CronJob",
         "spec": {
             "jobTemplate": {

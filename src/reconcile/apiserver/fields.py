@@ -7,9 +7,9 @@ and whose leaves are ``{}``. A node that is in the set and also has children car
     {"f:spec": {"f:replicas": {}, "f:containers": {'k:{"name":"web"}': {".": {}, "f:image": {}}}}}
 
 Every function is pure: it takes plain dicts, never mutates them, and returns new objects. The rules follow
-sigs.k8s.io/structured-merge-diff as a 1.20 API server runs it (:mod:`reconcile.schema` says which lists are
-keyed); server-owned identity fields (``apiVersion``, ``kind``, ``metadata.name``, ``metadata.uid``...) are
-never part of a field set, as the server strips them too.
+sigs.k8s.io/structured-merge-diff as the API server runs it (the schema says which lists are keyed,
+:func:`reconcile.apiserver.list_type`); server-owned identity fields (``apiVersion``, ``kind``,
+``metadata.name``, ``metadata.uid``...) are never part of a field set, as the server strips them too.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from typing import Any
 
 import attrs
 
-from reconcile import schema
+from reconcile.apiserver import _builtin as schema
+from reconcile.apiserver._lists import FieldPath, ListType, SchemaOverrides
+from reconcile.apiserver._schema import APISchema
 from reconcile.jsonvalues import deep_copy, json_equal, without_nulls
 from reconcile.model import GroupKind, Manifest, split_api_version
-from reconcile.schema import FieldPath, ListType, SchemaOverrides
 
 FieldSet = dict[str, Any]
 """A set of fields in the API server's FieldsV1 trie format."""
@@ -185,6 +186,8 @@ class _Schema:
 
     def __init__(self, group_kind: GroupKind, overrides: SchemaOverrides | None) -> None:
         self.group_kind = group_kind
+        if overrides is None and schema.is_builtin_group(group_kind.group):
+            overrides = schema.builtin_lists(group_kind)
         self.overrides = overrides
         self._lists: dict[FieldPath, ListType] = {}
         self._maps: dict[FieldPath, bool] = {}
@@ -654,14 +657,14 @@ def apply_configuration(config: Manifest) -> Manifest:
 
     A copy without server-owned metadata, without ``status`` for kinds with a status subresource, without a
     namespace for cluster-scoped built-in kinds, and with defaulted list keys filled
-    (:func:`reconcile.schema.fill_list_keys`).
+    (:func:`reconcile.apiserver.fill_list_keys`).
     """
     out = schema.fill_list_keys(config)
     metadata = out.get("metadata")
     if isinstance(metadata, dict):
         for name in _SERVER_METADATA:
             metadata.pop(name, None)
-    info = schema.BUILTIN_KINDS.get(_group_kind(out))
+    info = APISchema.for_version().kinds.get(_group_kind(out))
     if info is not None:
         if info.status_subresource:
             out.pop("status", None)
@@ -685,7 +688,7 @@ def predict_apply(
     ``last-applied-configuration`` annotation count as applied before (a client-side apply). Prepares
     ``config`` with :func:`apply_configuration` and merges with :func:`merge_apply`; a Secret's
     ``stringData`` is folded into ``data`` and empty metadata maps are left out
-    (:func:`reconcile.schema.omit_empty_metadata`). ``live``'s server-owned metadata (``resourceVersion``,
+    (:func:`reconcile.apiserver.omit_empty_metadata`). ``live``'s server-owned metadata (``resourceVersion``,
     ``managedFields``...) is kept as is, so the result equals ``live`` exactly when applying would change
     nothing. With ``share_live``, the result shares the parts the apply leaves as they are with ``live``
     instead of copying them: for a caller that owns ``live`` and modifies neither.

@@ -1,0 +1,71 @@
+"""The Kubernetes API server's semantics, by release: kinds, schemas, field sets, defaults, write rewrites.
+
+One home for what the API server decides, shared by the in-memory cluster (which plays a server of a chosen
+release), the differ (which predicts what a server would store) and the real-cluster adapter (which fills what a
+server needs). Nothing here does I/O beyond reading the installed schema data.
+
+- :class:`APISchema`: one release's built-in kinds (:class:`Kind`) and type schemas, from the schema data of
+  ``kubernetes-validate``; :func:`supported_versions`, :func:`newest_version`, :class:`KubeVersion`.
+- :class:`ListType` and friends: how server-side apply merges lists and maps (:func:`list_type`).
+- :mod:`reconcile.apiserver.fields`: field sets (``managedFields``), merging an apply, ownership.
+- :func:`apply_defaults`: the defaults a server fills in.
+"""
+
+from reconcile.apiserver import fields
+from reconcile.apiserver._builtin import (
+    CRD,
+    builtin_lists,
+    crd_kind,
+    fill_list_keys,
+    fold_string_data,
+    is_atomic_map,
+    is_builtin_group,
+    list_type,
+    omit_empty_metadata,
+    overrides_from_openapi,
+    pod_spec_path,
+)
+from reconcile.apiserver._defaults import INITIAL_STATUS, apply_defaults, metadata_of, spec_of
+from reconcile.apiserver._kinds import Kind, version_priority
+from reconcile.apiserver._lists import ATOMIC, SET, FieldPath, ListType, SchemaOverrides, list_types
+from reconcile.apiserver._schema import (
+    OLDEST_SUPPORTED,
+    APISchema,
+    newest_version,
+    resolve_version,
+    supported_versions,
+)
+from reconcile.apiserver._versions import KubeVersion
+
+__all__ = [
+    "ATOMIC",
+    "CRD",
+    "INITIAL_STATUS",
+    "OLDEST_SUPPORTED",
+    "SET",
+    "APISchema",
+    "FieldPath",
+    "Kind",
+    "KubeVersion",
+    "ListType",
+    "SchemaOverrides",
+    "apply_defaults",
+    "builtin_lists",
+    "crd_kind",
+    "fields",
+    "fill_list_keys",
+    "fold_string_data",
+    "is_atomic_map",
+    "is_builtin_group",
+    "list_type",
+    "list_types",
+    "metadata_of",
+    "newest_version",
+    "omit_empty_metadata",
+    "overrides_from_openapi",
+    "pod_spec_path",
+    "resolve_version",
+    "spec_of",
+    "supported_versions",
+    "version_priority",
+]
