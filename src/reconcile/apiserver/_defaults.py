@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from reconcile.apiserver._schema import APISchema
 from reconcile.model import GroupKind, Manifest
 
 _NAMESPACE = GroupKind("", "Namespace")
@@ -289,9 +290,34 @@ INITIAL_STATUS: Mapping[GroupKind, Callable[[Manifest], dict[str, Any]]] = {
 }
 
 
-def apply_defaults(obj: Manifest, group_kind: GroupKind, live: Manifest | None) -> None:
-    """Fill in what a 1.20 API server defaults for ``group_kind`` (Services are the cluster's: they allocate)."""
+def _default_service(obj: Manifest) -> None:
+    """A Service's defaults; what a cluster allocates (cluster IPs, node ports) is the cluster's to add."""
+    spec = spec_of(obj)
+    kind = spec.setdefault("type", "ClusterIP")
+    if spec.setdefault("sessionAffinity", "None") == "ClientIP":
+        client_ip = spec.setdefault("sessionAffinityConfig", {}).setdefault("clientIP", {})
+        client_ip.setdefault("timeoutSeconds", 10800)  # three hours, the API's default
+    for port in spec.get("ports") or []:
+        if isinstance(port, dict):
+            port.setdefault("protocol", "TCP")
+            port.setdefault("targetPort", port.get("port"))
+    if kind == "ExternalName":
+        return
+    spec.setdefault("ipFamilies", ["IPv4"])
+    spec.setdefault("ipFamilyPolicy", "SingleStack")
+    if kind in ("NodePort", "LoadBalancer"):
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+
+
+def apply_defaults(
+    obj: Manifest, group_kind: GroupKind, live: Manifest | None, *, schema: APISchema | None = None
+) -> None:
+    """Fill in what an API server of ``schema``'s release (the newest by default) defaults for ``group_kind``.
+
+    What a cluster allocates (a Service's cluster IP and node ports) is left to the cluster.
+    """
     simple: Mapping[GroupKind, Callable[[Manifest], None]] = {
+        _SERVICE: _default_service,
         GroupKind("apps", "Deployment"): _default_deployment,
         GroupKind("apps", "StatefulSet"): _default_statefulset,
         GroupKind("apps", "DaemonSet"): _default_daemonset,

@@ -932,10 +932,9 @@ class MemoryCluster:
 
     def _default(self, obj: Manifest, info: Kind, live: Manifest | None) -> None:
         group_kind = info.group_kind
+        apply_defaults(obj, group_kind, live, schema=self._schema)
         if group_kind == _SERVICE:
-            self._default_service(obj, live)  # needs the cluster's allocated addresses and ports
-        else:
-            apply_defaults(obj, group_kind, live)
+            self._allocate(obj, live)
         if live is None and info.status_subresource and "status" not in obj:
             initial = INITIAL_STATUS.get(group_kind)
             obj["status"] = initial(obj) if initial is not None else {}
@@ -956,20 +955,13 @@ class MemoryCluster:
             if isinstance(port, dict) and port.get("nodePort")
         }
 
-    def _default_service(self, obj: Manifest, live: Manifest | None) -> None:
-        spec = spec_of(obj)
-        kind = spec.setdefault("type", "ClusterIP")
-        if spec.setdefault("sessionAffinity", "None") == "ClientIP":
-            client_ip = spec.setdefault("sessionAffinityConfig", {}).setdefault("clientIP", {})
-            client_ip.setdefault("timeoutSeconds", 10800)  # three hours, the API's default
-        for port in spec.get("ports") or []:
-            if isinstance(port, dict):
-                port.setdefault("protocol", "TCP")
-                port.setdefault("targetPort", port.get("port"))
+    def _allocate(self, service: Manifest, live: Manifest | None) -> None:
+        """A Service's cluster IP and node ports, kept from ``live`` when the write leaves them out."""
+        spec = spec_of(service)
+        kind = spec.get("type")
         if kind == "ExternalName":
             return
         live_spec = (live or {}).get("spec") or {}
-        # Allocated values survive writes that leave them out (as a 1.20 server keeps them on update).
         if not spec.get("clusterIP") and live_spec.get("clusterIP"):
             spec["clusterIP"] = live_spec["clusterIP"]
             spec.setdefault("clusterIPs", list(live_spec.get("clusterIPs") or [live_spec["clusterIP"]]))
@@ -977,10 +969,7 @@ class MemoryCluster:
             used = self._used_cluster_ips()
             spec["clusterIP"] = next(str(ip) for ip in _SERVICE_RANGE.hosts() if str(ip) not in used)
         spec.setdefault("clusterIPs", [spec["clusterIP"]])
-        spec.setdefault("ipFamilies", ["IPv4"])
-        spec.setdefault("ipFamilyPolicy", "SingleStack")
         if kind in ("NodePort", "LoadBalancer"):
-            spec.setdefault("externalTrafficPolicy", "Cluster")
             previous = {
                 (p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
                 for p in live_spec.get("ports") or []
