@@ -11,7 +11,6 @@ import pytest
 import reconcile as rc
 from reconcile.application import ApplicationSource
 from reconcile.manifests import dump_yaml, load_manifests
-from reconcile.testing.controlplane import find_binary
 
 NAMESPACE = "grade-api-prod"
 DEPLOYMENT = rc.ResourceKey("apps", "Deployment", NAMESPACE, "grade-api-prod")
@@ -87,9 +86,9 @@ SEED_VALUE_FILES = SEED_PARAMETERS.replace(
 
 
 @pytest.fixture(scope="module")
-def helm_dir() -> Path:
-    # A missing helm fails loudly, as in tests/renderers/test_helm.py.
-    return find_binary("helm").parent
+def helm_dir(helm_binary: str) -> Path:
+    # From the suite's helm_binary fixture: a missing helm fails loudly, and the tests using it are integration.
+    return Path(helm_binary).parent
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from reconcile.cli import main
 from reconcile.cluster.memory import MemoryCluster
 from reconcile.manifests import load_manifests
 from reconcile.model import ResourceKey
-from reconcile.testing.controlplane import ControlPlane, find_binary
+from reconcile.testing.controlplane import ControlPlane
 
 APP = """\
 apiVersion: argoproj.io/v1alpha1
@@ -288,8 +288,8 @@ def test_wait_times_out_with_exit_1(capsys, app_file, manifests, cluster):
 # Helm chart, folders of Applications
 
 
-def test_diff_and_sync_a_local_helm_chart(capsys, tmp_path, cluster, monkeypatch):
-    monkeypatch.setenv("PATH", f"{find_binary('helm').parent}{os.pathsep}{os.environ['PATH']}")
+def test_diff_and_sync_a_local_helm_chart(capsys, tmp_path, cluster, monkeypatch, helm_binary):
+    monkeypatch.setenv("PATH", f"{Path(helm_binary).parent}{os.pathsep}{os.environ['PATH']}")
     chart = tmp_path / "chart"
     (chart / "templates").mkdir(parents=True)
     (chart / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")

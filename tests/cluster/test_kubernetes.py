@@ -1,4 +1,4 @@
-"""KubernetesCluster against a real API server (etcd + kube-apiserver 1.20 + kube-controller-manager).
+"""KubernetesCluster against a real API server (etcd + kube-apiserver 1.36 + kube-controller-manager).
 
 The control plane and the cluster are the session's, from the ``reconcile`` pytest plugin (which marks those tests
 ``integration``). The pure helpers behind the cluster have a few fast unit tests at the end.
@@ -28,7 +28,7 @@ from reconcile.cluster._kube_merge import last_applied_text, three_way_patch
 from reconcile.cluster.kubernetes import LAST_APPLIED, KubernetesCluster
 from reconcile.errors import ClusterError, ConflictError, InvalidError, NotFoundError, UnknownKindError
 from reconcile.model import GroupKind, ResourceKey
-from reconcile.testing.controlplane import ControlPlane, find_binary
+from reconcile.testing.controlplane import ControlPlane
 
 CONFIGMAP = GroupKind("", "ConfigMap")
 SERVICE = GroupKind("", "Service")
@@ -56,12 +56,10 @@ def ns(kube_namespace: str) -> str:
 
 
 @pytest.fixture
-def kubectl(control_plane: ControlPlane) -> Callable[..., str]:
-    binary = find_binary("kubectl")
-
+def kubectl(control_plane: ControlPlane, kubectl_binary: str) -> Callable[..., str]:
     def run(*args: str, stdin: str | None = None) -> str:
         done = subprocess.run(
-            [str(binary), f"--kubeconfig={control_plane.kubeconfig}", *args],
+            [kubectl_binary, f"--kubeconfig={control_plane.kubeconfig}", *args],
             input=stdin,
             capture_output=True,
             text=True,
@@ -143,15 +141,15 @@ def test_discovery_knows_scopes_versions_and_verbs(kube):
 
     cronjob = kube.served_kind(GroupKind("batch", "CronJob"))
     assert cronjob is not None
-    assert (cronjob.versions, cronjob.plural, cronjob.api_version) == (("v1beta1",), "cronjobs", "batch/v1beta1")
+    assert (cronjob.versions, cronjob.plural, cronjob.api_version) == (("v1",), "cronjobs", "batch/v1")
     deployment = kube.served_kind(GroupKind("apps", "Deployment"))
     assert deployment is not None
     assert {"status", "scale"} <= deployment.subresources
     assert {"get", "list", "patch", "delete"} <= deployment.verbs
-    rbac = kube.served_kind(GroupKind("rbac.authorization.k8s.io", "Role"))
-    assert rbac is not None
-    assert rbac.versions[0] == "v1"
-    assert "v1beta1" in rbac.versions
+    # A kind served in two versions: the group's preferred version first.
+    hpa = kube.served_kind(GroupKind("autoscaling", "HorizontalPodAutoscaler"))
+    assert hpa is not None
+    assert hpa.versions == ("v2", "v1")
     # Subresources are never kinds of their own.
     assert all("/" not in k.plural for k in kube.served_kinds())
 
@@ -269,7 +267,7 @@ def test_list_everything_fills_kinds_and_skips_events(kube, ns):
     assert [o["metadata"]["name"] for o in kube.list(EVENT, namespace=ns)] == ["ev"]
     cluster_wide = kube.list()
     assert ResourceKey("", "Namespace", "", ns) in {ResourceKey.from_manifest(o) for o in cluster_wide}
-    # Ingress is served twice in 1.20 (extensions and networking.k8s.io); only one copy is listed.
+    # Servers before 1.22 serve Ingress twice (extensions and networking.k8s.io); only one copy would be listed.
     assert not any(o["apiVersion"].startswith("extensions/") for o in cluster_wide)
 
 
@@ -600,13 +598,15 @@ class FakeApi:
                     "namespaced": True,
                     "kind": "ConfigMap",
                     "verbs": ["create", "delete", "get", "list", "patch", "update"],
-                }
+                },
+                {"name": "services", "namespaced": True, "kind": "Service", "verbs": ["get", "patch"]},
             ],
         },
     }
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, str]] = []
+        self.bodies: list[Any] = []
         self.script: list[tuple[int, dict[str, str], dict[str, Any]]] = []
         self.fallback: tuple[int, dict[str, str], dict[str, Any]] = (200, {}, {})
         fake = self
@@ -615,11 +615,12 @@ class FakeApi:
             def _answer(self) -> None:
                 path = self.path.split("?", 1)[0]
                 length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
+                sent = self.rfile.read(length)
                 if path in fake.DISCOVERY:
                     status, headers, body = 200, {}, fake.DISCOVERY[path]
                 else:
                     fake.requests.append((self.command, path))
+                    fake.bodies.append(json.loads(sent) if sent else None)
                     status, headers, body = fake.script.pop(0) if fake.script else fake.fallback
                 data = json.dumps(body).encode()
                 self.send_response(status)
@@ -699,6 +700,29 @@ def test_429_waits_as_retry_after_says_then_succeeds(tmp_path):
     assert elapsed >= 1.0  # backoff is zero: only Retry-After made it wait
     assert fake.requests == [("GET", "/api/v1/namespaces/default/configmaps/x")] * 2
     assert (c.stats["get"], c.stats.retries) == (2, 1)
+
+
+def test_an_old_server_missing_a_defaulted_list_key_gets_the_apply_again_with_it_filled(tmp_path):
+    refusal = status(
+        500,
+        "",
+        "failed to create typed patch object (default/web; /v1, Kind=Service): .spec.ports: element 0: "
+        'associative list with keys has an element that omits key field "protocol"',
+    )
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"ports": [{"port": 80}]},
+    }
+    with FakeApi() as fake:
+        fake.script = [(500, {}, refusal), (200, {}, service)]
+        with KubernetesCluster.from_kubeconfig(kubeconfig_for(tmp_path, fake.url), backoff=0) as c:
+            assert c.apply(service)["metadata"]["name"] == "web"
+    assert [method for method, _ in fake.requests] == ["PATCH", "PATCH"]
+    assert fake.bodies[0]["spec"]["ports"] == [{"port": 80}]  # a current server defaults the key itself
+    assert fake.bodies[1]["spec"]["ports"] == [{"port": 80, "protocol": "TCP"}]
+    assert service["spec"]["ports"] == [{"port": 80}]  # the caller's object is untouched
 
 
 def test_5xx_is_retried_then_raised_after_max_retries(tmp_path):

@@ -122,15 +122,26 @@ CRD = {
                                         "type": "array",
                                         "x-kubernetes-list-type": "map",
                                         "x-kubernetes-list-map-keys": ["id"],
-                                        "items": {"type": "object"},
-                                    }
+                                        "items": {
+                                            "type": "object",
+                                            "required": ["id"],
+                                            "properties": {"id": {"type": "string"}, "v": {"type": "integer"}},
+                                        },
+                                    },
+                                    "size": {"type": "integer"},
                                 },
-                            }
+                            },
+                            "status": {"type": "object", "properties": {"ready": {"type": "boolean"}}},
                         },
                     }
                 },
             },
-            {"name": "v1beta1", "served": True, "storage": False},
+            {
+                "name": "v1beta1",
+                "served": True,
+                "storage": False,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+            },
         ],
     },
 }
@@ -460,18 +471,23 @@ def test_keyed_list_merge_across_managers(cluster: MemoryCluster) -> None:
     assert [c["name"] for c in containers(stored)] == ["web", "proxy"]
 
 
-def test_apply_rejects_list_items_without_key_fields(cluster: MemoryCluster) -> None:
+def test_apply_defaults_list_keys_and_rejects_duplicate_items(cluster: MemoryCluster) -> None:
+    # A key field with a default (a port's protocol) is defaulted before the items are merged, as servers do
+    # since 1.21; two items with the same keys are refused with the server's words.
     bad = service()
     bad["spec"]["ports"] = [{"port": 80}]
-    with pytest.raises(InvalidError, match='omits key field "protocol"') as caught:
+    assert cluster.apply(bad)["spec"]["ports"] == [{"port": 80, "protocol": "TCP", "targetPort": 80}]
+    bad["spec"]["ports"] = [{"port": 80}, {"port": 80, "protocol": "TCP"}]
+    with pytest.raises(InvalidError) as caught:
         cluster.apply(bad)
+    assert str(caught.value) == (
+        "failed to create typed patch object (default/web; /v1, Kind=Service): "
+        '.spec.ports: duplicate entries for key [port=80,protocol="TCP"]'
+    )
     assert caught.value.field == ".spec.ports"
     bad_deployment = deployment()
     containers(bad_deployment)[0]["ports"] = [{"containerPort": 80}]
-    with pytest.raises(InvalidError, match='associative list with keys has an element that omits key field "protocol"'):
-        cluster.apply(bad_deployment)
-    # A create (an Update) defaults the protocol instead.
-    assert cluster.create(bad)["spec"]["ports"] == [{"port": 80, "protocol": "TCP", "targetPort": 80}]
+    assert containers(cluster.apply(bad_deployment))[0]["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
 
 
 def test_apply_rejects_managed_fields_in_the_config(cluster: MemoryCluster) -> None:
@@ -700,7 +716,7 @@ def test_workload_defaults(cluster: MemoryCluster) -> None:
     }
     cronjob = cluster.apply(
         {
-            "apiVersion": "batch/v1beta1",
+            "apiVersion": "batch/v1",
             "kind": "CronJob",
             "metadata": {"name": "nightly"},
             "spec": {"schedule": "0 0 * * *", "jobTemplate": {"spec": {"template": template}}},
@@ -724,19 +740,28 @@ def test_workload_defaults(cluster: MemoryCluster) -> None:
     assert pod["spec"]["enableServiceLinks"] is True
 
 
-def test_service_account_gets_a_token_secret(cluster: MemoryCluster) -> None:
-    cluster.apply({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "bot"}})
-    account = cluster.get(ResourceKey("", "ServiceAccount", "default", "bot"))
-    assert account is not None
-    (reference,) = account["secrets"]
-    token = cluster.get(ResourceKey("", "Secret", "default", reference["name"]))
-    assert token is not None
-    assert token["type"] == "kubernetes.io/service-account-token"
-    assert token["metadata"]["annotations"]["kubernetes.io/service-account.uid"] == account["metadata"]["uid"]
-    # Applying the account again changes nothing; deleting it takes the token along.
+def test_service_account_token_secrets(cluster: MemoryCluster) -> None:
+    # Since 1.24 no token Secret is made for a new account (as on a real server of any supported release).
+    account = cluster.apply({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "bot"}})
+    assert "secrets" not in account
+    assert [s for s in cluster.list(GroupKind("", "Secret")) if s["metadata"]["namespace"] == "default"] == []
+    # A token Secret made by hand for the account goes when the account goes (the tokens controller).
+    token = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": "bot-token",
+            "annotations": {
+                "kubernetes.io/service-account.name": "bot",
+                "kubernetes.io/service-account.uid": account["metadata"]["uid"],
+            },
+        },
+        "type": "kubernetes.io/service-account-token",
+    }
+    cluster.create(token)
     assert cluster.apply({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "bot"}}) == account
     cluster.delete(ResourceKey("", "ServiceAccount", "default", "bot"))
-    assert cluster.get(ResourceKey("", "Secret", "default", reference["name"])) is None
+    assert cluster.get(ResourceKey("", "Secret", "default", "bot-token")) is None
 
 
 # --- dry run ---
@@ -1067,7 +1092,11 @@ def lists_crd() -> dict[str, Any]:
             "x-kubernetes-list-map-keys": ["name"],
             "items": {
                 "type": "object",
-                "properties": {"value": {"type": "array", "x-kubernetes-list-type": "set"}},
+                "required": ["name"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "value": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+                },
             },
         }
     }

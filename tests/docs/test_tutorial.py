@@ -16,13 +16,9 @@ from typing import Any
 import pytest
 import structlog
 
-from reconcile.testing.controlplane import find_binary
-
 TUTORIAL = Path(__file__).resolve().parents[2] / "docs" / "tutorial.md"
 FENCE = re.compile(r"^```(?P<lang>[\w-]*)(?P<attrs>[^\n]*)\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
 TITLE = re.compile(r'title="(?P<path>[^"]+)"')
-
-pytestmark = pytest.mark.integration  # runs the real helm, which the test assets provide
 
 
 def blocks(text: str) -> list[tuple[str, str | None, str]]:
@@ -43,10 +39,10 @@ def test_the_page_has_files_and_code():
 
 
 @pytest.fixture
-def helm_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A reader has helm on PATH; the suite finds it among the test assets (or on PATH) the same way as test_helm.
-    helm = find_binary("helm")
-    monkeypatch.setenv("PATH", os.pathsep.join([str(helm.parent), os.environ.get("PATH", os.defpath)]))
+def helm_on_path(helm_binary: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A reader has helm on PATH; the suite's helm_binary fixture finds it among the test assets (or on PATH).
+    helm_dir = str(Path(helm_binary).parent)
+    monkeypatch.setenv("PATH", os.pathsep.join([helm_dir, os.environ.get("PATH", os.defpath)]))
 
 
 @pytest.fixture

@@ -7,14 +7,13 @@ from pathlib import Path
 import pytest
 
 import reconcile as rc
-from reconcile.testing.controlplane import find_binary
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata: {{from: {origin}}}\n"
 
 
 @pytest.fixture
-def tools() -> dict[str, str]:
-    return {"helm": str(find_binary("helm")), "kubectl": str(find_binary("kubectl"))}
+def tools(helm_binary: str, kubectl_binary: str) -> dict[str, str]:
+    return {"helm": helm_binary, "kubectl": kubectl_binary}
 
 
 def _write(root: Path, files: dict[str, str]) -> None:

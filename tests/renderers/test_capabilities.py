@@ -6,7 +6,6 @@ from pathlib import Path
 
 import reconcile as rc
 from reconcile.renderers.cache import CachingRenderer
-from reconcile.testing.controlplane import find_binary
 
 PROBE = """apiVersion: v1
 kind: ConfigMap
@@ -29,14 +28,15 @@ def _chart(folder: Path) -> Path:
 def test_capabilities_list_group_versions_and_kinds():
     capabilities = rc.Capabilities.from_kinds("v1.20.2", [("", "Pod", ["v1"]), ("apps", "Deployment", ["v1"])])
     assert capabilities.api_versions == ("apps/v1", "apps/v1/Deployment", "v1", "v1/Pod")
-    memory = rc.MemoryCluster().capabilities()
-    assert memory.kube_version == "v1.20.2"
-    assert {"apps/v1/Deployment", "batch/v1beta1/CronJob", "v1/ConfigMap"} <= set(memory.api_versions)
+    memory = rc.MemoryCluster(version="1.36").capabilities()
+    assert memory.kube_version == "v1.36.0"
+    assert {"apps/v1/Deployment", "batch/v1/CronJob", "v1/ConfigMap", "autoscaling/v2"} <= set(memory.api_versions)
+    assert "batch/v1beta1/CronJob" not in memory.api_versions
 
 
-def test_a_chart_sees_the_cluster_it_is_reconciled_into(tmp_path):
-    cluster = rc.MemoryCluster()
-    helm = rc.HelmRenderer(helm=str(find_binary("helm")))
+def test_a_chart_sees_the_cluster_it_is_reconciled_into(tmp_path, helm_binary):
+    cluster = rc.MemoryCluster(version="1.33")
+    helm = rc.HelmRenderer(helm=helm_binary)
     app = rc.Reconciler(
         name="probe",
         source=rc.DirectorySource(_chart(tmp_path / "chart")),
@@ -47,12 +47,10 @@ def test_a_chart_sees_the_cluster_it_is_reconciled_into(tmp_path):
 
     assert app.reconcile().error is None
     probe = cluster.get(rc.ResourceKey("", "ConfigMap", "default", "probe"))
-    assert probe["data"] == {"kube": "v1.20.2", "widgets": "false", "deployments": "true"}
+    assert probe["data"] == {"kube": "v1.33.0", "widgets": "false", "deployments": "true"}
 
     # Explicit settings win over the cluster's.
-    pinned = rc.HelmRenderer(
-        helm=str(find_binary("helm")), kube_version="1.30.0", api_versions=["example.com/v1/Widget"]
-    )
+    pinned = rc.HelmRenderer(helm=helm_binary, kube_version="1.30.0", api_versions=["example.com/v1/Widget"])
     bound = pinned.for_cluster(cluster.capabilities())
     (rendered,) = bound.render(rc.Snapshot(revision=rc.Revision(sha="a" * 40), root=tmp_path / "chart"))
     assert rendered.manifest["data"] == {"kube": "v1.30.0", "widgets": "true", "deployments": "false"}
@@ -60,5 +58,5 @@ def test_a_chart_sees_the_cluster_it_is_reconciled_into(tmp_path):
 
 def test_the_real_server_reports_its_version_and_api_versions(kube_cluster):
     capabilities = kube_cluster.capabilities()
-    assert capabilities.kube_version.startswith("v1.20.")
+    assert capabilities.kube_version.startswith("v1.36.")
     assert {"apps/v1", "apps/v1/Deployment", "v1/Namespace"} <= set(capabilities.api_versions)

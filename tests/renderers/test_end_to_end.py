@@ -11,7 +11,6 @@ from pathlib import Path
 
 import reconcile as rc
 from reconcile.renderers.cache import CachingRenderer, RenderCache
-from reconcile.testing.controlplane import find_binary
 
 CHART = {
     "helm/grade-api/Chart.yaml": "apiVersion: v2\nname: grade-api\nversion: 0.3.0\n",
@@ -30,14 +29,14 @@ CHART = {
 }
 
 
-def _counting_helm(tmp_path: Path) -> tuple[str, Path]:
+def _counting_helm(tmp_path: Path, helm_binary: str) -> tuple[str, Path]:
     """A helm that logs each run to a file, then runs the real one (tool runs get a clean environment)."""
     log = tmp_path / "helm-runs.log"
     wrapper = tmp_path / "helm"
     wrapper.write_text(
         f"#!{sys.executable}\nimport os, sys\n"
         f"open({str(log)!r}, 'a').write(' '.join(sys.argv[1:2]) + '\\n')\n"
-        f"os.execv({str(find_binary('helm'))!r}, ['helm', *sys.argv[1:]])\n"
+        f"os.execv({helm_binary!r}, ['helm', *sys.argv[1:]])\n"
     )
     wrapper.chmod(0o755)
     return str(wrapper), log
@@ -47,10 +46,12 @@ def _templates(log: Path) -> int:
     return log.read_text().split().count("template") if log.exists() else 0
 
 
-def test_a_chart_in_git_is_reconciled_and_rendered_once_per_relevant_change(tmp_path, kube_cluster, kube_namespace):
+def test_a_chart_in_git_is_reconciled_and_rendered_once_per_relevant_change(
+    tmp_path, kube_cluster, kube_namespace, helm_binary
+):
     repo = rc.LocalRepository.init(tmp_path / "repo.git")
     repo.commit(CHART, "Add the grade API chart")
-    helm, log = _counting_helm(tmp_path)
+    helm, log = _counting_helm(tmp_path, helm_binary)
     renderer = CachingRenderer(
         inner=rc.HelmRenderer(value_files=("environments/prod/values.yaml",), helm=helm),
         cache=RenderCache(),

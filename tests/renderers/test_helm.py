@@ -21,7 +21,6 @@ from reconcile.model import Capabilities, Resource, ResourceKey, Revision, Snaps
 from reconcile.protocols import Renderer
 from reconcile.renderers.helm import HelmRenderer
 from reconcile.sources.git import GitSource, LocalRepository
-from reconcile.testing.controlplane import find_binary
 
 REVISION = Revision(sha="b" * 40, ref="main")
 CHART = "helm/grade-api"
@@ -88,12 +87,6 @@ def probe(resources: tuple[Resource, ...], field: str = "values") -> Any:
     return json.loads(config_map.manifest["data"][field])
 
 
-@pytest.fixture(scope="module")
-def helm_bin() -> str:
-    # Like the control-plane fixtures: a missing helm fails loudly (CI installs it with the test assets).
-    return str(find_binary("helm"))
-
-
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     repo = tmp_path / "repo"
@@ -102,8 +95,8 @@ def root(tmp_path: Path) -> Path:
     return repo
 
 
-def test_the_seed_layout_renders_with_the_prod_value_file(root, helm_bin):
-    renderer = HelmRenderer(value_files=("environments/prod/values.yaml",), namespace="prod", helm=helm_bin)
+def test_the_seed_layout_renders_with_the_prod_value_file(root, helm_binary):
+    renderer = HelmRenderer(value_files=("environments/prod/values.yaml",), namespace="prod", helm=helm_binary)
     assert isinstance(renderer, Renderer)
 
     resources = renderer.render(snap(root))
@@ -119,7 +112,7 @@ def test_the_seed_layout_renders_with_the_prod_value_file(root, helm_bin):
     assert probe(resources, "release") == {"name": "grade-api", "namespace": "prod"}  # folder name by default
 
 
-def test_values_precedence_files_in_order_then_inline_values_then_set(root, helm_bin):
+def test_values_precedence_files_in_order_then_inline_values_then_set(root, helm_binary):
     chart = root / CHART
     write(chart / "a.yaml", "fromA: a\nab: a\nabInline: a\n")
     write(chart / "b.yaml", "ab: b\nabInline: b\nbInlineSet: b\n")
@@ -128,7 +121,7 @@ def test_values_precedence_files_in_order_then_inline_values_then_set(root, helm
         value_files=("a.yaml", "b.yaml"),
         values=inline,
         parameters={"bInlineSet": "set", "nested.over": "set"},
-        helm=helm_bin,
+        helm=helm_binary,
     )
 
     values = probe(renderer.render(snap(root)))
@@ -142,18 +135,18 @@ def test_values_precedence_files_in_order_then_inline_values_then_set(root, helm
     assert inline["nested"] == {"keep": "inline", "over": "inline"}  # the caller's mapping is untouched
 
 
-def test_inline_values_as_yaml_text(root, helm_bin):
-    renderer = HelmRenderer(values="replicas: 5\nimage:\n  tag: inline\n", helm=helm_bin)
+def test_inline_values_as_yaml_text(root, helm_binary):
+    renderer = HelmRenderer(values="replicas: 5\nimage:\n  tag: inline\n", helm=helm_binary)
     [deployment] = by_kind(renderer.render(snap(root)), "Deployment")
     assert deployment.manifest["spec"]["replicas"] == 5
     assert deployment.manifest["spec"]["template"]["spec"]["containers"][0]["image"] == "grade-api:inline"
 
 
-def test_set_and_set_string_types_and_comma_escaping(root, helm_bin):
+def test_set_and_set_string_types_and_comma_escaping(root, helm_binary):
     renderer = HelmRenderer(
         parameters={"flag": "true", "count": 7, "enabled": False, "hosts": "a.example,b.example", "list": "{x,y}"},
         string_parameters={"zip": "007", "flagText": "true", "csv": "1,2"},
-        helm=helm_bin,
+        helm=helm_binary,
     )
 
     values = probe(renderer.render(snap(root)))
@@ -168,10 +161,10 @@ def test_set_and_set_string_types_and_comma_escaping(root, helm_bin):
     assert values["csv"] == "1,2"
 
 
-def test_file_parameters_from_the_chart_folder_and_the_repository_root(root, helm_bin):
+def test_file_parameters_from_the_chart_folder_and_the_repository_root(root, helm_binary):
     write(root / CHART / "files" / "motd.txt", "hello from the chart\n")
     write(root / "shared" / "ca.pem", "-----BEGIN CERTIFICATE-----\n")
-    renderer = HelmRenderer(file_parameters={"motd": "files/motd.txt", "tls.ca": "/shared/ca.pem"}, helm=helm_bin)
+    renderer = HelmRenderer(file_parameters={"motd": "files/motd.txt", "tls.ca": "/shared/ca.pem"}, helm=helm_binary)
 
     values = probe(renderer.render(snap(root)))
 
@@ -179,49 +172,49 @@ def test_file_parameters_from_the_chart_folder_and_the_repository_root(root, hel
     assert values["tls"] == {"ca": "-----BEGIN CERTIFICATE-----\n"}
 
 
-def test_a_leading_slash_means_the_repository_root(root, helm_bin):
+def test_a_leading_slash_means_the_repository_root(root, helm_binary):
     write(root / "environments" / "shared.yaml", "level: repo-root\n")
-    values = probe(HelmRenderer(value_files=("/environments/shared.yaml",), helm=helm_bin).render(snap(root)))
+    values = probe(HelmRenderer(value_files=("/environments/shared.yaml",), helm=helm_binary).render(snap(root)))
     assert values["level"] == "repo-root"
 
 
-def test_a_missing_value_file_is_named_unless_ignored(root, helm_bin):
+def test_a_missing_value_file_is_named_unless_ignored(root, helm_binary):
     missing = "environments/qa/values.yaml"
     with pytest.raises(RenderError, match=r"value file 'environments/qa/values\.yaml' does not exist") as caught:
-        HelmRenderer(value_files=(missing,), helm=helm_bin).render(snap(root))
+        HelmRenderer(value_files=(missing,), helm=helm_binary).render(snap(root))
     assert caught.value.revision == REVISION
 
     renderer = HelmRenderer(
-        value_files=(missing, "environments/prod/values.yaml"), ignore_missing_value_files=True, helm=helm_bin
+        value_files=(missing, "environments/prod/values.yaml"), ignore_missing_value_files=True, helm=helm_binary
     )
     assert probe(renderer.render(snap(root)))["level"] == "prod"
 
 
-def test_release_name_namespace_kube_version_and_api_versions(root, helm_bin):
+def test_release_name_namespace_kube_version_and_api_versions(root, helm_binary):
     renderer = HelmRenderer(
         release_name="grades",
         namespace="school",
         kube_version="1.29.4",
         api_versions=("monitoring.coreos.com/v1",),
-        helm=helm_bin,
+        helm=helm_binary,
     )
     resources = renderer.render(snap(root))
 
     assert probe(resources, "release") == {"name": "grades", "namespace": "school"}
     assert probe(resources, "kube") == "v1.29.4"
     assert probe(resources, "monitoring") is True
-    assert probe(HelmRenderer(helm=helm_bin).render(snap(root)), "monitoring") is False
+    assert probe(HelmRenderer(helm=helm_binary).render(snap(root)), "monitoring") is False
 
 
-def test_a_chart_at_the_repository_root_is_named_after_the_chart(tmp_path, helm_bin):
+def test_a_chart_at_the_repository_root_is_named_after_the_chart(tmp_path, helm_binary):
     root = tmp_path / "repo"
     make_chart(root, ".", name="rooted")
-    resources = HelmRenderer(helm=helm_bin).render(snap(root, "."))
+    resources = HelmRenderer(helm=helm_binary).render(snap(root, "."))
     assert probe(resources, "release")["name"] == "rooted"
     assert {str(r.source) for r in resources} == {"templates/deployment.yaml", "templates/probe.yaml"}
 
 
-def test_crds_are_included_unless_skipped(root, helm_bin):
+def test_crds_are_included_unless_skipped(root, helm_binary):
     crd = """\
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
@@ -230,17 +223,17 @@ metadata:
 """
     write(root / CHART / "crds" / "grades.yaml", crd)
 
-    included = HelmRenderer(helm=helm_bin).render(snap(root))
+    included = HelmRenderer(helm=helm_binary).render(snap(root))
     [definition] = by_kind(included, "CustomResourceDefinition")
     assert definition.key.name == "grades.example.com"
     assert str(definition.source) == "helm/grade-api/crds/grades.yaml"
 
-    skipped = HelmRenderer(skip_crds=True, helm=helm_bin).render(snap(root))
+    skipped = HelmRenderer(skip_crds=True, helm=helm_binary).render(snap(root))
     assert by_kind(skipped, "CustomResourceDefinition") == []
     assert len(skipped) == len(included) - 1
 
 
-def test_helm_hooks_are_kept_with_their_annotations(root, helm_bin):
+def test_helm_hooks_are_kept_with_their_annotations(root, helm_binary):
     hook = """\
 apiVersion: batch/v1
 kind: Job
@@ -260,7 +253,7 @@ spec:
     write(root / CHART / "templates" / "migrate.yaml", hook)
     write(root / CHART / "templates" / "tests" / "smoke.yaml", test_hook)
 
-    resources = HelmRenderer(helm=helm_bin).render(snap(root))
+    resources = HelmRenderer(helm=helm_binary).render(snap(root))
     [job] = by_kind(resources, "Job")
     assert job.annotations == {
         "helm.sh/hook": "pre-install,pre-upgrade",
@@ -270,12 +263,12 @@ spec:
     assert str(job.source) == "helm/grade-api/templates/migrate.yaml"
     assert [r.key.name for r in by_kind(resources, "Pod")] == ["smoke"]
 
-    without_tests = HelmRenderer(skip_tests=True, helm=helm_bin).render(snap(root))
+    without_tests = HelmRenderer(skip_tests=True, helm=helm_binary).render(snap(root))
     assert by_kind(without_tests, "Pod") == []
     assert len(by_kind(without_tests, "Job")) == 1
 
 
-def test_dependencies_vendored_in_charts_and_by_file_url_render_offline(root, helm_bin):
+def test_dependencies_vendored_in_charts_and_by_file_url_render_offline(root, helm_binary):
     chart = root / CHART
     # A subchart already unpacked in charts/ ...
     write(chart / "charts" / "cache" / "Chart.yaml", CHART_YAML.format(name="cache"))
@@ -306,7 +299,7 @@ def test_dependencies_vendored_in_charts_and_by_file_url_render_offline(root, he
     )
     write(chart / "values.yaml", BASE_VALUES + "cache: {size: 5Gi}\ncommon: {account: grades}\n")
 
-    resources = HelmRenderer(helm=helm_bin).render(snap(root))
+    resources = HelmRenderer(helm=helm_binary).render(snap(root))
 
     found = {r.key.kind: r for r in resources}
     assert found["Service"].manifest["metadata"]["labels"] == {"size": "5Gi"}
@@ -318,17 +311,17 @@ def test_dependencies_vendored_in_charts_and_by_file_url_render_offline(root, he
     assert not (chart / "charts" / "common").exists()  # the checkout itself is never written to
 
 
-def test_a_remote_dependency_that_is_not_vendored_is_a_clear_error(root, helm_bin):
+def test_a_remote_dependency_that_is_not_vendored_is_a_clear_error(root, helm_binary):
     write(
         root / CHART / "Chart.yaml",
         CHART_YAML.format(name="grade-api")
         + "dependencies:\n  - name: redis\n    version: 19.0.0\n    repository: https://charts.example.invalid\n",
     )
     with pytest.raises(RenderError, match=r"'redis' \(from https://charts\.example\.invalid\) is not vendored"):
-        HelmRenderer(helm=helm_bin).render(snap(root))
+        HelmRenderer(helm=helm_binary).render(snap(root))
 
 
-def test_value_files_from_another_git_repository(tmp_path, helm_bin):
+def test_value_files_from_another_git_repository(tmp_path, helm_binary):
     # The chart in one repository, the per-environment values in another: Argo CD's $values reference.
     charts = LocalRepository.init(tmp_path / "charts.git")
     work = tmp_path / "chart-work"
@@ -343,7 +336,7 @@ def test_value_files_from_another_git_repository(tmp_path, helm_bin):
     renderer = HelmRenderer(
         value_files=("environments/prod/values.yaml", "$values/grade-api/prod/values.yaml"),
         value_sources={"values": values_source},
-        helm=helm_bin,
+        helm=helm_binary,
     )
     [deployment] = by_kind(renderer.render(snapshot), "Deployment")
 
@@ -352,7 +345,7 @@ def test_value_files_from_another_git_repository(tmp_path, helm_bin):
     assert str(deployment.source) == "helm/grade-api/templates/deployment.yaml"
 
     escaping = HelmRenderer(
-        value_files=("$values/../../../outside.yaml",), value_sources={"values": values_source}, helm=helm_bin
+        value_files=("$values/../../../outside.yaml",), value_sources={"values": values_source}, helm=helm_binary
     )
     with pytest.raises(PathEscapeError, match=r"resolves outside the checkout of \$values") as caught:
         escaping.render(snapshot)
@@ -371,31 +364,31 @@ def assert_no_leak(error: Exception) -> None:
     assert "root:x:0:0" not in text
 
 
-def test_a_template_symlinked_to_a_host_file_is_refused(root, helm_bin):
+def test_a_template_symlinked_to_a_host_file_is_refused(root, helm_binary):
     (root / CHART / "templates" / "passwd.yaml").symlink_to("/etc/passwd")
     with pytest.raises(PathEscapeError, match="points outside the repository") as caught:
-        HelmRenderer(helm=helm_bin).render(snap(root))
+        HelmRenderer(helm=helm_binary).render(snap(root))
     assert caught.value.path == "helm/grade-api/templates/passwd.yaml"
     assert caught.value.revision == REVISION
     assert_no_leak(caught.value)
 
 
-def test_a_symlinked_folder_or_subchart_leaving_the_repository_is_refused(root, helm_bin):
+def test_a_symlinked_folder_or_subchart_leaving_the_repository_is_refused(root, helm_binary):
     outside = root.parent / "outside"
     (root / CHART / "charts").mkdir()
     (root / CHART / "charts" / "evil").symlink_to(outside, target_is_directory=True)
     with pytest.raises(PathEscapeError) as caught:
-        HelmRenderer(helm=helm_bin).render(snap(root))
+        HelmRenderer(helm=helm_binary).render(snap(root))
     assert caught.value.path == "helm/grade-api/charts/evil"
     assert_no_leak(caught.value)
 
 
-def test_symlinks_that_stay_inside_the_repository_are_followed(root, helm_bin):
+def test_symlinks_that_stay_inside_the_repository_are_followed(root, helm_binary):
     write(root / "shared" / "limits.yaml", "apiVersion: v1\nkind: LimitRange\nmetadata: {name: limits}\n")
     (root / CHART / "templates" / "limits.yaml").symlink_to("../../../shared/limits.yaml")
     (root / CHART / "templates" / "loop").symlink_to("..", target_is_directory=True)  # a cycle is not followed
 
-    [limits] = by_kind(HelmRenderer(helm=helm_bin).render(snap(root)), "LimitRange")
+    [limits] = by_kind(HelmRenderer(helm=helm_binary).render(snap(root)), "LimitRange")
     assert str(limits.source) == "helm/grade-api/templates/limits.yaml"
 
 
@@ -403,19 +396,19 @@ def test_symlinks_that_stay_inside_the_repository_are_followed(root, helm_bin):
     "value_file",
     ["../../../outside/secret.yaml", "environments/../../../../outside/secret.yaml", "/../outside/secret.yaml"],
 )
-def test_value_files_escaping_the_repository_are_refused(root, helm_bin, value_file):
-    renderer = HelmRenderer(value_files=(value_file,), ignore_missing_value_files=True, helm=helm_bin)
+def test_value_files_escaping_the_repository_are_refused(root, helm_binary, value_file):
+    renderer = HelmRenderer(value_files=(value_file,), ignore_missing_value_files=True, helm=helm_binary)
     with pytest.raises(PathEscapeError, match="resolves outside the repository") as caught:
         renderer.render(snap(root))
     assert caught.value.path == value_file
     assert_no_leak(caught.value)
 
 
-def test_a_symlinked_value_file_leaving_the_repository_is_refused(root, helm_bin):
+def test_a_symlinked_value_file_leaving_the_repository_is_refused(root, helm_binary):
     secret = root.parent / "outside" / "secret.yaml"
     (root / "environments").mkdir()
     (root / "environments" / "secrets.yaml").symlink_to(secret)
-    renderer = HelmRenderer(value_files=("/environments/secrets.yaml",), helm=helm_bin)
+    renderer = HelmRenderer(value_files=("/environments/secrets.yaml",), helm=helm_binary)
     with pytest.raises(PathEscapeError, match=r"value file '/environments/secrets\.yaml' resolves outside") as caught:
         renderer.render(snap(root))
     assert caught.value.path == "/environments/secrets.yaml"
@@ -423,15 +416,15 @@ def test_a_symlinked_value_file_leaving_the_repository_is_refused(root, helm_bin
 
     # Inside the chart folder, the chart's own walk refuses it first.
     (root / CHART / "environments" / "prod" / "secrets.yaml").symlink_to(secret)
-    renderer = HelmRenderer(value_files=("environments/prod/secrets.yaml",), helm=helm_bin)
+    renderer = HelmRenderer(value_files=("environments/prod/secrets.yaml",), helm=helm_binary)
     with pytest.raises(PathEscapeError) as caught:
         renderer.render(snap(root))
     assert caught.value.path == "helm/grade-api/environments/prod/secrets.yaml"
     assert_no_leak(caught.value)
 
 
-def test_an_absolute_value_file_is_read_from_the_repository_never_the_host(root, helm_bin):
-    renderer = HelmRenderer(value_files=("/etc/passwd",), helm=helm_bin)
+def test_an_absolute_value_file_is_read_from_the_repository_never_the_host(root, helm_binary):
+    renderer = HelmRenderer(value_files=("/etc/passwd",), helm=helm_binary)
     with pytest.raises(RenderError, match=r"value file '/etc/passwd' does not exist") as caught:
         renderer.render(snap(root))
     assert_no_leak(caught.value)
@@ -441,14 +434,14 @@ def test_an_absolute_value_file_is_read_from_the_repository_never_the_host(root,
 
 
 @pytest.mark.parametrize("written", ["../../../outside/secret.yaml", "/../outside/secret.yaml"])
-def test_file_parameters_escaping_the_repository_are_refused(root, helm_bin, written):
+def test_file_parameters_escaping_the_repository_are_refused(root, helm_binary, written):
     with pytest.raises(PathEscapeError) as caught:
-        HelmRenderer(file_parameters={"stolen": written}, helm=helm_bin).render(snap(root))
+        HelmRenderer(file_parameters={"stolen": written}, helm=helm_binary).render(snap(root))
     assert caught.value.path == written
     assert_no_leak(caught.value)
 
 
-def test_a_file_dependency_outside_the_repository_is_refused(root, helm_bin):
+def test_a_file_dependency_outside_the_repository_is_refused(root, helm_binary):
     write(root.parent / "outside" / "chart" / "Chart.yaml", CHART_YAML.format(name="outer"))
     write(
         root / CHART / "Chart.yaml",
@@ -456,23 +449,23 @@ def test_a_file_dependency_outside_the_repository_is_refused(root, helm_bin):
         + "dependencies:\n  - name: outer\n    version: 0.1.0\n    repository: file://../../../outside/chart\n",
     )
     with pytest.raises(PathEscapeError, match="outside the repository") as caught:
-        HelmRenderer(helm=helm_bin).render(snap(root))
+        HelmRenderer(helm=helm_binary).render(snap(root))
     assert caught.value.path == "file://../../../outside/chart"
 
 
-def test_output_over_the_limit_is_refused(root, helm_bin):
+def test_output_over_the_limit_is_refused(root, helm_binary):
     write(root / CHART / "templates" / "big.yaml", PROBE.replace("-probe", "-big") + '  pad: "{{ repeat 5000 "x" }}"\n')
     with pytest.raises(ToolError, match="output limit"):
-        HelmRenderer(max_output=4000, helm=helm_bin).render(snap(root))
+        HelmRenderer(max_output=4000, helm=helm_binary).render(snap(root))
 
 
 # ------------------------------------------------------------------------------------------------ failures
 
 
-def test_a_failing_template_carries_helms_message_and_the_file(root, helm_bin):
+def test_a_failing_template_carries_helms_message_and_the_file(root, helm_binary):
     write(root / CHART / "templates" / "bad.yaml", "data:\n  x: {{ .Values.missing.deeper.x }}\n")
     with pytest.raises(ToolError) as caught:
-        HelmRenderer(helm=helm_bin).render(snap(root))
+        HelmRenderer(helm=helm_binary).render(snap(root))
     error = caught.value
     assert error.tool == "helm"
     assert error.exit_code == 1
@@ -483,26 +476,26 @@ def test_a_failing_template_carries_helms_message_and_the_file(root, helm_bin):
     assert error.revision == REVISION
 
 
-def test_invalid_yaml_from_a_template_names_the_file(root, helm_bin):
+def test_invalid_yaml_from_a_template_names_the_file(root, helm_binary):
     write(root / CHART / "templates" / "broken.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: [unclosed\n")
     with pytest.raises(ToolError) as caught:
-        HelmRenderer(helm=helm_bin).render(snap(root))
+        HelmRenderer(helm=helm_binary).render(snap(root))
     assert caught.value.file == "helm/grade-api/templates/broken.yaml"
 
 
-def test_duplicate_objects_are_refused(root, helm_bin):
+def test_duplicate_objects_are_refused(root, helm_binary):
     write(root / CHART / "templates" / "again.yaml", DEPLOYMENT)
     with pytest.raises(DuplicateResourceError) as caught:
-        HelmRenderer(helm=helm_bin).render(snap(root))
+        HelmRenderer(helm=helm_binary).render(snap(root))
     assert {str(caught.value.first), str(caught.value.second)} == {
         "helm/grade-api/templates/again.yaml",
         "helm/grade-api/templates/deployment.yaml",
     }
 
 
-def test_a_folder_without_chart_yaml_is_not_a_chart(root, helm_bin):
+def test_a_folder_without_chart_yaml_is_not_a_chart(root, helm_binary):
     with pytest.raises(RenderError, match=r"'helm' is not a Helm chart"):
-        HelmRenderer(helm=helm_bin).render(snap(root, "helm"))
+        HelmRenderer(helm=helm_binary).render(snap(root, "helm"))
 
 
 def test_a_missing_helm_is_a_clear_error(root, tmp_path, monkeypatch):
@@ -519,8 +512,8 @@ def test_a_missing_helm_is_a_clear_error(root, tmp_path, monkeypatch):
         HelmRenderer().fingerprint()
 
 
-def test_helm_is_found_on_path(root, helm_bin, monkeypatch):
-    monkeypatch.setenv("PATH", f"{Path(helm_bin).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+def test_helm_is_found_on_path(root, helm_binary, monkeypatch):
+    monkeypatch.setenv("PATH", f"{Path(helm_binary).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     assert len(HelmRenderer().render(snap(root))) == 2
 
 
@@ -540,44 +533,44 @@ def test_options_that_cannot_work_are_configuration_errors():
 # ------------------------------------------------------------------------------------------------ fingerprint
 
 
-def test_fingerprint_is_stable_and_changes_with_every_option(helm_bin, tmp_path):
-    base = HelmRenderer(helm=helm_bin)
+def test_fingerprint_is_stable_and_changes_with_every_option(helm_binary, tmp_path):
+    base = HelmRenderer(helm=helm_binary)
     first = base.fingerprint()
     assert first.startswith("helm v4.")
     assert base.fingerprint() is first  # computed once per instance
-    assert HelmRenderer(helm=helm_bin).fingerprint() == first
-    assert HelmRenderer(helm=helm_bin, timeout=5, max_output=10).fingerprint() == first  # no effect on output
-    assert HelmRenderer(helm=helm_bin, values={"a": 1}) == HelmRenderer(helm=helm_bin, values="a: 1\n")
+    assert HelmRenderer(helm=helm_binary).fingerprint() == first
+    assert HelmRenderer(helm=helm_binary, timeout=5, max_output=10).fingerprint() == first  # no effect on output
+    assert HelmRenderer(helm=helm_binary, values={"a": 1}) == HelmRenderer(helm=helm_binary, values="a: 1\n")
 
     values_source = GitSource(LocalRepository.init(tmp_path / "v.git").url, "main", cache_dir=tmp_path / "c")
     variants = [
-        HelmRenderer(helm=helm_bin, release_name="other"),
-        HelmRenderer(helm=helm_bin, namespace="prod"),
-        HelmRenderer(helm=helm_bin, value_files=("a.yaml",)),
-        HelmRenderer(helm=helm_bin, value_files=("b.yaml", "a.yaml")),
-        HelmRenderer(helm=helm_bin, value_files=("a.yaml",), ignore_missing_value_files=True),
-        HelmRenderer(helm=helm_bin, values={"a": 1}),
-        HelmRenderer(helm=helm_bin, parameters={"a": "1"}),
-        HelmRenderer(helm=helm_bin, string_parameters={"a": "1"}),
-        HelmRenderer(helm=helm_bin, file_parameters={"a": "1"}),
-        HelmRenderer(helm=helm_bin, skip_crds=True),
-        HelmRenderer(helm=helm_bin, skip_tests=True),
-        HelmRenderer(helm=helm_bin, skip_schema_validation=True),
-        HelmRenderer(helm=helm_bin, api_versions=("x/v1",)),
-        HelmRenderer(helm=helm_bin, kube_version="1.30.0"),
-        HelmRenderer(helm=helm_bin, value_sources={"values": values_source}),
+        HelmRenderer(helm=helm_binary, release_name="other"),
+        HelmRenderer(helm=helm_binary, namespace="prod"),
+        HelmRenderer(helm=helm_binary, value_files=("a.yaml",)),
+        HelmRenderer(helm=helm_binary, value_files=("b.yaml", "a.yaml")),
+        HelmRenderer(helm=helm_binary, value_files=("a.yaml",), ignore_missing_value_files=True),
+        HelmRenderer(helm=helm_binary, values={"a": 1}),
+        HelmRenderer(helm=helm_binary, parameters={"a": "1"}),
+        HelmRenderer(helm=helm_binary, string_parameters={"a": "1"}),
+        HelmRenderer(helm=helm_binary, file_parameters={"a": "1"}),
+        HelmRenderer(helm=helm_binary, skip_crds=True),
+        HelmRenderer(helm=helm_binary, skip_tests=True),
+        HelmRenderer(helm=helm_binary, skip_schema_validation=True),
+        HelmRenderer(helm=helm_binary, api_versions=("x/v1",)),
+        HelmRenderer(helm=helm_binary, kube_version="1.30.0"),
+        HelmRenderer(helm=helm_binary, value_sources={"values": values_source}),
     ]
     prints = [renderer.fingerprint() for renderer in variants]
     assert len({first, *prints}) == len(variants) + 1
 
 
-def test_renders_of_different_apps_run_in_parallel(tmp_path, helm_bin):
+def test_renders_of_different_apps_run_in_parallel(tmp_path, helm_binary):
     from concurrent.futures import ThreadPoolExecutor
 
     repos = [make_chart(tmp_path / f"repo{i}", name=f"app{i}").parents[1] for i in range(4)]
     environments = ("dev", "prod", "dev", "prod")
     renderers = [
-        HelmRenderer(helm=helm_bin, release_name=f"app{i}", value_files=(f"environments/{env}/values.yaml",))
+        HelmRenderer(helm=helm_binary, release_name=f"app{i}", value_files=(f"environments/{env}/values.yaml",))
         for i, env in enumerate(environments)
     ]
 
@@ -592,9 +585,9 @@ def test_renders_of_different_apps_run_in_parallel(tmp_path, helm_bin):
     assert results == [("app0", 1), ("app1", 3), ("app2", 1), ("app3", 3)]
 
 
-def test_set_up_for_a_cluster_the_renderer_keeps_every_setting(root, helm_bin):
+def test_set_up_for_a_cluster_the_renderer_keeps_every_setting(root, helm_binary):
     renderer = HelmRenderer(
-        helm=helm_bin,
+        helm=helm_binary,
         parameters={"replicas": 4},
         string_parameters={"image.tag": "7"},
         value_sources={"values": GitSource("file:///nowhere.git")},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,21 +11,8 @@ import pytest
 from reconcile.errors import ConfigurationError, PathEscapeError, ToolError, ToolNotFoundError
 from reconcile.model import Resource, Revision, Snapshot
 from reconcile.renderers.kustomize import KustomizeRenderer, parse_image
-from reconcile.testing.controlplane import ControlPlaneError, find_binary
 
 REVISION = Revision(sha="0" * 40)
-
-
-@pytest.fixture(scope="module")
-def kubectl() -> str:
-    """kubectl from the test assets: where they are given (the nox session sets KUBEBUILDER_ASSETS) or in CI a
-    missing kubectl fails the run; only a bare unit-tier run elsewhere skips, saying how to get it."""
-    try:
-        return str(find_binary("kubectl"))
-    except ControlPlaneError as exc:
-        if os.environ.get("CI") or os.environ.get("KUBEBUILDER_ASSETS"):
-            raise
-        pytest.skip(f"kubectl is needed for these tests: {exc}")
 
 
 def _write(root: Path, files: dict[str, str]) -> None:
@@ -133,10 +119,10 @@ def _tree(root: Path) -> dict[str, bytes]:
 # --- rendering ------------------------------------------------------------------------------------------------
 
 
-def test_an_overlay_builds_with_patches_components_and_generators(repo: Path, kubectl: str) -> None:
+def test_an_overlay_builds_with_patches_components_and_generators(repo: Path, kubectl_binary: str) -> None:
     before = _tree(repo)
 
-    resources = KustomizeRenderer(kustomize=kubectl).render(_snapshot(repo))
+    resources = KustomizeRenderer(kustomize=kubectl_binary).render(_snapshot(repo))
 
     kinds = _by_kind(resources)
     assert sorted(kinds) == ["ConfigMap", "Deployment", "Service"]
@@ -154,9 +140,9 @@ def test_an_overlay_builds_with_patches_components_and_generators(repo: Path, ku
     assert _tree(repo) == before  # the checkout is untouched
 
 
-def test_every_override_is_applied_as_kustomize_edit_would(repo: Path, kubectl: str) -> None:
+def test_every_override_is_applied_as_kustomize_edit_would(repo: Path, kubectl_binary: str) -> None:
     renderer = KustomizeRenderer(
-        kustomize=kubectl,
+        kustomize=kubectl_binary,
         name_prefix="team-",
         name_suffix="-v2",
         images=["nginx=mirror.local/nginx:1.27", "registry.local:5000/tools/proxy@sha256:" + "a" * 64],
@@ -185,25 +171,27 @@ def test_every_override_is_applied_as_kustomize_edit_would(repo: Path, kubectl: 
     assert _tree(repo) == before
 
 
-def test_a_tag_override_replaces_a_digest_and_a_plain_folder_builds(tmp_path: Path, kubectl: str) -> None:
+def test_a_tag_override_replaces_a_digest_and_a_plain_folder_builds(tmp_path: Path, kubectl_binary: str) -> None:
     root = tmp_path / "repo"
     _write(root, {k: v for k, v in BASE.items() if k.startswith("base/")})
     (root / "base/kustomization.yaml").write_text(
         "resources: [deployment.yaml]\nimages:\n- name: nginx\n  digest: sha256:" + "b" * 64 + "\n"
     )
 
-    plain = _by_kind(KustomizeRenderer(kustomize=kubectl).render(_snapshot(root, "base")))
-    tagged = _by_kind(KustomizeRenderer(kustomize=kubectl, images=["nginx:1.28"]).render(_snapshot(root, "base")))
+    plain = _by_kind(KustomizeRenderer(kustomize=kubectl_binary).render(_snapshot(root, "base")))
+    tagged = _by_kind(
+        KustomizeRenderer(kustomize=kubectl_binary, images=["nginx:1.28"]).render(_snapshot(root, "base"))
+    )
 
     assert plain["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx@sha256:" + "b" * 64
     assert tagged["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.28"
 
 
-def test_the_repository_root_can_be_the_application(tmp_path: Path, kubectl: str) -> None:
+def test_the_repository_root_can_be_the_application(tmp_path: Path, kubectl_binary: str) -> None:
     root = tmp_path / "repo"
     _write(root, {"kustomization.yml": "resources: [svc.yaml]\n", "svc.yaml": BASE["base/service.yaml"]})
 
-    [service] = KustomizeRenderer(kustomize=kubectl, name_prefix="x-").render(_snapshot(root, "."))
+    [service] = KustomizeRenderer(kustomize=kubectl_binary, name_prefix="x-").render(_snapshot(root, "."))
 
     assert service.key.name == "x-web"
     assert service.source is not None
@@ -245,9 +233,9 @@ def test_bad_overrides_are_refused_when_the_renderer_is_made() -> None:
     assert KustomizeRenderer(replicas=[{"name": "web", "count": "2"}]).replicas == ({"name": "web", "count": 2},)
 
 
-def test_a_caller_mapping_is_copied(kubectl: str) -> None:
+def test_a_caller_mapping_is_copied(kubectl_binary: str) -> None:
     labels = {"team": "blue"}
-    renderer = KustomizeRenderer(kustomize=kubectl, common_labels=labels)
+    renderer = KustomizeRenderer(kustomize=kubectl_binary, common_labels=labels)
     labels["team"] = "red"
     assert renderer.common_labels == {"team": "blue"}
 
@@ -269,16 +257,17 @@ HELM_CHART = {
 }
 
 
-def test_helm_charts_need_enable_helm(tmp_path: Path, kubectl: str) -> None:
+def test_helm_charts_need_enable_helm(tmp_path: Path, kubectl_binary: str, helm_binary: str) -> None:
     root = tmp_path / "repo"
     _write(root, {"app/kustomization.yaml": HELM_KUSTOMIZATION, **HELM_CHART})
 
     with pytest.raises(ToolError, match="enable-helm") as caught:
-        KustomizeRenderer(kustomize=kubectl).render(_snapshot(root, "app"))
+        KustomizeRenderer(kustomize=kubectl_binary).render(_snapshot(root, "app"))
     assert caught.value.file == "app/kustomization.yaml"
 
-    helm = str(find_binary("helm"))
-    [configmap] = KustomizeRenderer(kustomize=kubectl, enable_helm=True, helm=helm).render(_snapshot(root, "app"))
+    [configmap] = KustomizeRenderer(kustomize=kubectl_binary, enable_helm=True, helm=helm_binary).render(
+        _snapshot(root, "app")
+    )
     assert configmap.key.name == "rel-cm"
     assert not (root / "app" / "charts" / "demo" / "charts").exists()  # helm ran in the copy
 
@@ -286,7 +275,7 @@ def test_helm_charts_need_enable_helm(tmp_path: Path, kubectl: str) -> None:
 # --- a standalone kustomize binary ----------------------------------------------------------------------------
 
 
-def test_a_standalone_kustomize_is_run_with_build(tmp_path: Path, repo: Path, kubectl: str) -> None:
+def test_a_standalone_kustomize_is_run_with_build(tmp_path: Path, repo: Path, kubectl_binary: str) -> None:
     # A stand-in "kustomize" that records its arguments and serves "build" with kubectl's embedded kustomize.
     log = tmp_path / "args.log"
     script = tmp_path / "bin" / "kustomize"
@@ -295,7 +284,7 @@ def test_a_standalone_kustomize_is_run_with_build(tmp_path: Path, repo: Path, ku
         f"#!{sys.executable}\nimport os, sys\n"
         f"open({str(log)!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')\n"
         "if sys.argv[1] == 'version':\n    print('v5.8.1'); sys.exit(0)\n"
-        f"os.execv({kubectl!r}, [{kubectl!r}, 'kustomize', *sys.argv[2:]])\n"
+        f"os.execv({kubectl_binary!r}, [{kubectl_binary!r}, 'kustomize', *sys.argv[2:]])\n"
     )
     script.chmod(0o755)
     renderer = KustomizeRenderer(kustomize=str(script))
@@ -309,19 +298,19 @@ def test_a_standalone_kustomize_is_run_with_build(tmp_path: Path, repo: Path, ku
     assert "plugins" not in build
     assert "exec" not in build
     assert "v5.8.1" in renderer.fingerprint()
-    assert KustomizeRenderer(kustomize=kubectl, command="kubectl").fingerprint() != renderer.fingerprint()
+    assert KustomizeRenderer(kustomize=kubectl_binary, command="kubectl").fingerprint() != renderer.fingerprint()
 
 
 # --- hostile repositories ---------------------------------------------------------------------------------------
 
 
-def test_a_resource_folder_outside_the_repository_is_refused(tmp_path: Path, repo: Path, kubectl: str) -> None:
+def test_a_resource_folder_outside_the_repository_is_refused(tmp_path: Path, repo: Path, kubectl_binary: str) -> None:
     outside = tmp_path / "outside"
     _write(outside, {"kustomization.yaml": "resources: [secret.yaml]\n", "secret.yaml": "TOP-SECRET\n"})
     (repo / "overlays/prod/kustomization.yaml").write_text("resources: [../../../outside]\n")
 
     with pytest.raises(PathEscapeError, match="resolves outside the repository") as caught:
-        KustomizeRenderer(kustomize=kubectl).render(_snapshot(repo))
+        KustomizeRenderer(kustomize=kubectl_binary).render(_snapshot(repo))
 
     assert caught.value.path == "../../../outside"
     assert caught.value.revision == REVISION
@@ -338,29 +327,31 @@ def test_a_resource_folder_outside_the_repository_is_refused(tmp_path: Path, rep
         "patches:\n- path: /etc/hosts\n",
     ],
 )
-def test_absolute_and_dotdot_paths_are_refused(repo: Path, kubectl: str, kustomization: str) -> None:
+def test_absolute_and_dotdot_paths_are_refused(repo: Path, kubectl_binary: str, kustomization: str) -> None:
     (repo / "overlays/prod/kustomization.yaml").write_text(kustomization)
     with pytest.raises(PathEscapeError, match="outside the repository") as caught:
-        KustomizeRenderer(kustomize=kubectl).render(_snapshot(repo))
+        KustomizeRenderer(kustomize=kubectl_binary).render(_snapshot(repo))
     assert "root:" not in str(caught.value)  # nothing of /etc/passwd
 
 
-def test_a_base_escaping_through_its_own_kustomization_is_refused(tmp_path: Path, repo: Path, kubectl: str) -> None:
+def test_a_base_escaping_through_its_own_kustomization_is_refused(
+    tmp_path: Path, repo: Path, kubectl_binary: str
+) -> None:
     (tmp_path / "outside.yaml").write_text(BASE["base/service.yaml"])
     (repo / "base/kustomization.yaml").write_text("resources: [deployment.yaml, ../../outside.yaml]\n")
 
     with pytest.raises(PathEscapeError) as caught:
-        KustomizeRenderer(kustomize=kubectl).render(_snapshot(repo))
+        KustomizeRenderer(kustomize=kubectl_binary).render(_snapshot(repo))
 
     assert "base/kustomization.yaml" in str(caught.value)
 
 
-def test_a_file_outside_the_kustomization_root_is_refused_by_kustomize(repo: Path, kubectl: str) -> None:
+def test_a_file_outside_the_kustomization_root_is_refused_by_kustomize(repo: Path, kubectl_binary: str) -> None:
     # Inside the repository but outside the overlay's own root: kustomize's load restrictor refuses it.
     (repo / "overlays/prod/kustomization.yaml").write_text("resources: [../../base/service.yaml]\n")
 
     with pytest.raises(ToolError, match="is not in or below") as caught:
-        KustomizeRenderer(kustomize=kubectl).render(_snapshot(repo))
+        KustomizeRenderer(kustomize=kubectl_binary).render(_snapshot(repo))
 
     assert caught.value.tool == "kubectl"
     assert caught.value.file == "overlays/prod/kustomization.yaml"
@@ -368,18 +359,18 @@ def test_a_file_outside_the_kustomization_root_is_refused_by_kustomize(repo: Pat
     assert "'base/service.yaml' is not in or below 'overlays/prod'" in caught.value.stderr
 
 
-def test_a_symlink_in_the_overlay_pointing_outside_is_refused(tmp_path: Path, repo: Path, kubectl: str) -> None:
+def test_a_symlink_in_the_overlay_pointing_outside_is_refused(tmp_path: Path, repo: Path, kubectl_binary: str) -> None:
     (tmp_path / "host.yaml").write_text("TOP-SECRET\n")
     (repo / "overlays/prod/extra.yaml").symlink_to(tmp_path / "host.yaml")
 
     with pytest.raises(PathEscapeError, match=r"symlink 'overlays/prod/extra\.yaml' points outside") as caught:
-        KustomizeRenderer(kustomize=kubectl).render(_snapshot(repo))
+        KustomizeRenderer(kustomize=kubectl_binary).render(_snapshot(repo))
 
     assert caught.value.path == "overlays/prod/extra.yaml"
     assert "TOP-SECRET" not in str(caught.value)
 
 
-def test_symlinks_inside_the_repository_work(repo: Path, kubectl: str) -> None:
+def test_symlinks_inside_the_repository_work(repo: Path, kubectl_binary: str) -> None:
     _write(repo, {"overlays/prod/real/service.yaml": BASE["base/service.yaml"]})
     (repo / "overlays/prod/service.yaml").symlink_to(repo / "overlays/prod/real/service.yaml")  # absolute, inside
     (repo / "overlays/shared").symlink_to("../base", target_is_directory=True)
@@ -387,26 +378,26 @@ def test_symlinks_inside_the_repository_work(repo: Path, kubectl: str) -> None:
     (repo / "overlays/other").mkdir()
     (repo / "overlays/other/kustomization.yaml").write_text("resources: [../shared]\n")
 
-    [service] = KustomizeRenderer(kustomize=kubectl).render(_snapshot(repo))
-    kinds = _by_kind(KustomizeRenderer(kustomize=kubectl).render(_snapshot(repo, "overlays/other")))
+    [service] = KustomizeRenderer(kustomize=kubectl_binary).render(_snapshot(repo))
+    kinds = _by_kind(KustomizeRenderer(kustomize=kubectl_binary).render(_snapshot(repo, "overlays/other")))
 
     assert service.key.name == "web"
     assert sorted(kinds) == ["Deployment", "Service"]
 
 
-def test_output_over_the_limit_is_refused(repo: Path, kubectl: str) -> None:
+def test_output_over_the_limit_is_refused(repo: Path, kubectl_binary: str) -> None:
     with pytest.raises(ToolError, match="output limit"):
-        KustomizeRenderer(kustomize=kubectl, max_output=100).render(_snapshot(repo))
+        KustomizeRenderer(kustomize=kubectl_binary, max_output=100).render(_snapshot(repo))
 
 
 # --- errors -----------------------------------------------------------------------------------------------------
 
 
-def test_an_unknown_field_is_a_tool_error_naming_the_file(repo: Path, kubectl: str) -> None:
+def test_an_unknown_field_is_a_tool_error_naming_the_file(repo: Path, kubectl_binary: str) -> None:
     (repo / "base/kustomization.yaml").write_text("resources: [deployment.yaml]\nbogus: 1\n")
 
     with pytest.raises(ToolError, match='unknown field "bogus"') as caught:
-        KustomizeRenderer(kustomize=kubectl).render(_snapshot(repo))
+        KustomizeRenderer(kustomize=kubectl_binary).render(_snapshot(repo))
 
     assert caught.value.file == "base/kustomization.yaml"
     assert caught.value.exit_code == 1
@@ -423,28 +414,28 @@ def test_a_missing_kubectl_says_how_to_install_it(repo: Path, tmp_path: Path, mo
         KustomizeRenderer(kustomize=str(tmp_path / "kustomize")).render(_snapshot(repo))
 
 
-def test_a_missing_application_folder_is_a_render_error(repo: Path, kubectl: str) -> None:
+def test_a_missing_application_folder_is_a_render_error(repo: Path, kubectl_binary: str) -> None:
     with pytest.raises(Exception, match="does not exist"):
-        KustomizeRenderer(kustomize=kubectl).render(_snapshot(repo, "overlays/nope"))
+        KustomizeRenderer(kustomize=kubectl_binary).render(_snapshot(repo, "overlays/nope"))
     with pytest.raises(PathEscapeError):
-        KustomizeRenderer(kustomize=kubectl).render(_snapshot(repo, "../.."))
+        KustomizeRenderer(kustomize=kubectl_binary).render(_snapshot(repo, "../.."))
 
 
 # --- fingerprint ------------------------------------------------------------------------------------------------
 
 
-def test_the_fingerprint_names_the_configuration_and_kustomize_version(kubectl: str) -> None:
-    renderer = KustomizeRenderer(kustomize=kubectl, name_prefix="a-", common_labels={"x": "1"})
+def test_the_fingerprint_names_the_configuration_and_kustomize_version(kubectl_binary: str) -> None:
+    renderer = KustomizeRenderer(kustomize=kubectl_binary, name_prefix="a-", common_labels={"x": "1"})
 
     fingerprint = renderer.fingerprint()
 
     assert "v5.8.1" in fingerprint or '"version": "v5.' in fingerprint
     assert '"name_prefix": "a-"' in fingerprint
     assert renderer.fingerprint() is fingerprint  # computed once
-    assert KustomizeRenderer(kustomize=kubectl, name_prefix="a-", common_labels={"x": "1"}).fingerprint() == (
+    assert KustomizeRenderer(kustomize=kubectl_binary, name_prefix="a-", common_labels={"x": "1"}).fingerprint() == (
         fingerprint
     )
-    assert KustomizeRenderer(kustomize=kubectl, name_prefix="b-").fingerprint() != fingerprint
-    assert KustomizeRenderer(kustomize=kubectl, enable_helm=True).fingerprint() != (
-        KustomizeRenderer(kustomize=kubectl).fingerprint()
+    assert KustomizeRenderer(kustomize=kubectl_binary, name_prefix="b-").fingerprint() != fingerprint
+    assert KustomizeRenderer(kustomize=kubectl_binary, enable_helm=True).fingerprint() != (
+        KustomizeRenderer(kustomize=kubectl_binary).fingerprint()
     )

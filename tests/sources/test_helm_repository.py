@@ -3,7 +3,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import shutil
 import socket
 import tarfile
@@ -24,7 +23,6 @@ from reconcile.protocols import Source
 from reconcile.renderers.helm import HelmRenderer
 from reconcile.sources.helm_repository import HelmRepositorySource
 from reconcile.testing.chartrepo import ChartRepositoryServer, build_chart_repository, write_chart
-from reconcile.testing.controlplane import ControlPlaneError, find_binary
 
 # Every test here serves a repository over HTTP (most package charts with the real helm): the integration tier.
 pytestmark = pytest.mark.integration
@@ -42,23 +40,8 @@ data:
 """
 
 
-def _helm() -> str:
-    """helm from KUBEBUILDER_ASSETS (set by the nox session, where it must be found) or from PATH."""
-    try:
-        return str(find_binary("helm"))
-    except ControlPlaneError as exc:
-        if os.environ.get("KUBEBUILDER_ASSETS"):
-            raise
-        pytest.skip(f"helm is needed to package test charts: {exc}")
-
-
 @pytest.fixture(scope="module")
-def helm() -> str:
-    return _helm()
-
-
-@pytest.fixture(scope="module")
-def packaged(tmp_path_factory: pytest.TempPathFactory, helm: str) -> Path:
+def packaged(tmp_path_factory: pytest.TempPathFactory, helm_binary: str) -> Path:
     """A repository folder built by real helm: web in six versions, db in one; relative archive URLs."""
     sources = tmp_path_factory.mktemp("charts")
     charts = [
@@ -66,7 +49,7 @@ def packaged(tmp_path_factory: pytest.TempPathFactory, helm: str) -> Path:
         for version in WEB_VERSIONS
     ]
     charts.append(write_chart(sources / "db", "db", "3.1.0", {"templates/settings.yaml": CONFIG_MAP}))
-    return build_chart_repository(charts, tmp_path_factory.mktemp("repo"), helm=helm)
+    return build_chart_repository(charts, tmp_path_factory.mktemp("repo"), helm=helm_binary)
 
 
 @pytest.fixture
@@ -133,10 +116,12 @@ def test_ranges_pick_the_highest_match_and_prereleases_only_when_asked(server, s
     assert f"version: {chosen}" in (snapshot.directory / "Chart.yaml").read_text()
 
 
-def test_absolute_archive_urls_and_a_trailing_slash_work(tmp_path, helm, cache):
+def test_absolute_archive_urls_and_a_trailing_slash_work(tmp_path, helm_binary, cache):
     with ChartRepositoryServer(tmp_path / "abs") as server:
         chart = write_chart(tmp_path / "src", "api", "0.1.0", {"templates/settings.yaml": CONFIG_MAP})
-        archives = build_chart_repository([chart], server.root / "archives", url=f"{server.url}/archives", helm=helm)
+        archives = build_chart_repository(
+            [chart], server.root / "archives", url=f"{server.url}/archives", helm=helm_binary
+        )
         (archives / "index.yaml").rename(server.root / "index.yaml")  # the index at the top, archives below
         assert f"- {server.url}/archives/api-0.1.0.tgz" in (server.root / "index.yaml").read_text()
 
@@ -407,12 +392,12 @@ def test_options_that_cannot_work_are_refused_at_once(kwargs, problem):
         HelmRepositorySource(**arguments)
 
 
-def test_end_to_end_a_chart_from_a_repository_reconciled_with_helm(server, cache, helm):
+def test_end_to_end_a_chart_from_a_repository_reconciled_with_helm(server, cache, helm_binary):
     cluster = rc.MemoryCluster()
     app = rc.Reconciler(
         name="web",
         source=HelmRepositorySource(server.url, "web", "^1.2", cache_dir=cache),
-        renderer=HelmRenderer(release_name="shop", namespace="default", helm=helm),
+        renderer=HelmRenderer(release_name="shop", namespace="default", helm=helm_binary),
         cluster=cluster,
         policy=rc.SyncPolicy(automated=True),
     )

@@ -280,8 +280,8 @@ def test_kubeconfig_works_with_the_kubernetes_client(api_client: client.ApiClien
     assert core.read_namespaced_config_map("settings", kube_namespace).data == {"color": "blue"}
 
 
-def test_kubeconfig_works_with_kubectl(control_plane: ControlPlane, kube_namespace: str) -> None:
-    kubectl = [str(find_binary("kubectl")), f"--kubeconfig={control_plane.kubeconfig}", "-n", kube_namespace]
+def test_kubeconfig_works_with_kubectl(control_plane: ControlPlane, kube_namespace: str, kubectl_binary: str) -> None:
+    kubectl = [kubectl_binary, f"--kubeconfig={control_plane.kubeconfig}", "-n", kube_namespace]
     subprocess.run([*kubectl, "create", "configmap", "made-by-kubectl", "--from-literal=a=1"], check=True, timeout=60)
     made = subprocess.run(
         [*kubectl, "get", "configmap", "made-by-kubectl", "-o", "json"], capture_output=True, check=True, timeout=60

@@ -9,6 +9,7 @@ server needs). Nothing here does I/O beyond reading the installed schema data.
 - :class:`ListType` and friends: how server-side apply merges lists and maps (:func:`list_type`).
 - :mod:`reconcile.apiserver.fields`: field sets (``managedFields``), merging an apply, ownership.
 - :func:`apply_defaults`: the defaults a server fills in.
+- :func:`schema_problems`, :func:`without_undeclared`: an object checked against its schema as a server checks it.
 """
 
 from reconcile.apiserver import fields
@@ -35,6 +36,7 @@ from reconcile.apiserver._schema import (
     resolve_version,
     supported_versions,
 )
+from reconcile.apiserver._schemacheck import SchemaProblem, schema_problems, without_undeclared
 from reconcile.apiserver._versions import KubeVersion
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "KubeVersion",
     "ListType",
     "SchemaOverrides",
+    "SchemaProblem",
     "apply_defaults",
     "builtin_lists",
     "crd_kind",
@@ -65,7 +68,9 @@ __all__ = [
     "overrides_from_openapi",
     "pod_spec_path",
     "resolve_version",
+    "schema_problems",
     "spec_of",
     "supported_versions",
     "version_priority",
+    "without_undeclared",
 ]

@@ -68,6 +68,8 @@ _MERGE_PATCH = "application/merge-patch+json"
 _JSON = "application/json"
 _PAGE_SIZE = 500
 _CRD = apiserver.CRD
+# How a server that does not default list keys refuses an apply missing one.
+_OMITS_KEY = "has an element that omits key field"
 _CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 _IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 _HTTP_FORBIDDEN = 403
@@ -443,7 +445,9 @@ class KubernetesCluster:
     ) -> Manifest:
         """Server-side apply ``obj``; returns the object as stored (or as it would be, with ``dry_run``).
 
-        Keyed-list fields the 1.20 server requires are filled first (:func:`reconcile.apiserver.fill_list_keys`).
+        A server that refuses the apply because a keyed-list item omits a key field with a default (servers
+        before 1.21 do so for a port without ``protocol``; newer ones default it) gets it once more with those
+        fields filled (:func:`reconcile.apiserver.fill_list_keys`).
         Applying a CustomResourceDefinition waits (up to ``crd_timeout``) until it is established and its kind
         is in discovery, so objects of that kind can be applied next.
 
@@ -459,7 +463,14 @@ class KubernetesCluster:
             NotFoundError: Its namespace does not exist.
             UnknownKindError: The server does not serve its kind or version.
         """
-        config = apiserver.fill_list_keys(obj)
+        try:
+            return self._apply(deep_copy(obj), field_manager=field_manager, force=force, dry_run=dry_run)
+        except InvalidError as exc:
+            if _OMITS_KEY not in str(exc):
+                raise
+        return self._apply(apiserver.fill_list_keys(obj), field_manager=field_manager, force=force, dry_run=dry_run)
+
+    def _apply(self, config: Manifest, *, field_manager: str | None, force: bool, dry_run: bool) -> Manifest:
         served, key, version = self._identify(config)
         query = [("fieldManager", field_manager or self.field_manager)]
         if force:

@@ -36,12 +36,15 @@ from reconcile.apiserver import (
     FieldPath,
     Kind,
     ListType,
+    SchemaProblem,
     apply_defaults,
     crd_kind,
     fields,
     metadata_of,
+    schema_problems,
     spec_of,
     version_priority,
+    without_undeclared,
 )
 from reconcile.apiserver.fields import FieldSet
 from reconcile.cluster._workloads import SETTLED_STATUS
@@ -309,6 +312,7 @@ class MemoryCluster:
         self._objects: dict[ResourceKey, Manifest] = {}
         self._kinds: dict[GroupKind, Kind] = dict(self._schema.kinds)
         self._overrides: dict[GroupKind, dict[FieldPath, ListType]] = {}
+        self._crd_schemas: dict[GroupKind, dict[str, Mapping[str, Any]]] = {}
         self._resource_version = 0
         self._watches: builtins.list[Watch] = []
         self._failures: builtins.list[_Failure] = []
@@ -700,6 +704,44 @@ class MemoryCluster:
             return self._overrides[info.group_kind]
         return self._schema.lists(api_version or info.api_version, info.kind)
 
+    def _type_schema(self, info: Kind, api_version: str) -> tuple[Mapping[str, Any], bool] | None:
+        """The schema of ``info``'s objects in ``api_version`` and whether it is a custom resource's."""
+        version = split_api_version(api_version)[1] or info.version
+        if info.group_kind in self._crd_schemas:
+            found = self._crd_schemas[info.group_kind].get(version)
+            return (found, True) if found else None
+        definition = self._schema.definition(api_version or info.api_version, info.kind)
+        return (definition, False) if definition is not None else None
+
+    def _schema_problems(
+        self, info: Kind, obj: Manifest, lists: Mapping[FieldPath, ListType] | None
+    ) -> builtins.list[SchemaProblem]:
+        found = self._type_schema(info, str(obj.get("apiVersion") or ""))
+        if found is None:
+            return []
+        root, custom = found
+        return schema_problems(
+            apiserver.fill_list_keys(obj), root, resolve=self._schema.resolve, lists=lists, custom=custom
+        )
+
+    def _without_undeclared(self, info: Kind, obj: Manifest) -> Manifest:
+        """``obj`` without the fields its schema does not declare; :class:`InvalidError` for a mistyped value."""
+        found = self._type_schema(info, str(obj.get("apiVersion") or ""))
+        if found is None:
+            return obj
+        root, custom = found
+        problems = schema_problems(obj, root, resolve=self._schema.resolve, custom=custom)
+        mistyped = next((p for p in problems if not p.undeclared), None)
+        if mistyped is not None:
+            where = ".".join(mistyped.names)
+            version = split_api_version(str(obj.get("apiVersion") or ""))[1]
+            raise InvalidError(
+                f'{info.kind} in version "{version}" cannot be handled as a {info.kind}: {where}: {mistyped.message}',
+                key=ResourceKey.from_manifest(obj),
+                field=where,
+            )
+        return without_undeclared(obj, root, resolve=self._schema.resolve, custom=custom) if problems else obj
+
     # --- writes ---
 
     def _now(self) -> str:
@@ -712,10 +754,16 @@ class MemoryCluster:
         metadata = metadata_of(config)
         if metadata.get("managedFields") is not None:
             raise InvalidError("metadata.managedFields must be nil", key=key, field="metadata.managedFields")
-        problems = fields.list_key_errors(config, group_kind, overrides=overrides)
+        problems = [(p.path, p.message) for p in self._schema_problems(info, config, overrides)]
+        # The server defaults list keys that have defaults (a port's protocol) before it checks them.
+        problems = problems or fields.list_key_errors(apiserver.fill_list_keys(config), group_kind, overrides=overrides)
         if problems:
             where, problem = problems[0]
-            raise InvalidError(f"failed to create typed patch object ({key}): {where}: {problem}", key=key, field=where)
+            raise InvalidError(
+                f"failed to create typed patch object ({_typed_name(key, config)}): {where}: {problem}",
+                key=key,
+                field=where,
+            )
         live = self._objects.get(key)
         if live is None:
             self._check_can_create(key, info)
@@ -824,7 +872,7 @@ class MemoryCluster:
             obj.pop("status", None)
             if status is not None:
                 obj["status"] = status
-        out: Manifest = apiserver.omit_empty_metadata(without_nulls(obj))
+        out: Manifest = apiserver.omit_empty_metadata(without_nulls(self._without_undeclared(info, obj)))
         if info.group_kind == _SECRET:
             out = apiserver.fold_string_data(out)
         metadata = metadata_of(out)
@@ -935,7 +983,8 @@ class MemoryCluster:
         apply_defaults(obj, group_kind, live, schema=self._schema)
         if group_kind == _SERVICE:
             self._allocate(obj, live)
-        if live is None and info.status_subresource and "status" not in obj:
+        if live is None and info.status_subresource and "status" not in obj and group_kind in self._schema.kinds:
+            # Built-in kinds always have a status (their Go types print one); custom resources only when written.
             initial = INITIAL_STATUS.get(group_kind)
             obj["status"] = initial(obj) if initial is not None else {}
 
@@ -1010,8 +1059,10 @@ class MemoryCluster:
 
     # --- CustomResourceDefinitions ---
 
-    def _crd_info(self, crd: Manifest, key: ResourceKey) -> tuple[Kind, dict[FieldPath, ListType]]:
-        """The kind a CRD defines and its list types; :class:`InvalidError` when the CRD is malformed."""
+    def _crd_info(
+        self, crd: Manifest, key: ResourceKey
+    ) -> tuple[Kind, dict[FieldPath, ListType], dict[str, Mapping[str, Any]]]:
+        """The kind a CRD defines, its list types and each version's schema; :class:`InvalidError` when malformed."""
         spec = crd.get("spec") or {}
         names = spec.get("names") or {}
         group, kind, plural = (
@@ -1054,7 +1105,11 @@ class MemoryCluster:
             namespaced=spec["scope"] == "Namespaced",
             subresources=frozenset(str(name) for name in subresources),
         )
-        return info, apiserver.list_types(openapi)
+        schemas = {
+            str(v["name"]): (v.get("schema") or spec.get("validation") or {}).get("openAPIV3Schema") or {}
+            for v in versions
+        }
+        return info, apiserver.list_types(openapi), schemas
 
     def _crd_of(self, group_kind: GroupKind) -> Manifest | None:
         if group_kind in self._schema.kinds:
@@ -1067,10 +1122,11 @@ class MemoryCluster:
     def _establish(self, key: ResourceKey) -> None:
         """What the apiextensions controllers do once a CRD is written: serve it, accept its names."""
         crd = self._objects[key]
-        info, overrides = self._crd_info(crd, key)
+        info, overrides, schemas = self._crd_info(crd, key)
         if not metadata_of(crd).get("deletionTimestamp"):
             self._kinds[info.group_kind] = info
             self._overrides[info.group_kind] = overrides
+            self._crd_schemas[info.group_kind] = schemas
         names = dict((crd.get("spec") or {}).get("names") or {})
         names.setdefault("singular", info.kind.lower())
         names.setdefault("listKind", f"{info.kind}List")
@@ -1162,6 +1218,7 @@ class MemoryCluster:
             if group_kind not in self._schema.kinds:
                 self._kinds.pop(group_kind, None)
                 self._overrides.pop(group_kind, None)
+                self._crd_schemas.pop(group_kind, None)
 
     def _drop_finalizer(self, key: ResourceKey, finalizer: str) -> None:
         obj = deep_copy(self._objects[key])
@@ -1242,6 +1299,12 @@ class MemoryCluster:
             self._remove(key)
             progressed = True
         return progressed
+
+
+def _typed_name(key: ResourceKey, obj: Manifest) -> str:
+    """How structured-merge-diff names an object in its errors: ``default/web; apps/v1, Kind=Deployment``."""
+    group, version = split_api_version(str(obj.get("apiVersion") or ""))
+    return f"{key.namespace}/{key.name}; {group}/{version}, Kind={key.kind}"
 
 
 def _without_mf(obj: Manifest | None) -> Manifest:
