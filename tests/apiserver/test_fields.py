@@ -751,3 +751,12 @@ def test_predict_apply_agrees_with_a_real_server(
     for obj in (expected, mine):
         obj["metadata"].pop("managedFields")
     assert mine == expected
+
+
+def test_as_stored_moves_a_secrets_string_data_ownership_to_data():
+    secret = GroupKind("", "Secret")
+    owned = {"f:stringData": {".": {}, "f:user": {}}, "f:data": {"f:token": {}}, "f:type": {}}
+    assert fields.as_stored(owned, secret) == {"f:data": {".": {}, "f:user": {}, "f:token": {}}, "f:type": {}}
+    # Other kinds, and Secrets without stringData, come back as they were.
+    assert fields.as_stored(owned, GroupKind("example.com", "Secret")) == owned
+    assert fields.as_stored({"f:data": {"f:a": {}}}, secret) == {"f:data": {"f:a": {}}}

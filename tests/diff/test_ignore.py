@@ -293,6 +293,26 @@ def test_managed_fields_keyed_items_are_matched_by_their_keys():
     assert [(c.path, c.new) for c in diff.changes] == [("/spec/template/spec/containers/0/image", "proxy:2")]
 
 
+def test_a_manager_that_applied_string_data_owns_those_keys_of_data():
+    # A Secret applied with stringData records ownership under f:stringData; the values live in data.
+    live = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "creds", "namespace": "default"},
+        "data": {"user": "cm9vdA==", "token": "b2xk"},
+    }
+    entry = {"manager": "vault-injector", "operation": "Apply", "apiVersion": "v1", "fieldsType": "FieldsV1"}
+    live["metadata"]["managedFields"] = [{**entry, "fieldsV1": {"f:stringData": {"f:user": {}}}}]
+    desired = {
+        **live,
+        "metadata": {"name": "creds", "namespace": "default"},
+        "data": {"user": "YWRtaW4=", "token": "bmV3"},
+    }
+    rule = IgnoreRule(kind="Secret", managed_fields_managers=("vault-injector",))
+    assert _paths(compare(desired, live)) == ["/data/token", "/data/user"]
+    assert _paths(compare(desired, live, ignore_differences=[rule])) == ["/data/token"]
+
+
 # Aggregated ClusterRoles -----------------------------------------------------------------------------------
 
 

@@ -259,3 +259,37 @@ spec:
 
     assert again.sync is None
     assert again.sync_status is rc.SyncStatus.SYNCED
+
+
+SECRET = """apiVersion: v1
+kind: Secret
+metadata:
+  name: creds
+stringData:
+  user: admin
+  password: hunter2-hunter2
+"""
+
+
+def test_a_live_change_to_a_secret_written_with_string_data_is_drift_and_heals(env):
+    env.write("secret.yaml", SECRET)
+    app = env.app(automated=True, self_heal=False)
+    assert app.reconcile().sync_status is rc.SyncStatus.SYNCED
+    assert app.reconcile().sync is None
+    creds = env.key("", "Secret", "creds")
+
+    # kubectl patch secret creds --type=merge -p '{"stringData":{"user":"root"}}'
+    env.cluster.patch(creds, {"stringData": {"user": "root"}}, field_manager="kubectl-patch")
+
+    diff = app.diff()
+    assert [d.key for d in diff.modified_resources] == [creds]
+    (change,) = diff[creds].changes
+    assert change.path == "/data/user"
+    assert "root" not in diff[creds].unified()
+    assert "admin" not in diff[creds].unified()
+    healed = env.app(automated=True, self_heal=True).reconcile()
+    assert healed.error is None
+    assert healed.sync_status is rc.SyncStatus.SYNCED
+    live = env.cluster.get(creds)
+    assert live["data"]["user"] == "YWRtaW4="  # admin
+    assert not app.diff().modified

@@ -459,6 +459,22 @@ def owners(obj: Manifest | None) -> dict[str, FieldSet]:
     return {manager: _from_paths(owned) for manager, owned in found.items()}
 
 
+_SECRET = GroupKind("", "Secret")
+
+
+def as_stored(owned: FieldSet, group_kind: GroupKind) -> FieldSet:
+    """``owned`` with what write-only fields own moved to where the server stores their values.
+
+    A core Secret's ``stringData`` is never stored: the server writes it into ``data``, but records an apply's
+    ownership under ``f:stringData``. Read as stored, that manager owns the same keys of ``data``, so a live
+    change to them (another manager's write of ``data`` or ``stringData``) is a change to its fields.
+    """
+    if group_kind != _SECRET or "f:stringData" not in owned:
+        return owned
+    rest = {name: child for name, child in owned.items() if name != "f:stringData"}
+    return union(rest, {"f:data": owned["f:stringData"]})
+
+
 # ----------------------------------------------------------------------------------------------------
 # Apply.
 

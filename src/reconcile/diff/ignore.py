@@ -28,7 +28,7 @@ from typing import IO, Any
 import attrs
 import jq  # type: ignore[import-not-found]  # the binding ships no type information
 
-from reconcile.apiserver.fields import FieldSet, owners
+from reconcile.apiserver.fields import FieldSet, as_stored, owners
 from reconcile.diff.changes import pointer_parts
 from reconcile.errors import ConfigurationError, DiffError
 from reconcile.jsonvalues import deep_copy, json_equal
@@ -210,7 +210,7 @@ def _ignored_paths(
     pointers = [_pointer_parts(text) for rule in matching for text in rule.json_pointers]
     expressions = [text for rule in matching for text in rule.jq_path_expressions]
     managers = {name for rule in matching for name in rule.managed_fields_managers}
-    owned = [fields for name, fields in owners(owned_by).items() if name in managers]
+    owned = [as_stored(fields, key.group_kind) for name, fields in owners(owned_by).items() if name in managers]
     found: list[list[_Path]] = [[], []]
     for side, obj in enumerate(sides):
         for parts in pointers:

@@ -62,9 +62,10 @@ def without_webhook_mutations(
     metadata = predicted.get("metadata")
     if not isinstance(metadata, dict) or not metadata.get("managedFields"):
         return deep_copy(predicted)
-    owned = fields.owners(predicted).get(manager, {})
     group, _ = split_api_version(str(predicted.get("apiVersion") or ""))
-    reverter = _Reverter(GroupKind(group, str(predicted.get("kind") or "")), overrides)
+    group_kind = GroupKind(group, str(predicted.get("kind") or ""))
+    owned = fields.as_stored(fields.owners(predicted).get(manager, {}), group_kind)
+    reverter = _Reverter(group_kind, overrides)
     return reverter.fields(predicted, live if live is not None else _GONE, owned, (), skip=_ROOT_SKIPPED)
 
 
