@@ -1,11 +1,14 @@
 """Figures for one application of many objects reconciled into the in-memory cluster.
 
 Prints the time of a first pass (everything created), a no-op pass (nothing to do), a pass that heals one drifted
-object, and the process's peak resident memory. Run: ``python benchmarks/bench_memory_pipeline.py [objects]``.
+object, and the process's peak resident memory above its baseline (after imports, before the application).
+Run: ``python benchmarks/bench_memory_pipeline.py [deployments] [--json]``; ``--json`` prints the figures as one JSON
+line last, for ``bench_memory_models.py``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import resource
 import sys
@@ -41,15 +44,24 @@ data: {{index: "{i}"}}
 """
 
 
+FIGURES: dict[str, float] = {}
+
+
 def timed(label: str, fn):  # type: ignore[no-untyped-def]
     started = time.perf_counter()
     value = fn()
-    print(f"{label:<34} {time.perf_counter() - started:8.3f} s")
+    FIGURES[label.split(" (", maxsplit=1)[0]] = seconds = time.perf_counter() - started
+    print(f"{label:<34} {seconds:8.3f} s")
     return value
 
 
-def main(count: int) -> None:
+def peak_kib() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+
+
+def main(count: int, *, as_json: bool) -> None:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    baseline = peak_kib()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for i in range(count):
@@ -70,9 +82,13 @@ def main(count: int) -> None:
         cluster.patch(rc.ResourceKey("apps", "Deployment", "default", "web-0"), {"spec": {"replicas": 9}})
         healed = timed("self-heal pass (1 drifted object)", app.reconcile)
         assert healed.sync_status is rc.SyncStatus.SYNCED
-        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-        print(f"{'peak resident memory':<34} {peak_kib / 1024:8.1f} MiB")
+        above = (peak_kib() - baseline) / 1024
+        FIGURES["peak RSS above baseline (MiB)"] = above
+        print(f"{'peak resident memory':<34} {peak_kib() / 1024:8.1f} MiB ({above:.1f} MiB above the baseline)")
+    if as_json:
+        print(json.dumps(FIGURES))
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 250)
+    numbers = [arg for arg in sys.argv[1:] if not arg.startswith("--")]
+    main(int(numbers[0]) if numbers else 250, as_json="--json" in sys.argv)

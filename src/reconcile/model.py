@@ -186,7 +186,7 @@ class Capabilities:
     """What a cluster offers to renderers that depend on it (Helm's ``.Capabilities``).
 
     Attributes:
-        kube_version: The server's version (``v1.20.2``).
+        kube_version: The server's version (``v1.36.3``).
         api_versions: Every served ``group/version`` and ``group/version/Kind`` (``apps/v1``,
             ``apps/v1/Deployment``; ``v1``, ``v1/Pod`` for the core group), sorted.
     """

@@ -36,7 +36,7 @@ from reconcile.apiserver._schema import (
     resolve_version,
     supported_versions,
 )
-from reconcile.apiserver._schemacheck import SchemaProblem, schema_problems, without_undeclared
+from reconcile.apiserver._schemacheck import Checker, SchemaProblem, schema_problems, without_undeclared
 from reconcile.apiserver._versions import KubeVersion
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "OLDEST_SUPPORTED",
     "SET",
     "APISchema",
+    "Checker",
     "FieldPath",
     "Kind",
     "KubeVersion",

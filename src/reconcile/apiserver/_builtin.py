@@ -130,7 +130,7 @@ def _updated(obj: Any, path: FieldPath, update: Callable[[Any], Any]) -> Any:
 def fill_list_keys(obj: Manifest) -> Manifest:
     """A new ``obj`` with the defaulted key fields of keyed lists filled in (``protocol: TCP``).
 
-    A 1.20 API server rejects a server-side apply whose Service port or container port omits ``protocol``
+    An API server before 1.21 rejects a server-side apply whose Service port or container port omits ``protocol``
     (a key of those lists), although it defaults the field on any other write. Filling it first makes the
     apply succeed and keeps the keys of applied and live items equal. The result and its ``metadata`` map
     are new; deeper parts it leaves unchanged are shared with ``obj``, and ``obj`` is not modified.

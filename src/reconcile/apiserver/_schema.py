@@ -17,6 +17,7 @@ from typing import Any
 from reconcile.apiserver import _openapi, _served
 from reconcile.apiserver._kinds import Kind, version_priority
 from reconcile.apiserver._lists import ATOMIC, FieldPath, ListType, list_types
+from reconcile.apiserver._schemacheck import Checker
 from reconcile.apiserver._versions import KubeVersion
 from reconcile.errors import ConfigurationError
 from reconcile.model import GroupKind, split_api_version
@@ -75,6 +76,8 @@ class APISchema:
         """Every API group the release defines, served by default or not."""
         self._lists: dict[tuple[str, str, str], Mapping[FieldPath, ListType]] = {}
         self._lock = threading.Lock()
+        self.checker = Checker(self.resolve)
+        """Checks objects of built-in kinds against these definitions (:meth:`Checker.clean`)."""
 
     @classmethod
     def for_version(cls, version: str | KubeVersion | None = None) -> APISchema:

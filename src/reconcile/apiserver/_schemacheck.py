@@ -172,6 +172,100 @@ class _Walk:
                 yield SchemaProblem(where, "field not declared in schema", (*names, name), undeclared=True)
 
 
+_NUMBERS = (int, float)
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "boolean": (bool,),
+    "integer": _NUMBERS,
+    "number": _NUMBERS,
+    "string": (str,),
+    "object": (dict,),
+    "array": (list,),
+}
+
+
+class _Node:
+    """A schema node compiled for the quick check: the Python types it accepts and its children."""
+
+    __slots__ = ("accepts", "extra", "items", "open", "properties")
+
+    def __init__(self) -> None:
+        self.accepts: frozenset[type] | None = None  # None: any value (free-form)
+        self.properties: dict[str, _Node] | None = None
+        self.extra: _Node | None = None
+        self.items: _Node | None = None
+        self.open = False
+
+
+class Checker:
+    """Answers quickly whether an object is clean against its schema (every field declared, every type right).
+
+    Most objects are: :meth:`clean` walks them once with schema nodes compiled on first use, building no paths;
+    only an object it finds wanting needs :func:`schema_problems` for the server's words. One checker per
+    schema family (a release's definitions, or one CRD's schemas); it keeps its compiled nodes.
+    """
+
+    def __init__(self, resolve: Resolve | None = None) -> None:
+        self._resolve = resolve or _identity
+        self._compiled: dict[int, _Node] = {}
+        self._keep: list[Mapping[str, Any]] = []  # the compiled nodes' sources, so their ids stay theirs
+
+    def _compile(self, node: Mapping[str, Any]) -> _Node:
+        node = self._resolve(node)
+        found = self._compiled.get(id(node))
+        if found is not None:
+            return found
+        out = self._compiled[id(node)] = _Node()
+        self._keep.append(node)
+        accepted = _types(node) or _alternatives(node, self._resolve)
+        if accepted:
+            out.accepts = frozenset(t for name in accepted for t in _PYTHON_TYPES.get(name, ()))
+        properties, extra, items = node.get("properties"), node.get("additionalProperties"), node.get("items")
+        if isinstance(properties, Mapping):
+            out.properties = {str(k): self._compile(v) for k, v in properties.items() if isinstance(v, Mapping)}
+        if isinstance(extra, Mapping):
+            out.extra = self._compile(extra)
+        if isinstance(items, Mapping):
+            out.items = self._compile(items)
+        out.open = bool(node.get("x-kubernetes-preserve-unknown-fields"))
+        return out
+
+    def clean(self, obj: Mapping[str, Any], root: Mapping[str, Any], *, custom: bool = False) -> bool:
+        """Whether ``obj`` has no undeclared field and no value of the wrong type.
+
+        ``custom`` as for :func:`schema_problems`.
+        """
+        node = self._compile(root)
+        if custom:
+            obj = {name: value for name, value in obj.items() if name not in _ROOT_FIELDS}
+        return _clean(obj, node)
+
+
+def _clean(value: Any, node: _Node) -> bool:  # noqa: PLR0911 - one early answer per case keeps this hot loop flat
+    if value is None or node.accepts is None:
+        return True
+    kind = type(value)
+    if kind not in node.accepts:
+        return False
+    if kind is dict:
+        properties, extra = node.properties, node.extra
+        if properties is None and extra is None:
+            return True
+        for name, child in value.items():
+            found = properties.get(name) if properties is not None else None
+            if found is None:
+                found = extra
+            if found is None:
+                if not node.open:
+                    return False
+            elif not _clean(child, found):
+                return False
+        return True
+    if kind is list and node.items is not None:
+        items = node.items
+        return all(_clean(item, items) for item in value)
+    return True
+
+
 def schema_problems(
     obj: Mapping[str, Any],
     root: Mapping[str, Any],

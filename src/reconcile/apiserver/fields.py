@@ -746,7 +746,7 @@ def predict_apply(
 def list_key_errors(
     obj: Manifest, group_kind: GroupKind, *, overrides: SchemaOverrides | None = None
 ) -> list[tuple[str, str]]:
-    """Why a 1.20 server would refuse to apply ``obj``: keyed-list items missing a key field, or duplicated.
+    """Why a server would refuse to apply ``obj``: keyed-list items missing a key field, or duplicated.
 
     Returns:
         ``(list path, message)`` pairs, e.g. ``(".spec.ports", 'element 0: associative list with keys has an

@@ -27,7 +27,7 @@ UNLISTED_KINDS: frozenset[GroupKind] = frozenset(
 )
 """Kinds :meth:`KubernetesCluster.list` skips when asked for every kind."""
 
-# The deprecated group that serves copies of kinds now served elsewhere (Ingress in 1.20): listing both would
+# The deprecated group that serves copies of kinds now served elsewhere (Ingress before 1.22): listing both would
 # return every such object twice.
 _LEGACY_GROUP = "extensions"
 

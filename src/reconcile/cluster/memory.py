@@ -33,6 +33,7 @@ from reconcile import apiserver
 from reconcile.apiserver import (
     INITIAL_STATUS,
     APISchema,
+    Checker,
     FieldPath,
     Kind,
     ListType,
@@ -313,6 +314,7 @@ class MemoryCluster:
         self._kinds: dict[GroupKind, Kind] = dict(self._schema.kinds)
         self._overrides: dict[GroupKind, dict[FieldPath, ListType]] = {}
         self._crd_schemas: dict[GroupKind, dict[str, Mapping[str, Any]]] = {}
+        self._crd_checkers: dict[GroupKind, Checker] = {}
         self._resource_version = 0
         self._watches: builtins.list[Watch] = []
         self._failures: builtins.list[_Failure] = []
@@ -720,9 +722,13 @@ class MemoryCluster:
         if found is None:
             return []
         root, custom = found
-        return schema_problems(
-            apiserver.fill_list_keys(obj), root, resolve=self._schema.resolve, lists=lists, custom=custom
-        )
+        if self._checker(info).clean(obj, root, custom=custom):
+            return []
+        keyed = apiserver.fill_list_keys(obj)  # the server defaults list keys first: paths name them
+        return schema_problems(keyed, root, resolve=self._schema.resolve, lists=lists, custom=custom)
+
+    def _checker(self, info: Kind) -> Checker:
+        return self._crd_checkers.get(info.group_kind) or self._schema.checker
 
     def _without_undeclared(self, info: Kind, obj: Manifest) -> Manifest:
         """``obj`` without the fields its schema does not declare; :class:`InvalidError` for a mistyped value."""
@@ -730,6 +736,8 @@ class MemoryCluster:
         if found is None:
             return obj
         root, custom = found
+        if self._checker(info).clean(obj, root, custom=custom):
+            return obj
         problems = schema_problems(obj, root, resolve=self._schema.resolve, custom=custom)
         mistyped = next((p for p in problems if not p.undeclared), None)
         if mistyped is not None:
@@ -1127,6 +1135,7 @@ class MemoryCluster:
             self._kinds[info.group_kind] = info
             self._overrides[info.group_kind] = overrides
             self._crd_schemas[info.group_kind] = schemas
+            self._crd_checkers[info.group_kind] = Checker()
         names = dict((crd.get("spec") or {}).get("names") or {})
         names.setdefault("singular", info.kind.lower())
         names.setdefault("listKind", f"{info.kind}List")
@@ -1219,6 +1228,7 @@ class MemoryCluster:
                 self._kinds.pop(group_kind, None)
                 self._overrides.pop(group_kind, None)
                 self._crd_schemas.pop(group_kind, None)
+                self._crd_checkers.pop(group_kind, None)
 
     def _drop_finalizer(self, key: ResourceKey, finalizer: str) -> None:
         obj = deep_copy(self._objects[key])

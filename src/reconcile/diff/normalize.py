@@ -135,7 +135,7 @@ def with_known_defaults(predicted: Manifest, live: Manifest) -> Manifest:
 
     A local prediction has no server to default it: an atomic list the desired object replaces (a
     StatefulSet's ``volumeClaimTemplates``, a webhook's ``rules``) loses the defaults the server filled in
-    its items, which would read as drift. Each default a 1.20 API server would fill in is added where the
+    its items, which would read as drift. Each default the newest modelled API server would fill in is added where the
     prediction lacks it and ``live`` holds that very value at the same place; a default ``live`` lacks
     (an older server) or holds another value for is not, so it never hides a real difference.
     """
