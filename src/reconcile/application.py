@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from reconcile.apiserver import SERVER_SET_METADATA
 from reconcile.diff.ignore import IgnoreRule, as_rules
 from reconcile.errors import ConfigurationError, ManifestError
 from reconcile.jsonvalues import deep_copy
@@ -51,7 +52,11 @@ IN_CLUSTER_NAME = "in-cluster"
 _Warn = Callable[[str], None]
 _T = TypeVar("_T")
 _MAX_SHOWN = 40  # characters of a wrong value shown in a message: a long one may be a secret
-_SERVER_METADATA = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink")
+# The server-set metadata an Application written back leaves out: all but the deletion marks, which stay so that a
+# manifest written from an Application being deleted still says so (a subset, on purpose: what to_manifest has kept).
+_SERVER_METADATA = tuple(
+    name for name in SERVER_SET_METADATA if name not in ("deletionTimestamp", "deletionGracePeriodSeconds")
+)
 
 
 def _keys(supported: str, ignored: str = "") -> tuple[frozenset[str], frozenset[str]]:

@@ -298,7 +298,8 @@ def test_apply_creates_with_metadata_defaults_and_managed_fields(cluster: Memory
         "type": "RollingUpdate",
         "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
     }
-    assert spec["template"]["metadata"]["creationTimestamp"] is None
+    # Servers before 1.34 printed `creationTimestamp: null` in templates; 1.34 and later do not.
+    assert "creationTimestamp" not in spec["template"]["metadata"]
     pod = spec["template"]["spec"]
     assert (pod["restartPolicy"], pod["terminationGracePeriodSeconds"], pod["dnsPolicy"]) == (
         "Always",
@@ -697,7 +698,10 @@ def test_workload_defaults(cluster: MemoryCluster) -> None:
             "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": template},
         }
     )["spec"]
-    assert daemonset["updateStrategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}}
+    assert daemonset["updateStrategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0},
+    }
     job = cluster.apply(
         {
             "apiVersion": "batch/v1",
@@ -708,9 +712,12 @@ def test_workload_defaults(cluster: MemoryCluster) -> None:
     )
     uid = job["metadata"]["uid"]
     assert (job["spec"]["completions"], job["spec"]["parallelism"], job["spec"]["backoffLimit"]) == (1, 1, 6)
-    assert job["spec"]["selector"] == {"matchLabels": {"controller-uid": uid}}
+    # Since 1.27 the generated selector uses the prefixed label; the template carries both spellings.
+    assert job["spec"]["selector"] == {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
     assert job["spec"]["template"]["metadata"]["labels"] == {
         "app": "web",
+        "batch.kubernetes.io/controller-uid": uid,
+        "batch.kubernetes.io/job-name": "once",
         "controller-uid": uid,
         "job-name": "once",
     }

@@ -10,11 +10,16 @@ server needs). Nothing here does I/O beyond reading the installed schema data.
 - :mod:`reconcile.apiserver.fields`: field sets (``managedFields``), merging an apply, ownership.
 - :func:`apply_defaults`: the defaults a server fills in.
 - :func:`schema_problems`, :func:`without_undeclared`: an object checked against its schema as a server checks it.
+- :data:`SERVER_SET_METADATA`: the ``metadata`` fields only the server sets (never drift, never applied).
+- :class:`APIServer`: a server of one release in memory (the store, the write path, admission, the built-in
+  controllers), which :class:`reconcile.MemoryCluster` fronts; :class:`Watch` and :class:`WatchEvent` for its
+  change stream.
 """
 
 from reconcile.apiserver import fields
 from reconcile.apiserver._builtin import (
     CRD,
+    SERVER_SET_METADATA,
     builtin_lists,
     crd_kind,
     fill_list_keys,
@@ -37,15 +42,19 @@ from reconcile.apiserver._schema import (
     supported_versions,
 )
 from reconcile.apiserver._schemacheck import Checker, SchemaProblem, schema_problems, without_undeclared
+from reconcile.apiserver._server import APIServer
 from reconcile.apiserver._versions import KubeVersion
+from reconcile.apiserver._watch import Watch, WatchEvent
 
 __all__ = [
     "ATOMIC",
     "CRD",
     "INITIAL_STATUS",
     "OLDEST_SUPPORTED",
+    "SERVER_SET_METADATA",
     "SET",
     "APISchema",
+    "APIServer",
     "Checker",
     "FieldPath",
     "Kind",
@@ -53,6 +62,8 @@ __all__ = [
     "ListType",
     "SchemaOverrides",
     "SchemaProblem",
+    "Watch",
+    "WatchEvent",
     "apply_defaults",
     "builtin_lists",
     "crd_kind",

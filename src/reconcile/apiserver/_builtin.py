@@ -167,6 +167,25 @@ def fold_string_data(obj: Manifest) -> Manifest:
     return out
 
 
+SERVER_SET_METADATA: tuple[str, ...] = (
+    "uid",
+    "creationTimestamp",
+    "resourceVersion",
+    "generation",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "selfLink",
+    "managedFields",
+)
+"""The ``metadata`` fields the API server sets itself, whatever a write says.
+
+``uid``, ``creationTimestamp``, ``resourceVersion`` and ``generation`` are the object's identity and history;
+``deletionTimestamp`` and ``deletionGracePeriodSeconds`` only a DELETE sets; ``managedFields`` is the server's own
+record of who owns which field, kept by its own rules; ``selfLink`` has not been set since 1.20 but still comes
+back in copies of older objects. So none of them is ever drift, part of an apply configuration or of a field set:
+code that compares, applies or writes objects back drops them. This is the one list; the others derive from it.
+"""
+
 _OMITTED_WHEN_EMPTY = ("labels", "annotations", "finalizers", "ownerReferences")
 
 
@@ -187,6 +206,9 @@ def omit_empty_metadata(obj: Manifest) -> Manifest:
 
 
 CRD = GroupKind("apiextensions.k8s.io", "CustomResourceDefinition")
+NAMESPACE = GroupKind("", "Namespace")
+SERVICE = GroupKind("", "Service")
+SECRET = GroupKind("", "Secret")
 
 
 def crd_kind(crd: Manifest) -> GroupKind:

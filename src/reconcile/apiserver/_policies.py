@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from reconcile.apiserver._cel import CelError, CelPrograms
+from reconcile.apiserver._selectors import selects
 
 VARIABLES = ("object", "oldObject", "request", "params", "namespaceObject", "variables")
 """What a policy's expressions may name."""
@@ -67,27 +68,6 @@ class AdmissionRequest:
         }
 
 
-def _matches_selector(selector: Any, labels: Mapping[str, str]) -> bool:
-    """Whether ``labels`` satisfy a label selector (an absent or empty selector matches everything)."""
-    if not isinstance(selector, Mapping):
-        return True
-    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
-        return False
-    for expression in selector.get("matchExpressions") or ():
-        key, operator = expression.get("key"), expression.get("operator")
-        values = set(expression.get("values") or ())
-        present = key in labels
-        checks = {
-            "In": present and labels.get(key) in values,
-            "NotIn": not present or labels.get(key) not in values,
-            "Exists": present,
-            "DoesNotExist": not present,
-        }
-        if not checks.get(str(operator), False):
-            return False
-    return True
-
-
 def _rule_matches(rule: Mapping[str, Any], request: AdmissionRequest) -> bool:
     def allows(field: str, value: str) -> bool:
         listed = [str(v) for v in rule.get(field) or ()]
@@ -112,12 +92,12 @@ def _labels(obj: Mapping[str, Any] | None) -> Mapping[str, str]:
 def _selected(resources: Mapping[str, Any], request: AdmissionRequest) -> bool:
     """Whether the object and namespace selectors select ``request``."""
     subject = request.obj if request.obj is not None else request.old
-    if not _matches_selector(resources.get("objectSelector"), _labels(subject)):
+    if not selects(resources.get("objectSelector"), _labels(subject)):
         return False
     if request.kind == "Namespace" and not request.group:
-        return _matches_selector(resources.get("namespaceSelector"), _labels(subject))
+        return selects(resources.get("namespaceSelector"), _labels(subject))
     if request.namespaced:
-        return _matches_selector(resources.get("namespaceSelector"), _labels(request.namespace_object))
+        return selects(resources.get("namespaceSelector"), _labels(request.namespace_object))
     return True  # other cluster-scoped objects are never skipped by a namespace selector
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 
 from reconcile.apiserver import _builtin as schema
+from reconcile.apiserver._builtin import SERVER_SET_METADATA
 from reconcile.apiserver._lists import FieldPath, ListType, SchemaOverrides
 from reconcile.apiserver._schema import APISchema
 from reconcile.jsonvalues import deep_copy, json_equal, without_nulls
@@ -31,34 +32,13 @@ FieldSet = dict[str, Any]
 
 _Path = tuple[str, ...]
 
-SERVER_OWNED_METADATA: tuple[str, ...] = (
-    "name",
-    "namespace",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "selfLink",
-    "clusterName",
-    "managedFields",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-)
+# The server-set metadata (SERVER_SET_METADATA), plus the object's identity (name and namespace: in the URL, never
+# owned) and clusterName (gone from the API; the server strips it): a superset, as no field set holds any of them.
+SERVER_OWNED_METADATA: tuple[str, ...] = ("name", "namespace", "clusterName", *SERVER_SET_METADATA)
 """``metadata`` fields no field set holds: the API server strips them (stripmeta.go), or only it sets them."""
 
 _SERVER_OWNED: frozenset[_Path] = frozenset(
     {("f:apiVersion",), ("f:kind",)} | {("f:metadata", f"f:{name}") for name in SERVER_OWNED_METADATA}
-)
-# Metadata only the server sets; an apply configuration carrying them (a copy of a live object) drops them.
-_SERVER_METADATA = (
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "selfLink",
-    "managedFields",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
 )
 
 
@@ -678,7 +658,7 @@ def apply_configuration(config: Manifest) -> Manifest:
     out = schema.fill_list_keys(config)
     metadata = out.get("metadata")
     if isinstance(metadata, dict):
-        for name in _SERVER_METADATA:
+        for name in SERVER_SET_METADATA:  # a copy of a live object carries them: the server ignores them
             metadata.pop(name, None)
     info = APISchema.for_version().kinds.get(_group_kind(out))
     if info is not None:

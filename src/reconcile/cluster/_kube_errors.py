@@ -28,8 +28,8 @@ _HTTP_NOT_FOUND = 404
 _HTTP_CONFLICT = 409
 _HTTP_INVALID = 422
 _HTTP_SERVER_ERROR = 500
-# The API server (1.20 to 1.36 at least) answers 500 (not 422) when a server-side apply body does not fit the schema or cannot be
-# decoded (a Secret's data that is not base64): the request is at fault, and repeating it cannot help.
+# The API server (1.20 to 1.36 at least) answers 500 (not 422) when a server-side apply body does not fit the
+# schema or cannot be decoded (a Secret's data that is not base64): the request is at fault; retrying cannot help.
 _TYPED_PATCH = re.compile(r"failed to create typed patch object[^:]*: (\.[^:\s]+)")
 _UNDECODABLE = re.compile(r"failed to (create typed patch object|convert new object)")
 _FIELD_MANAGER_CONFLICT = "FieldManagerConflict"

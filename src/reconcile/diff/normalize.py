@@ -14,23 +14,20 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from reconcile.apiserver import apply_defaults, fill_list_keys, fold_string_data, is_builtin_group
+from reconcile.apiserver import (
+    SERVER_SET_METADATA,
+    apply_defaults,
+    fill_list_keys,
+    fold_string_data,
+    is_builtin_group,
+)
 from reconcile.diff.known_types import KnownTypeField, normalize_known_types
 from reconcile.diff.quantities import QUANTITY_FIELDS, QUANTITY_MAPS, canonical, with_canonical_quantities
 from reconcile.jsonvalues import deep_copy, json_equal, without_empty_lists, without_nulls
 from reconcile.model import GroupKind, Manifest, split_api_version
 
-SERVER_METADATA: tuple[str, ...] = (
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "managedFields",
-    "selfLink",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-)
-"""``metadata`` fields only the API server writes."""
+SERVER_METADATA: tuple[str, ...] = SERVER_SET_METADATA
+"""``metadata`` fields only the API server writes (:data:`reconcile.apiserver.SERVER_SET_METADATA`)."""
 
 
 def normalize(obj: Manifest, *, keep_status: bool = False) -> Manifest:
