@@ -202,8 +202,14 @@ def test_list_every_kind_and_by_namespace(cluster: MemoryCluster) -> None:
     assert ResourceKey("", "ConfigMap", "apps", "a") in everything
     assert ResourceKey("", "Namespace", "", "kube-system") in everything
     assert everything == sorted(everything)
-    assert [obj["metadata"]["name"] for obj in cluster.list(GroupKind("", "ConfigMap"), namespace="apps")] == ["a"]
-    assert [obj["metadata"]["name"] for obj in cluster.list(namespace="apps")] == ["a"]
+    # A new namespace holds, as on a real cluster, what its controllers put there (its CA and default account).
+    in_apps = cluster.list(GroupKind("", "ConfigMap"), namespace="apps")
+    assert [obj["metadata"]["name"] for obj in in_apps] == ["a", "kube-root-ca.crt"]
+    assert {(o["kind"], o["metadata"]["name"]) for o in cluster.list(namespace="apps")} == {
+        ("ConfigMap", "a"),
+        ("ConfigMap", "kube-root-ca.crt"),
+        ("ServiceAccount", "default"),
+    }
 
 
 def test_unknown_kind_and_version(cluster: MemoryCluster) -> None:
@@ -849,7 +855,7 @@ def test_background_propagation_deletes_dependents(cluster: MemoryCluster) -> No
     cluster.apply(owned_by(grandchild_owner, "grandchild"))
     cluster.delete(WEB)
     assert cluster.get(WEB) is None
-    assert cluster.list(GroupKind("", "ConfigMap")) == []
+    assert [o["metadata"]["name"] for o in cluster.list(GroupKind("", "ConfigMap"))] == ["kube-root-ca.crt"] * 4
 
 
 def test_foreground_propagation_waits_for_dependents(cluster: MemoryCluster) -> None:
@@ -1057,7 +1063,7 @@ def test_concurrent_writes(cluster: MemoryCluster) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    stored = cluster.list(GroupKind("", "ConfigMap"))
+    stored = [o for o in cluster.list(GroupKind("", "ConfigMap")) if o["metadata"]["name"] != "kube-root-ca.crt"]
     assert [obj["data"] for obj in stored] == [{"value": "9"}] * 4
     versions = [int(obj["metadata"]["resourceVersion"]) for obj in cluster.list()]
     assert len(versions) == len(set(versions))

@@ -230,3 +230,81 @@ def test_a_custom_resource_is_checked_against_its_crd_schema() -> None:
 def test_builtin_kinds_still_get_their_status() -> None:
     stored = rc.MemoryCluster(version="1.36").apply(deployment())
     assert stored["status"] == {}
+
+
+def pod(name: str = "p", **spec: Any) -> dict[str, Any]:
+    containers = [{"name": "c", "image": "busybox:1.36"}]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {"containers": containers, **spec}}
+
+
+def test_a_new_namespace_gets_its_default_service_account_and_ca():
+    cluster = rc.MemoryCluster()
+    cluster.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})
+    assert cluster.get(ResourceKey("", "ServiceAccount", "team", "default")) is not None
+    assert "ca.crt" in cluster.get(ResourceKey("", "ConfigMap", "team", "kube-root-ca.crt"))["data"]
+
+
+def test_pods_get_their_service_account_token_mounted():
+    cluster = rc.MemoryCluster()
+    stored = cluster.create(pod(initContainers=[{"name": "init", "image": "busybox:1.36"}]))
+    (volume,) = stored["spec"]["volumes"]
+    assert volume["name"].startswith("kube-api-access-")
+    sources = volume["projected"]["sources"]
+    assert sources[0] == {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}}
+    for container in stored["spec"]["containers"] + stored["spec"]["initContainers"]:
+        assert container["volumeMounts"] == [
+            {"name": volume["name"], "readOnly": True, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}
+        ]
+    assert stored["spec"]["serviceAccountName"] == "default"
+    # Turned off by the Pod, or by its account: no token.
+    assert "volumes" not in cluster.create(pod("off", automountServiceAccountToken=False))["spec"]
+    cluster.create(
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": "quiet"},
+            "automountServiceAccountToken": False,
+        }
+    )
+    assert "volumes" not in cluster.create(pod("quiet", serviceAccountName="quiet"))["spec"]
+
+
+def test_a_pod_of_a_missing_service_account_is_forbidden():
+    cluster = rc.MemoryCluster()
+    with pytest.raises(rc.ClusterError) as caught:
+        cluster.create(pod(serviceAccountName="ghost"))
+    assert str(caught.value) == (
+        'pods "p" is forbidden: error looking up service account default/ghost: serviceaccount "ghost" not found'
+    )
+    assert (caught.value.status, caught.value.reason) == (403, "Forbidden")
+
+
+def test_a_claim_in_use_waits_for_its_pod_before_it_goes():
+    cluster = rc.MemoryCluster()
+    claim = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
+    assert cluster.create(claim)["metadata"]["finalizers"] == ["kubernetes.io/pvc-protection"]
+    cluster.create(pod(volumes=[{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]))
+    key = ResourceKey("", "PersistentVolumeClaim", "default", "data")
+    cluster.delete(key)
+    assert cluster.get(key)["metadata"]["deletionTimestamp"]
+    cluster.delete(ResourceKey("", "Pod", "default", "p"))
+    assert cluster.get(key) is None
+
+
+def test_custom_resources_get_their_schema_defaults():
+    crd = copy.deepcopy(CRD)
+    spec_schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    spec_schema["properties"]["replicas"]["default"] = 1
+    spec_schema["properties"]["strategy"] = {
+        "type": "object",
+        "default": {},
+        "properties": {"kind": {"type": "string", "default": "Canary"}},
+    }
+    cluster = rc.MemoryCluster()
+    cluster.apply(crd)
+    assert cluster.apply(rollout(port=80))["spec"] == {"port": 80, "replicas": 1, "strategy": {"kind": "Canary"}}

@@ -58,7 +58,8 @@ def test_a_reconciler_syncs_a_multi_source_app(tmp_path):
     app = rc.Reconciler(name="app", source=both, renderer=both, cluster=cluster, policy=rc.SyncPolicy(automated=True))
 
     assert app.reconcile().sync_status is rc.SyncStatus.SYNCED
-    assert {o["metadata"]["name"] for o in cluster.list(rc.GroupKind("", "ConfigMap"))} == {"one", "two"}
+    names = {o["metadata"]["name"] for o in cluster.list(rc.GroupKind("", "ConfigMap"))}
+    assert names == {"one", "two", "kube-root-ca.crt"}  # the last is every namespace's CA, as on a real cluster
     # A cluster-aware renderer in a part is set up for the cluster, the others stay as they are.
     bound = both.for_cluster(cluster.capabilities())
     assert [renderer for _, renderer in bound.parts] == [renderer for _, renderer in both.parts]

@@ -113,7 +113,7 @@ def test_a_dry_run_operation_reports_and_changes_nothing():
         "configmap/a created (dry run)",
         "deployment.apps/web created (dry run)",
     ]
-    assert cluster.list(rc.GroupKind("", "ConfigMap")) == []
+    assert cluster.get(rc.ResourceKey("", "ConfigMap", "default", "a")) is None
 
 
 def test_each_wave_waits_until_the_one_before_is_healthy():

@@ -22,6 +22,7 @@ from reconcile.apiserver._builtin import CRD, NAMESPACE, SECRET, crd_kind
 from reconcile.apiserver._defaults import metadata_of
 from reconcile.apiserver._kinds import Kind
 from reconcile.apiserver._lists import FieldPath, ListType
+from reconcile.apiserver._podadmission import PROTECTION_FINALIZERS, in_use, namespace_defaults
 from reconcile.apiserver._watch import EventType
 from reconcile.jsonvalues import deep_copy
 from reconcile.model import GroupKind, Manifest, ResourceKey
@@ -157,6 +158,7 @@ class Controllers:
         write: Update an object through the write path: ``write(key, change, manager)``.
         serve: Serve a kind a CustomResourceDefinition defines, with its list types and schemas per version.
         now: The server's clock, as an RFC 3339 timestamp.
+        create: Create an object through the write path as ``create(obj, manager)`` (a controller's own objects).
     """
 
     objects: Mapping[ResourceKey, Manifest]
@@ -166,6 +168,7 @@ class Controllers:
     write: Callable[[ResourceKey, Callable[[Manifest], None], str], None]
     serve: Callable[[Kind, dict[FieldPath, ListType], dict[str, Mapping[str, Any]]], None]
     now: Callable[[], str]
+    create: Callable[[Manifest, str], None]
 
     # --- the garbage collector, the namespace controller, the tokens controller ---
 
@@ -254,6 +257,11 @@ class Controllers:
             if not any(k.group_kind == kind for k in self.objects):
                 self._drop_finalizer(key, CRD_FINALIZER)
                 progressed = True
+        protection = PROTECTION_FINALIZERS.get(key.group_kind)
+        waiting_for = metadata_of(obj).get("finalizers") or []
+        if protection is not None and protection in waiting_for and not in_use(key, obj, self.objects):
+            self._drop_finalizer(key, protection)  # the pvc-protection and pv-protection controllers
+            progressed = True
         if FOREGROUND in (metadata_of(self.objects[key]).get("finalizers") or []):
             progressed = self._delete_each(self.dependents(uid), "Foreground") or progressed
             if not self.dependents(uid):
@@ -268,7 +276,13 @@ class Controllers:
             progressed = True
         return progressed
 
-    # --- CRD establishment, workloads ---
+    # --- namespaces, CRD establishment, workloads ---
+
+    def populate(self, namespace: str) -> None:
+        """What the service account and root CA controllers create in a new namespace."""
+        for obj in namespace_defaults(namespace):
+            if ResourceKey.from_manifest(obj) not in self.objects:
+                self.create(obj, CONTROLLER_MANAGER)
 
     def establish(self, key: ResourceKey) -> None:
         """What the apiextensions controllers do once a CRD is written: serve it, accept its names."""

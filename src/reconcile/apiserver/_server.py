@@ -38,9 +38,11 @@ from reconcile.apiserver._crdrules import rule_violations
 from reconcile.apiserver._defaults import INITIAL_STATUS, apply_defaults, metadata_of, spec_of
 from reconcile.apiserver._kinds import Kind
 from reconcile.apiserver._lists import FieldPath, ListType
+from reconcile.apiserver._podadmission import mount_service_account, protect
 from reconcile.apiserver._policies import AdmissionRequest, PolicyEnforcer
 from reconcile.apiserver._schema import APISchema
 from reconcile.apiserver._schemacheck import Checker, SchemaProblem, schema_problems, without_undeclared
+from reconcile.apiserver._structural import fill_schema_defaults
 from reconcile.apiserver._validation import FieldError, field_errors, invalid_message
 from reconcile.apiserver._watch import EventType, Watch, WatchEvent
 from reconcile.errors import ClusterError, ConflictError, InvalidError, NotFoundError, UnknownKindError
@@ -52,6 +54,7 @@ _PROTECTED_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
 _INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 _NODE_PORTS = range(30000, 32768)
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+_POD = GroupKind("", "Pod")
 _POLICY = GroupKind("admissionregistration.k8s.io", "ValidatingAdmissionPolicy")
 _POLICY_BINDING = GroupKind("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding")
 
@@ -108,6 +111,7 @@ class APIServer:
             write=self._controller_write,
             serve=self._serve,
             now=self._now,
+            create=self._controller_create,
         )
         for name in _INITIAL_NAMESPACES:
             self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, field_manager=API_SERVER)
@@ -592,6 +596,8 @@ class APIServer:
         if controllers:
             if info.group_kind == CRD:
                 self._controllers.establish(key)
+            if live is None and info.group_kind == NAMESPACE:
+                self._controllers.populate(key.name)
             if self._simulate_workloads and (
                 live is None or metadata.get("generation") != metadata_of(live).get("generation")
             ):
@@ -621,6 +627,11 @@ class APIServer:
         status_write = info.status_subresource and json_equal(_without(updated, "status"), _without(live, "status"))
         self._update(key, info, live, updated, manager, dry_run=False, status_write=status_write, controllers=False)
 
+    def _controller_create(self, obj: Manifest, manager: str) -> None:
+        """A create by a built-in controller (a namespace's default ServiceAccount), through the write path."""
+        info, key = self._identify(obj)
+        self._update(key, info, None, obj, manager, dry_run=False, controllers=False)
+
     def _emit(self, event: EventType, obj: Manifest) -> None:
         for stream in list(self._watches):
             stream._offer(WatchEvent(event, deep_copy(obj)))  # Watch is ours
@@ -634,13 +645,29 @@ class APIServer:
 
     def _default(self, obj: Manifest, info: Kind, live: Manifest | None) -> None:
         group_kind = info.group_kind
+        if group_kind in self._crd_schemas:
+            found = self._type_schema(info, str(obj.get("apiVersion") or ""))
+            if found is not None:
+                fill_schema_defaults(obj, found[0])
+            return
         apply_defaults(obj, group_kind, live, schema=self._schema)
         if group_kind == SERVICE:
             self._allocate(obj, live)
+        if live is None:
+            self._admit_new(obj, group_kind)
         if live is None and info.status_subresource and "status" not in obj and group_kind in self._schema.kinds:
             # Built-in kinds always have a status (their Go types print one); custom resources only when written.
             initial = INITIAL_STATUS.get(group_kind)
             obj["status"] = initial(obj) if initial is not None else {}
+
+    def _admit_new(self, obj: Manifest, group_kind: GroupKind) -> None:
+        """The admission plugins that change a new object: storage protection, a Pod's service account token."""
+        protect(obj, group_kind)
+        if group_kind == _POD:
+            key = ResourceKey.from_manifest(obj)
+            account_name = str(spec_of(obj).get("serviceAccountName") or "default")
+            account = self._objects.get(ResourceKey("", "ServiceAccount", key.namespace, account_name))
+            mount_service_account(obj, key, account)
 
     def _used_cluster_ips(self) -> set[str]:
         used = {"10.96.0.1"}  # the `kubernetes` Service's address on every cluster
@@ -650,13 +677,17 @@ class APIServer:
         return used
 
     def _used_node_ports(self) -> set[int]:
-        return {
-            int(port["nodePort"])
-            for key, obj in self._objects.items()
-            if key.group_kind == SERVICE
-            for port in (obj.get("spec") or {}).get("ports") or []
-            if isinstance(port, dict) and port.get("nodePort")
-        }
+        used: set[int] = set()
+        for key, obj in self._objects.items():
+            if key.group_kind != SERVICE:
+                continue
+            spec = obj.get("spec") or {}
+            used.update(
+                int(p["nodePort"]) for p in spec.get("ports") or [] if isinstance(p, dict) and p.get("nodePort")
+            )
+            if spec.get("healthCheckNodePort"):
+                used.add(int(spec["healthCheckNodePort"]))
+        return used
 
     def _allocate(self, service: Manifest, live: Manifest | None) -> None:
         """A Service's cluster IP and node ports, kept from ``live`` when the write leaves them out."""
@@ -684,6 +715,11 @@ class APIServer:
                     kept = previous.get((port.get("port"), port.get("protocol")))
                     port["nodePort"] = kept or next(p for p in _NODE_PORTS if p not in taken)
                     taken.add(int(port["nodePort"]))
+            # A LoadBalancer that keeps client addresses gets a node port for its load balancer's health checks.
+            if kind == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local":
+                kept_check = live_spec.get("healthCheckNodePort")
+                if not spec.get("healthCheckNodePort"):
+                    spec["healthCheckNodePort"] = kept_check or next(p for p in _NODE_PORTS if p not in taken)
 
     def _validate(self, key: ResourceKey, info: Kind, live: Manifest | None, obj: Manifest) -> None:
         if info.group_kind == SERVICE:
