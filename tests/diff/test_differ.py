@@ -1,11 +1,16 @@
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import reconcile as rc
+from reconcile.apiserver import newest_version
 from reconcile.diff import Change, Differ, DiffResult, DiffSettings, ResourceDiff, compare
+from reconcile.diff.mask import LAST_APPLIED
 from reconcile.errors import DiffError
+from reconcile.manifests import load_manifests
 from reconcile.model import Resource, ResourceKey, SyncStatus
 
 WEB = ResourceKey("apps", "Deployment", "default", "web")
@@ -331,6 +336,21 @@ def test_secret_values_stay_masked_in_the_wordpress_fixture(conformance_diff):
     assert "c29tZXRoaW5nLWVsc2U=" not in text
 
 
+def test_secret_values_stay_masked_in_a_kubectl_applied_secret():
+    # The project's own Secret (tests/diff/fixtures): live as `kubectl apply` left it, last-applied annotation and all.
+    fixtures = Path(__file__).parent / "fixtures"
+    ((config, _),) = load_manifests((fixtures / "secret-config.yaml").read_text(), file="config")
+    ((live, _),) = load_manifests((fixtures / "secret-live.yaml").read_text(), file="live")
+    secret = config["data"]["admin-password"]
+    applied_before = json.loads(live["metadata"]["annotations"][LAST_APPLIED])["data"]["admin-password"]
+    live["data"]["admin-password"] = "c29tZXRoaW5nLWVsc2U="
+    diff = compare(config, live)
+    assert [str(c) for c in diff.changes] == ["~ /data/admin-password: ++++++++++++ -> ++++++++"]
+    text = str(diff) + diff.unified() + diff._repr_html_() + json.dumps([diff.desired, diff.live, diff.predicted])
+    for value in (secret, "c29tZXRoaW5nLWVsc2U=", applied_before, "hunter2"):
+        assert value not in text
+
+
 def test_list_keys_come_from_the_schema_first():
     live = _as_live(_deployment(containers=[{"name": "app", "image": "web:1", "ports": []}]))
     live["spec"]["template"]["spec"]["containers"][0]["ports"] = [
@@ -356,3 +376,50 @@ def test_a_namespace_on_a_cluster_scoped_kind_is_ignored():
     diff = compare(desired, role)
     assert diff.key == ResourceKey("rbac.authorization.k8s.io", "ClusterRole", "", "reader")
     assert diff.changes == ()
+
+
+class _CountingCluster:
+    """A MemoryCluster that counts how often its release is asked for."""
+
+    def __init__(self, version: str) -> None:
+        self.inner = rc.MemoryCluster(version=version)
+        self.asked = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def capabilities(self) -> rc.Capabilities:
+        self.asked += 1
+        return self.inner.capabilities()
+
+
+def test_local_predictions_take_the_clusters_release_read_once():
+    cluster = _CountingCluster("1.28")
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "namespace": "default"},
+        "data": {"a": "1"},
+    }
+    live = {rc.ResourceKey.from_manifest(cm): cluster.apply(cm)}
+    target = rc.Resource.from_manifest(cm)
+    local = rc.Differ(server_side=False)
+    for _ in range(3):
+        assert not local.diff([target], live, cluster=cluster).modified
+    assert cluster.asked == 1
+    # With the server's own predictions there is no local prediction, and the release is never asked.
+    served = _CountingCluster("1.28")
+    live = {rc.ResourceKey.from_manifest(cm): served.apply(cm)}
+    assert not rc.Differ().diff([target], live, cluster=served).modified
+    assert served.asked == 0
+
+
+@pytest.mark.parametrize(
+    ("kube_version", "expected"),
+    [(None, "newest"), ("v1.30.4", "1.30"), ("v1.20.2", "1.25"), ("v1.99.0", "newest"), ("not a version", "newest")],
+)
+def test_the_release_of_a_local_prediction_is_the_nearest_modelled(kube_version, expected):
+    from reconcile.diff.differ import _schema_of
+
+    wanted = str(newest_version()) if expected == "newest" else expected
+    assert str(_schema_of(kube_version).version) == wanted

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from reconcile.annotations import COMPARE_OPTIONS, has_option
-from reconcile.apiserver import APISchema, list_type
+from reconcile.apiserver import APISchema, KubeVersion, list_type, supported_versions
 from reconcile.apiserver.fields import predict_apply
 from reconcile.diff.changes import Change, ListKeys, diff_values
 from reconcile.diff.ignore import IgnoreRule, apply_rules, as_rules
@@ -25,7 +25,7 @@ from reconcile.diff.normalize import comparable, prepare_desired, with_known_def
 from reconcile.diff.result import DiffResult, ResourceDiff
 from reconcile.diff.settings import DiffSettings
 from reconcile.diff.webhook import without_webhook_mutations
-from reconcile.errors import ClusterError, DiffError
+from reconcile.errors import ClusterError, ConfigurationError, DiffError
 from reconcile.jsonvalues import deep_copy, json_equal
 from reconcile.model import GroupKind, Manifest, Resource, ResourceKey
 
@@ -44,6 +44,7 @@ def compare(
     ignore_differences: Iterable[IgnoreRule | Mapping[str, Any]] = (),
     ignore_aggregated_roles: bool = False,
     settings: DiffSettings = _DEFAULTS,
+    kube_version: str | None = None,
 ) -> ResourceDiff:
     """Compare one object's desired state with its live state.
 
@@ -61,6 +62,8 @@ def compare(
             controller fills them in from the roles it aggregates.
         settings: System-wide settings: their rules come before ``ignore_differences``, and their known-type
             fields, sensitive annotations and mutation-webhook choice apply (:class:`DiffSettings`).
+        kube_version: The cluster's Kubernetes release (``v1.30.4``); a local prediction takes that release's
+            defaults (the newest modelled release's when omitted; the nearest modelled one outside the range).
 
     Returns:
         The diff, with Secret values masked. Nothing passed in is modified.
@@ -92,7 +95,7 @@ def compare(
         after = comparable(masked_predicted, settings.known_types, keep_status=keep_status)
         if predicted_live is None and not _equal(before, after):
             # No server defaulted this prediction: take the defaults the live object shows.
-            masked_predicted = with_known_defaults(masked_predicted, masked_live)
+            masked_predicted = with_known_defaults(masked_predicted, masked_live, schema=_schema_of(kube_version))
             after = comparable(masked_predicted, settings.known_types, keep_status=keep_status)
         if (ignore_aggregated_roles or settings.ignore_aggregated_roles) and _aggregated_role(
             key, masked_desired, masked_live
@@ -156,6 +159,7 @@ class Differ:
     _predictions: dict[tuple[ResourceKey, str, str], Manifest | None] = attrs.field(
         factory=dict, init=False, repr=False, eq=False
     )
+    _versions: dict[int, str | None] = attrs.field(factory=dict, init=False, repr=False, eq=False)
 
     def diff(
         self,
@@ -211,6 +215,8 @@ class Differ:
                 answers = list(pool.map(predict, targets))
         else:
             answers = [predict(target) for target in targets]
+        # A local prediction takes the defaults of the cluster's release: read it only when one is made.
+        kube_version = self._kube_version(cluster) if any(p is None for p, _ in answers) else None
         for target, (predicted, current) in zip(targets, answers, strict=True):
             diffs.append(
                 compare(
@@ -220,6 +226,7 @@ class Differ:
                     manager=self.manager,
                     ignore_differences=self.ignore_differences,
                     settings=self.settings,
+                    kube_version=kube_version,
                 )
             )
         diffs += [
@@ -230,6 +237,17 @@ class Differ:
         self._predictions.clear()
         self._predictions.update(predictions)
         return DiffResult(diffs)
+
+    def _kube_version(self, cluster: Cluster | None) -> str | None:
+        """The cluster's release, read once per cluster (``None``: no cluster, or it would not say)."""
+        if cluster is None:
+            return None
+        if id(cluster) not in self._versions:
+            try:
+                self._versions[id(cluster)] = cluster.capabilities().kube_version or None
+            except ClusterError:
+                return None  # asked again next pass; meanwhile the newest release's defaults
+        return self._versions[id(cluster)]
 
     def _predict(
         self,
@@ -255,6 +273,19 @@ class Differ:
             answer = None
         predictions[cache_key] = answer
         return answer
+
+
+def _schema_of(kube_version: str | None) -> APISchema:
+    """The modelled release nearest to ``kube_version`` (the newest when unknown or unreadable)."""
+    if not kube_version:
+        return APISchema.for_version()
+    try:
+        wanted = KubeVersion.parse(kube_version)
+    except ConfigurationError:
+        return APISchema.for_version()
+    supported = supported_versions()
+    nearest = min(max(wanted, supported[0]), supported[-1])
+    return APISchema.for_version(nearest)
 
 
 def _aggregated_role(key: ResourceKey, desired: Manifest | None, live: Manifest | None) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 
 from reconcile.apiserver import (
     SERVER_SET_METADATA,
+    APISchema,
     apply_defaults,
     fill_list_keys,
     fold_string_data,
@@ -127,18 +128,19 @@ def _sorted(items: list[Any]) -> list[Any]:
     return sorted(items, key=lambda item: json.dumps(item, sort_keys=True, default=str))
 
 
-def with_known_defaults(predicted: Manifest, live: Manifest) -> Manifest:
+def with_known_defaults(predicted: Manifest, live: Manifest, *, schema: APISchema | None = None) -> Manifest:
     """A copy of a locally predicted object with the server defaults of its kind that ``live`` shows.
 
     A local prediction has no server to default it: an atomic list the desired object replaces (a
     StatefulSet's ``volumeClaimTemplates``, a webhook's ``rules``) loses the defaults the server filled in
-    its items, which would read as drift. Each default the newest modelled API server would fill in is added where the
-    prediction lacks it and ``live`` holds that very value at the same place; a default ``live`` lacks
-    (an older server) or holds another value for is not, so it never hides a real difference.
+    its items, which would read as drift. Each default the cluster's release (``schema``; the newest modelled
+    release by default) would fill in is added where the prediction lacks it and ``live`` holds that very value
+    at the same place; a default ``live`` lacks or holds another value for is not, so it never hides a real
+    difference.
     """
     defaulted = deep_copy(predicted)
     try:
-        apply_defaults(defaulted, _group_kind(predicted), live)
+        apply_defaults(defaulted, _group_kind(predicted), live, schema=schema)
     except (AttributeError, TypeError, KeyError):
         # A field of an unexpected shape (a string where the schema has a map): the server would refuse the
         # object, and the comparison shows it as it is.
