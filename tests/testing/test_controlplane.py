@@ -427,3 +427,15 @@ def test_plugin_fails_loudly_without_binaries(project: Path, tmp_path: Path) -> 
     assert "etcd is not in" in done.stdout
     assert "scripts/test-assets.sh" in done.stdout
     assert "skipped" not in done.stdout
+
+
+def test_a_current_release_serves_openapi_v3_and_priority_and_fairness(control_plane: ControlPlane) -> None:
+    version = control_plane.request("GET", "/version")
+    assert int(version["major"]) == 1
+    assert int(version["minor"].rstrip("+")) >= 34  # the tier builds a current release
+    assert version["gitVersion"].startswith(f"v1.{version['minor'].rstrip('+')}.")
+    paths = control_plane.request("GET", "/openapi/v3")["paths"]
+    assert {"api/v1", "apis/apps/v1", "apis/autoscaling/v2"} <= set(paths)
+    # API priority and fairness is on: the server made its mandatory flow schemas.
+    schemas = control_plane.request("GET", "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas")["items"]
+    assert {"exempt", "catch-all"} <= {s["metadata"]["name"] for s in schemas}
