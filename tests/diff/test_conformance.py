@@ -6,6 +6,10 @@ its header says what each kind of case means. ``edit`` cases change the fixtures
 ``structured-merge`` cases are compared as the field manager that applied the live object (the Apply entry of
 its ``managedFields``: ``argocd-controller`` in these fixtures), since what that manager applied before decides
 what a removal from the desired state prunes.
+
+The project's own cases (``tests/diff/fixtures/cases.yaml``, small objects written for these tests) go through the
+same runner, one or more per corpus case (their ``covers`` names it): the behaviours stay tested where the shared
+folder is absent, as in a fresh clone.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from reconcile.diff.changes import pointer_parts
 from reconcile.manifests import load_manifests
 
 CONFORMANCE = Path(__file__).parents[2] / ".." / "shared" / "conformance" / "diff"
+OWN = Path(__file__).parent / "fixtures"
+KINDS = {"live-compare", "edit", "server-side", "structured-merge"}
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -33,6 +39,11 @@ def _cases() -> list[Any]:
     if not index.is_file():
         return [pytest.param(None, marks=pytest.mark.skip(reason=f"conformance corpus not found at {index}"))]
     return [pytest.param(case, id=case["name"]) for case in _load(index)["cases"]]
+
+
+def _own_cases() -> list[dict[str, Any]]:
+    cases: list[dict[str, Any]] = _load(OWN / "cases.yaml")["cases"]
+    return cases
 
 
 def _edit(obj: dict[str, Any], edits: dict[str, Any] | None) -> dict[str, Any]:
@@ -56,9 +67,8 @@ def _applier(live: dict[str, Any]) -> str:
     return str(managers[0])
 
 
-@pytest.mark.parametrize("case", _cases())
-def test_reference_verdict(case: dict[str, Any]) -> None:
-    fixtures = CONFORMANCE / "fixtures"
+def _check(case: dict[str, Any], fixtures: Path) -> None:
+    """Compare the case's objects from ``fixtures`` as its kind says, and assert its verdict."""
     config = _edit(_load(fixtures / case["config"]), case.get("config_edits"))
     live = _edit(_load(fixtures / case["live"]), case.get("live_edits"))
     options: dict[str, Any] = dict(case.get("options") or {})
@@ -76,6 +86,26 @@ def test_reference_verdict(case: dict[str, Any]) -> None:
     found = {f"{change.symbol} {change.path}" for change in diff.changes}
     missing = [want for want in case.get("expect_changes") or [] if want not in found]
     assert not missing, f"expected changes {missing} not in {shown}"
+    if "changes" in case:
+        assert [f"{change.symbol} {change.path}" for change in diff.changes] == case["changes"], shown
+
+
+@pytest.mark.parametrize("case", _cases())
+def test_reference_verdict(case: dict[str, Any]) -> None:
+    _check(case, CONFORMANCE / "fixtures")
+
+
+@pytest.mark.parametrize("case", [pytest.param(case, id=case["name"]) for case in _own_cases()])
+def test_own_case_verdict(case: dict[str, Any]) -> None:
+    _check(case, OWN)
+
+
+def test_own_cases_have_every_kind_and_name_what_they_cover() -> None:
+    cases = _own_cases()
+    assert {case["kind"] for case in cases} == KINDS
+    assert all(case.get("covers") for case in cases)
+    assert len({case["name"] for case in cases}) == len(cases)
+    assert {case["modified"] for case in cases} == {True, False}
 
 
 def test_the_conformance_corpus_is_found(conformance_diff: Path) -> None:
@@ -83,6 +113,13 @@ def test_the_conformance_corpus_is_found(conformance_diff: Path) -> None:
     cases = _load(conformance_diff / "cases.yaml")["cases"]
     assert len(cases) >= 24
     assert {case["kind"] for case in cases} == {"live-compare", "edit", "server-side", "structured-merge"}
+
+
+def test_every_corpus_case_has_an_own_case(conformance_diff: Path) -> None:
+    # What the corpus checks must stay checked without it: an own case covers each of its cases, in the same kind.
+    covered = {(case["covers"], case["kind"]) for case in _own_cases()}
+    corpus = {(case["name"], case["kind"]) for case in _load(conformance_diff / "cases.yaml")["cases"]}
+    assert sorted(corpus - covered) == []
 
 
 # The mechanisms behind the corpus verdicts, on small objects (these run without the corpus).

@@ -15,6 +15,7 @@ from reconcile.diff import Differ, IgnoreRule, compare
 from reconcile.diff.changes import pointer
 from reconcile.diff.ignore import apply_rules
 from reconcile.errors import ConfigurationError, DiffError
+from reconcile.manifests import load_manifests
 from reconcile.model import Resource, ResourceKey
 
 WEB = ResourceKey("apps", "Deployment", "default", "web")
@@ -337,6 +338,31 @@ def test_aggregated_cluster_role_rules(case: str, ignore: bool, modified: bool, 
     diff = compare(config, live, predicted_live=predicted, ignore_aggregated_roles=ignore)
     assert diff.modified is modified, case
     assert _paths(diff) == ([] if ignore else ["/rules"])
+
+
+def _own_pair() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    # The project's own aggregated ClusterRole (tests/diff/fixtures), predicted as _conformance_pair does.
+    fixtures = Path(__file__).parent / "fixtures"
+    ((config, _),) = load_manifests((fixtures / "aggregated-clusterrole-config.yaml").read_text(), file="config")
+    ((live, _),) = load_manifests((fixtures / "aggregated-clusterrole-live.yaml").read_text(), file="live")
+    last = json.loads(live["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"])
+    predicted = copy.deepcopy(live)
+    for field in set(last) - set(config):
+        predicted.pop(field, None)
+    return config, live, predicted
+
+
+@pytest.mark.parametrize(("ignore", "modified"), [(True, False), (False, True)])
+def test_aggregated_cluster_role_rules_the_controller_wrote(ignore: bool, modified: bool):
+    config, live, predicted = _own_pair()
+    assert "rules" in live
+    assert "rules" not in predicted
+    diff = compare(config, live, predicted_live=predicted, ignore_aggregated_roles=ignore)
+    assert diff.modified is modified
+    assert _paths(diff) == ([] if ignore else ["/rules"])
+    # The local prediction (from the last-applied annotation) reaches the same verdict.
+    local = compare(config, live, ignore_aggregated_roles=ignore)
+    assert _paths(local) == _paths(diff)
 
 
 def test_rules_of_a_plain_cluster_role_are_still_compared():

@@ -433,6 +433,45 @@ def test_the_conformance_service_loses_the_webhook_label(conformance_diff: Path)
     assert result["spec"] == predicted["spec"]
 
 
+def test_a_webhook_label_goes_and_a_live_label_the_answer_lacks_is_not_put_back():
+    # A Service answer whose only label a webhook added: the applying manager's entry owns no label.
+    owned = {
+        "f:spec": {
+            "f:ports": {'k:{"port":80,"protocol":"TCP"}': {".": {}, "f:name": {}, "f:port": {}, "f:targetPort": {}}},
+            "f:selector": {},
+        }
+    }
+    entry = {"manager": "argocd-controller", "operation": "Apply", "fieldsType": "FieldsV1", "fieldsV1": owned}
+    predicted = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "shop",
+            "namespace": "shop",
+            "labels": {"policy.example.com/audited": "true"},
+            "managedFields": [entry],
+        },
+        "spec": {
+            "clusterIP": "10.43.0.15",
+            "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080}],
+            "selector": {"app": "shop"},
+            "type": "ClusterIP",
+        },
+    }
+    live = {**predicted, "metadata": {**predicted["metadata"], "labels": {"app.kubernetes.io/instance": "shop"}}}
+
+    result = without_webhook_mutations(predicted, live, "argocd-controller")
+
+    # The webhook's label goes; the live label the apply dropped is not put back, so its removal still shows.
+    assert "labels" not in result["metadata"]
+    assert result["spec"] == predicted["spec"]
+    # A label the manager's apply owns stays beside it.
+    owned["f:metadata"] = {"f:labels": {"f:app.kubernetes.io/instance": {}}}
+    predicted["metadata"]["labels"]["app.kubernetes.io/instance"] = "shop"
+    kept = without_webhook_mutations(predicted, live, "argocd-controller")
+    assert kept["metadata"]["labels"] == {"app.kubernetes.io/instance": "shop"}
+
+
 # --------------------------------------------------------------------------------------------------
 # Against a real API server with a real mutating webhook.
 

@@ -35,6 +35,17 @@ def test_no_check_means_no_verdict() -> None:
     assert assess(make("example.com/v1", "Widget")) is None
 
 
+def test_argo_cd_applications_and_knative_services_have_no_built_in_check() -> None:
+    app = make("argoproj.io/v1alpha1", "Application")
+    app["status"] = {"health": {"status": "Degraded"}, "sync": {"status": "OutOfSync"}}
+    assert assess(app) is None
+    knative = make("serving.knative.dev/v1", "Service")
+    knative["status"] = {"conditions": [{"type": "Ready", "status": "False", "reason": "RevisionFailed"}]}
+    assert assess(knative) is None
+    # The core group's Service of that name has one.
+    assert assess(service()) == Health(H)
+
+
 def test_ignore_healthcheck_annotation() -> None:
     assert assess(service(annotations={"argocd.argoproj.io/ignore-healthcheck": "true"})) is None
     assert assess(service(annotations={"argocd.argoproj.io/ignore-healthcheck": "false"})) == Health(H)
@@ -48,6 +59,13 @@ def test_pending_deletion_comes_before_every_check() -> None:
     # A hook held by its finalizer is still judged by its checks.
     held = service(deletionTimestamp="2024-01-01T00:00:00Z", finalizers=["argocd.argoproj.io/hook-finalizer"])
     assert assess(held, checks) == Health(D, "custom")
+
+
+def test_a_pod_being_deleted_is_pending_deletion_whatever_its_state() -> None:
+    running = make("v1", "Pod", deletionTimestamp="2024-01-01T10:16:04Z")
+    running["spec"] = {"restartPolicy": "Always"}
+    running["status"] = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+    assert assess(running) == Health(P, "Pending deletion")
 
 
 def test_custom_checks_run_first_in_order_and_none_falls_through() -> None:

@@ -498,3 +498,112 @@ def test_builtin_kinds_are_the_documented_ones() -> None:
 def test_odd_shapes_never_crash() -> None:
     assert verdict(make("apps/v1", "Deployment", spec="nonsense", status=["x"])).status is H
     assert verdict(make("v1", "Pod", status={"containerStatuses": "x", "conditions": [1, None]})).status is U
+
+
+# ----------------------------------------------------------------------------------------------------
+# Verdicts the shared conformance corpus checks on captured objects, on small objects written here
+
+
+def test_a_waiting_error_makes_a_long_running_pod_degraded_in_any_phase() -> None:
+    pull = {"name": "web", "state": {"waiting": {"reason": "ImagePullBackOff", "message": 'Back-off pulling "web:9"'}}}
+    assert verdict(pod("Always", {"phase": "Pending", "containerStatuses": [pull]})) == Health(
+        D, 'Back-off pulling "web:9"'
+    )
+    crash = {
+        "name": "web",
+        "restartCount": 3,
+        "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
+        "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "Back-off 40s restarting failed container=web"}},
+    }
+    running = {"phase": "Running", "conditions": [NOT_READY], "containerStatuses": [crash]}
+    assert verdict(pod("Always", running)) == Health(D, "Back-off 40s restarting failed container=web")
+    # Between two restarts the container shows as terminated: still crashing, without a message.
+    errored = {**crash, "state": {"terminated": {"exitCode": 1, "reason": "Error"}}}
+    assert verdict(pod("Always", {**running, "containerStatuses": [errored]})) == Health(D)
+    # A finite pod asked to be judged as long-running turns Degraded on the same error.
+    ignore = {"argocd.argoproj.io/ignore-restart-policy": "true"}
+    assert verdict(pod("Never", {"phase": "Running", "containerStatuses": [pull]}, ignore)) == Health(
+        D, 'Back-off pulling "web:9"'
+    )
+
+
+def test_an_empty_load_balancer_entry_still_counts_as_an_address() -> None:
+    for entries in ([{}], [{"ip": "192.0.2.10"}], [{"hostname": "lb.example.com"}]):
+        status = {"loadBalancer": {"ingress": entries}}
+        assert verdict(make("v1", "Service", spec={"type": "LoadBalancer"}, status=status)) == Health(H)
+        assert verdict(make("networking.k8s.io/v1", "Ingress", status=status)) == Health(H)
+    assert verdict(make("networking.k8s.io/v1", "Ingress", status={"loadBalancer": {}})) == Health(P)
+
+
+def hpa_v1(*conditions: tuple[str, str, str]) -> dict[str, Any]:
+    entries = [{"type": t, "status": s, "reason": r, "message": f"{t}/{r}"} for t, s, r in conditions]
+    obj = make("autoscaling/v1", "HorizontalPodAutoscaler", status={"currentReplicas": 1, "desiredReplicas": 0})
+    obj["metadata"]["annotations"] = {"autoscaling.alpha.kubernetes.io/conditions": json.dumps(entries)}
+    return obj
+
+
+@pytest.mark.parametrize(
+    ("obj", "expected"),
+    [
+        # A failure reason counts whatever its condition's status, and wherever it sits.
+        (hpa_v1(("AbleToScale", "True", "FailedGetScale")), Health(D, "AbleToScale/FailedGetScale")),
+        (
+            hpa_v1(("AbleToScale", "True", "SucceededGetScale"), ("ScalingActive", "False", "FailedGetObjectMetric")),
+            Health(D, "ScalingActive/FailedGetObjectMetric"),
+        ),
+        (
+            hpa_v1(("AbleToScale", "True", "FailedGetScale"), ("ScalingActive", "False", "FailedGetResourceMetric")),
+            Health(D, "AbleToScale/FailedGetScale"),
+        ),
+        (hpa_v1(("AbleToScale", "False", "SucceededGetScale")), Health(P, "Waiting to Autoscale")),
+        (
+            hpa_v1(
+                ("AbleToScale", "True", "ScaleDownStabilized"),
+                ("ScalingActive", "True", "ValidMetricFound"),
+                ("ScalingLimited", "False", "DesiredWithinRange"),
+            ),
+            Health(H, "AbleToScale/ScaleDownStabilized"),
+        ),
+        (
+            hpa_v1(
+                ("AbleToScale", "True", "ReadyForNewScale"),
+                ("ScalingActive", "True", "ValidMetricFound"),
+                ("ScalingLimited", "True", "TooFewReplicas"),
+            ),
+            Health(H, "AbleToScale/ReadyForNewScale"),
+        ),
+    ],
+)
+def test_hpa_v1_verdicts_come_from_the_conditions_annotation(obj: dict[str, Any], expected: Health) -> None:
+    assert verdict(obj) == expected
+
+
+def test_hpa_v2_degraded_and_healthy_with_every_condition_reported() -> None:
+    assert verdict(
+        hpa_v2(("AbleToScale", "False", "FailedGetScale"), ("ScalingActive", "False", "FailedGetResourceMetric"))
+    ) == Health(D, "AbleToScale/FailedGetScale")
+    assert verdict(
+        hpa_v2(
+            ("AbleToScale", "True", "ReadyForNewScale"),
+            ("ScalingActive", "True", "ValidMetricFound"),
+            ("ScalingLimited", "False", "DesiredWithinRange"),
+        )
+    ) == Health(H, "AbleToScale/ReadyForNewScale")
+
+
+def test_an_on_delete_daemon_set_without_an_updated_count_is_healthy() -> None:
+    obj = make(
+        "apps/v1",
+        "DaemonSet",
+        spec={"updateStrategy": {"type": "OnDelete"}},
+        status={"observedGeneration": 4, "desiredNumberScheduled": 1, "numberAvailable": 1, "numberReady": 1},
+    )
+    obj["metadata"]["generation"] = 4
+    assert verdict(obj) == Health(H, "daemon set 0 out of 1 new pods have been updated")
+
+
+def test_a_job_with_active_pods_and_no_conditions_is_progressing() -> None:
+    running = make("batch/v1", "Job", status={"active": 1, "startTime": "2024-01-01T08:19:14Z"})
+    assert verdict(running) == Health(P)
+    succeeded = make("batch/v1", "Job", status={"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]})
+    assert verdict(succeeded) == Health(H)
