@@ -8,6 +8,7 @@ line last, for ``bench_memory_models.py``.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import resource
@@ -48,6 +49,7 @@ FIGURES: dict[str, float] = {}
 
 
 def timed(label: str, fn):  # type: ignore[no-untyped-def]
+    gc.collect()  # each pass starts with the same collector state: a full collection lands in none of them
     started = time.perf_counter()
     value = fn()
     FIGURES[label.split(" (", maxsplit=1)[0]] = seconds = time.perf_counter() - started
@@ -77,8 +79,12 @@ def main(count: int, *, as_json: bool) -> None:
         print(f"{2 * count} objects ({count} Deployments, {count} ConfigMaps)")
         first = timed("first pass (create all)", app.reconcile)
         assert first.sync_status is rc.SyncStatus.SYNCED, first
-        noop = timed("no-op pass", app.reconcile)
-        assert noop.sync is None
+        noops = []
+        for _ in range(3):  # the best of three: a no-op pass is short, and a single one is noisy
+            noop = timed("no-op pass", app.reconcile)
+            assert noop.sync is None
+            noops.append(FIGURES["no-op pass"])
+        FIGURES["no-op pass"] = min(noops)
         cluster.patch(rc.ResourceKey("apps", "Deployment", "default", "web-0"), {"spec": {"replicas": 9}})
         healed = timed("self-heal pass (1 drifted object)", app.reconcile)
         assert healed.sync_status is rc.SyncStatus.SYNCED
