@@ -7,6 +7,7 @@ invalid object is refused by both with the server's words.
 from __future__ import annotations
 
 import copy
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -329,3 +330,34 @@ def test_the_chart_helm_create_writes_reconciles_with_autoscaling(env, helm_bina
     assert hpa["spec"]["metrics"][0]["resource"]["target"] == {"type": "Utilization", "averageUtilization": 80}
     assert app.reconcile().sync is None
     assert not app.diff().modified
+
+
+TUTORIAL = Path(__file__).parents[2] / "docs" / "tutorial.md"
+_FILE_BLOCK = re.compile(r'^```yaml title="(?P<path>platform/helm/grade-api/[^"]+)"\n(?P<body>.*?)^```$', re.M | re.S)
+
+
+def test_the_tutorials_chart_with_its_autoscaler_reconciles(env, helm_binary, tmp_path):
+    # The grade-api chart the tutorial writes, with autoscaling on: an autoscaling/v2 HorizontalPodAutoscaler.
+    for match in _FILE_BLOCK.finditer(TUTORIAL.read_text()):
+        path = tmp_path / match["path"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(match["body"])
+    app = rc.Reconciler(
+        name=f"grade-api-{env.namespace}",
+        source=rc.DirectorySource(tmp_path / "platform" / "helm" / "grade-api"),
+        renderer=rc.HelmRenderer(
+            helm=helm_binary,
+            release_name="grade-api",
+            namespace=env.namespace,
+            parameters={"autoscaling.enabled": "true"},
+        ),
+        cluster=env.cluster,
+        namespace=env.namespace,
+        policy=rc.SyncPolicy(automated=True),
+    )
+    first = app.reconcile()
+    assert first.error is None, first
+    assert first.sync_status is rc.SyncStatus.SYNCED
+    hpa = env.cluster.get(env.key("autoscaling", "HorizontalPodAutoscaler", "grade-api"))
+    assert (hpa["apiVersion"], hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == ("autoscaling/v2", 2, 6)
+    assert app.reconcile().sync is None
