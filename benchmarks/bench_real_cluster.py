@@ -1,4 +1,4 @@
-"""reconcile side by side with kubectl on one local API server (etcd + kube-apiserver of the integration tier (1.36), no controllers).
+"""reconcile side by side with kubectl on one local API server (etcd + the tier's kube-apiserver, no controllers).
 
 A generated application of 1,000 objects in 10 namespaces (ConfigMaps, Secrets, Services, Deployments and
 ServiceAccounts) is measured, each side in fresh namespaces:
