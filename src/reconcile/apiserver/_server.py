@@ -27,6 +27,7 @@ from reconcile.apiserver._builtin import (
     SECRET,
     SERVER_SET_METADATA,
     SERVICE,
+    WITHOUT_GENERATION,
     crd_kind,
     fill_list_keys,
     fold_string_data,
@@ -580,7 +581,9 @@ class APIServer:
             metadata.pop("managedFields", None)
         if live is not None and json_equal(candidate, live):
             return deep_copy(live)  # nothing changed: no new resourceVersion, no event
-        if live is None:
+        if info.group_kind in WITHOUT_GENERATION:
+            metadata.pop("generation", None)
+        elif live is None:
             metadata["generation"] = 1
         else:
             generation = int(metadata_of(live).get("generation") or 1)
