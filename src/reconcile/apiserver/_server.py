@@ -581,14 +581,10 @@ class APIServer:
             metadata.pop("managedFields", None)
         if live is not None and json_equal(candidate, live):
             return deep_copy(live)  # nothing changed: no new resourceVersion, no event
-        if info.group_kind in WITHOUT_GENERATION:
+        generation = _generation(info, live, candidate)
+        if generation is None:
             metadata.pop("generation", None)
-        elif live is None:
-            metadata["generation"] = 1
         else:
-            generation = int(metadata_of(live).get("generation") or 1)
-            if not json_equal(_without(candidate, "metadata", "status"), _without(live, "metadata", "status")):
-                generation += 1
             metadata["generation"] = generation
         if dry_run:
             if live is None:
@@ -837,6 +833,18 @@ class APIServer:
         self._pending_collection = False
         self._controllers.collect()
         self._pending_collection = False
+
+
+def _generation(info: Kind, live: Manifest | None, candidate: Manifest) -> int | None:
+    """``candidate``'s generation: 1 when created, one more when anything outside metadata and status changed."""
+    if info.group_kind in WITHOUT_GENERATION:
+        return None
+    if live is None:
+        return 1
+    generation = int(metadata_of(live).get("generation") or 1)
+    if not json_equal(_without(candidate, "metadata", "status"), _without(live, "metadata", "status")):
+        generation += 1
+    return generation
 
 
 def _typed_name(key: ResourceKey, obj: Manifest) -> str:
