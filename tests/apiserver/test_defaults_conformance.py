@@ -74,30 +74,36 @@ def _wait_for(condition: Any, what: str) -> None:
         time.sleep(0.05)
 
 
-def _real_answer(cluster: KubernetesCluster, request: Manifest) -> Manifest:
-    """The real server's dry-run create; a custom resource's CRD exists (for real) only meanwhile."""
+def _dry_run(cluster: rc.Cluster, request: Manifest, *, apply: bool) -> Manifest:
+    if apply:
+        return cluster.apply(copy.deepcopy(request), dry_run=True)
+    return cluster.create(copy.deepcopy(request), dry_run=True)
+
+
+def _real_answer(cluster: KubernetesCluster, request: Manifest, *, apply: bool = False) -> Manifest:
+    """The real server's dry-run create (or apply); a custom resource's CRD exists (for real) only meanwhile."""
     group_kind = _group_kind(request)
     if group_kind == POD:  # Pods need the default ServiceAccount, which the controller manager makes soon after
         account = ResourceKey("", "ServiceAccount", request["metadata"]["namespace"], "default")
         _wait_for(lambda: cluster.get(account) is not None, f"{account}")
     if group_kind not in CRDS:
-        return cluster.create(copy.deepcopy(request), dry_run=True)
+        return _dry_run(cluster, request, apply=apply)
     crd = ResourceKey.from_manifest(CRDS[group_kind])
     cluster.create(copy.deepcopy(CRDS[group_kind]))
     try:
-        return cluster.create(copy.deepcopy(request), dry_run=True)
+        return _dry_run(cluster, request, apply=apply)
     finally:
         cluster.delete(crd)
         _wait_for(lambda: cluster.get(crd) is None, f"{crd} to go")  # the CRD's own case creates it again
 
 
-def _memory_answer(namespace: str, request: Manifest) -> Manifest:
+def _memory_answer(namespace: str, request: Manifest, *, apply: bool = False) -> Manifest:
     memory = rc.MemoryCluster(version=VERSION)
     memory.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
     group_kind = _group_kind(request)
     if group_kind in CRDS:
         memory.create(copy.deepcopy(CRDS[group_kind]))
-    return memory.create(copy.deepcopy(request), dry_run=True)
+    return _dry_run(memory, request, apply=apply)
 
 
 def _answers(cluster: KubernetesCluster, namespace: str, manifest: Manifest) -> tuple[Manifest, Manifest, Manifest]:
@@ -185,3 +191,20 @@ def test_dry_run_create_fills_the_real_servers_defaults(
     differences = _differences(_comparable(real, request), _comparable(memory, request))
 
     assert not differences, "\n".join(differences)
+
+
+def _owned(answer: Manifest) -> list[tuple[str, str, Any]]:
+    return [(e["manager"], e["operation"], e["fieldsV1"]) for e in answer["metadata"].get("managedFields") or []]
+
+
+@pytest.mark.parametrize("manifest", MANIFESTS, ids=CASE_IDS)
+def test_dry_run_apply_records_the_real_servers_managed_fields(
+    kube_cluster: KubernetesCluster, kube_namespace: str, manifest: Manifest
+) -> None:
+    # What a server-side apply owns, field by field: the fields the applier sent, never a key the server defaulted.
+    request = copy.deepcopy(manifest)
+    if _namespaced(_group_kind(request)):
+        request["metadata"]["namespace"] = kube_namespace
+    real = _real_answer(kube_cluster, request, apply=True)
+    memory = _memory_answer(kube_namespace, request, apply=True)
+    assert _owned(memory) == _owned(real)

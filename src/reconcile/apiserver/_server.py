@@ -484,7 +484,7 @@ class APIServer:
         comparison = fields.compare(live, merged, group_kind, overrides=overrides)
         kept = managed.kept_after_apply(key, others, comparison, force=force)
         candidate = self._prepare(key, info, live, merged, status_write=False)
-        applied = fields.field_set(prepared, group_kind, overrides=overrides)
+        applied = fields.applied_field_set(prepared, config, group_kind, overrides=overrides)
         if not fields.is_empty(applied):
             unchanged = live is not None and json_equal(
                 managed.without_managed_fields(candidate), managed.without_managed_fields(live)
@@ -519,6 +519,13 @@ class APIServer:
         else:
             entries = managed.read_entries(metadata_of(live).get("managedFields") if live else None)
         comparison = fields.compare(live, managed.without_managed_fields(candidate), group_kind, overrides=overrides)
+        if info.status_subresource and not status_write:
+            # A write to the object itself cannot change status (it is reset): its writer takes no status field.
+            comparison = attrs.evolve(
+                comparison,
+                added={k: v for k, v in comparison.added.items() if k != "f:status"},
+                modified={k: v for k, v in comparison.modified.items() if k != "f:status"},
+            )
         kept = managed.kept_after_update(entries, manager, api_version, comparison, self._now)
         return self._commit(key, info, live, candidate, kept, dry_run=dry_run, controllers=controllers)
 

@@ -214,6 +214,39 @@ def _collect(value: object, names: FieldPath, path: _Path, sch: _Schema, out: se
         out.add(path)
 
 
+def _added(filled: object, given: object, names: FieldPath, path: _Path, sch: _Schema, out: set[_Path]) -> None:
+    """The paths of fields ``filled`` has and ``given`` (the same object before list keys were filled) lacks."""
+    if isinstance(filled, dict) and isinstance(given, dict):
+        for name, child in filled.items():
+            where = (*path, f"f:{name}")
+            if name not in given:
+                out.add(where)
+            else:
+                _added(child, given[name], (*names, str(name)), where, sch, out)
+    elif isinstance(filled, list) and isinstance(given, list) and len(filled) == len(given):
+        list_type = sch.list_type(names)
+        if list_type.kind == "map":
+            for item, before in zip(filled, given, strict=True):
+                _added(item, before, names, (*path, _item_element(item, list_type)), sch, out)
+
+
+def applied_field_set(
+    filled: Manifest, given: Manifest, group_kind: GroupKind, *, overrides: SchemaOverrides | None = None
+) -> FieldSet:
+    """What an apply of ``given`` owns, where ``filled`` is ``given`` with the list keys the server defaults filled.
+
+    The server defaults a missing key (a port's ``protocol``) to name the item, but records only the fields the
+    applier sent: the item's key says ``protocol: TCP`` while ``f:protocol`` is not among the applier's fields.
+    """
+    sch = _Schema(group_kind, overrides)
+    added: set[_Path] = set()
+    _added(filled, given, (), (), sch, added)
+    paths = _field_paths(filled, sch)
+    if added:
+        paths = {path for path in paths if not any(path[: len(extra)] == extra for extra in added)}
+    return _from_paths(paths)
+
+
 def _field_paths(obj: Mapping[str, Any], sch: _Schema, *, strip: bool = True) -> set[_Path]:
     out: set[_Path] = set()
     _collect_fields(obj, (), (), sch, out)
@@ -268,14 +301,15 @@ class _Comparer:
         self.removed: set[_Path] = set()
 
     def fields(self, old: Mapping[str, Any], new: Mapping[str, Any], names: FieldPath, path: _Path) -> None:
+        # A stored null is an absent field (the Go types print some empty fields as null): neither side owns it.
         for name, child in new.items():
             child_names, child_path = (*names, str(name)), (*path, f"f:{name}")
-            if name in old:
+            if name in old and old[name] is not None:
                 self.value(old[name], child, child_names, child_path)
-            else:
+            elif child is not None:
                 _everything(child, child_names, child_path, self.sch, self.added)
         for name, child in old.items():
-            if name not in new:
+            if child is not None and (name not in new or new[name] is None):
                 _everything(child, (*names, str(name)), (*path, f"f:{name}"), self.sch, self.removed)
 
     def value(self, old: object, new: object, names: FieldPath, path: _Path) -> None:
