@@ -306,17 +306,13 @@ def test_a_validating_admission_policy_denies_what_it_forbids(env):
     assert env.cluster.apply(deployment, dry_run=True)["spec"]["replicas"] == 3
 
 
-def test_the_chart_helm_create_writes_reconciles_with_autoscaling(env, helm_binary, tmp_path):
-    # `helm create` writes an autoscaling/v2 HorizontalPodAutoscaler; it must sync as it is, with no workaround.
-    subprocess.run([helm_binary, "create", "web"], cwd=tmp_path, check=True, capture_output=True)
+def synced_chart(env: Any, helm_binary: str, chart: Path, release: str, **parameters: str) -> rc.Reconciler:
+    """A Helm chart reconciled into the env's namespace, checked synced; the app, for more passes."""
     app = rc.Reconciler(
-        name=f"chart-{env.namespace}",
-        source=rc.DirectorySource(tmp_path / "web"),
+        name=f"{release}-{env.namespace}",
+        source=rc.DirectorySource(chart),
         renderer=rc.HelmRenderer(
-            helm=helm_binary,
-            release_name="web",
-            namespace=env.namespace,
-            parameters={"autoscaling.enabled": "true", "serviceAccount.create": "true"},
+            helm=helm_binary, release_name=release, namespace=env.namespace, parameters=parameters
         ),
         cluster=env.cluster,
         namespace=env.namespace,
@@ -325,6 +321,14 @@ def test_the_chart_helm_create_writes_reconciles_with_autoscaling(env, helm_bina
     first = app.reconcile()
     assert first.error is None, first
     assert first.sync_status is rc.SyncStatus.SYNCED
+    return app
+
+
+def test_the_chart_helm_create_writes_reconciles_with_autoscaling(env, helm_binary, tmp_path):
+    # `helm create` writes an autoscaling/v2 HorizontalPodAutoscaler; it must sync as it is, with no workaround.
+    subprocess.run([helm_binary, "create", "web"], cwd=tmp_path, check=True, capture_output=True)
+    parameters = {"autoscaling.enabled": "true", "serviceAccount.create": "true"}
+    app = synced_chart(env, helm_binary, tmp_path / "web", "web", **parameters)
     hpa = env.cluster.get(env.key("autoscaling", "HorizontalPodAutoscaler", "web"))
     assert hpa["apiVersion"] == "autoscaling/v2"
     assert hpa["spec"]["metrics"][0]["resource"]["target"] == {"type": "Utilization", "averageUtilization": 80}
@@ -342,22 +346,8 @@ def test_the_tutorials_chart_with_its_autoscaler_reconciles(env, helm_binary, tm
         path = tmp_path / match["path"]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(match["body"])
-    app = rc.Reconciler(
-        name=f"grade-api-{env.namespace}",
-        source=rc.DirectorySource(tmp_path / "platform" / "helm" / "grade-api"),
-        renderer=rc.HelmRenderer(
-            helm=helm_binary,
-            release_name="grade-api",
-            namespace=env.namespace,
-            parameters={"autoscaling.enabled": "true"},
-        ),
-        cluster=env.cluster,
-        namespace=env.namespace,
-        policy=rc.SyncPolicy(automated=True),
-    )
-    first = app.reconcile()
-    assert first.error is None, first
-    assert first.sync_status is rc.SyncStatus.SYNCED
+    chart = tmp_path / "platform" / "helm" / "grade-api"
+    app = synced_chart(env, helm_binary, chart, "grade-api", **{"autoscaling.enabled": "true"})
     hpa = env.cluster.get(env.key("autoscaling", "HorizontalPodAutoscaler", "grade-api"))
     assert (hpa["apiVersion"], hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == ("autoscaling/v2", 2, 6)
     assert app.reconcile().sync is None
