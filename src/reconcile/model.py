@@ -7,7 +7,8 @@ Statuses are ``str`` enums whose values are the strings Argo CD users already kn
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,23 @@ def split_api_version(api_version: str) -> tuple[str, str]:
     """Split ``apps/v1`` into ``("apps", "v1")`` and ``v1`` into ``("", "v1")``."""
     group, _, version = api_version.rpartition("/")
     return group, version
+
+
+_SECRET_TYPE = re.compile(r"Opaque|(bootstrap\.)?kubernetes\.io/.+")
+
+
+def holds_secret_values(obj: Mapping[str, Any]) -> bool:
+    """Whether ``obj``'s ``data`` and ``stringData`` must be treated as secret, wherever it is shown or logged.
+
+    A Secret of any spelling of the kind (``kind: secret`` is a typo the server refuses, but only after it has been
+    shown), and an object of any kind that carries ``data`` or ``stringData`` with a Secret's ``type``
+    (``Opaque``, ``kubernetes.io/...``): showing a value first and learning it was a Secret later is too late.
+    """
+    if str(obj.get("kind") or "").lower() == "secret":
+        return True
+    kind_of_type = obj.get("type")
+    carries = isinstance(obj.get("data"), dict) or isinstance(obj.get("stringData"), dict)
+    return carries and isinstance(kind_of_type, str) and _SECRET_TYPE.fullmatch(kind_of_type) is not None
 
 
 @attrs.frozen(order=True)

@@ -1,6 +1,8 @@
 import base64
 import json
 
+import pytest
+
 from reconcile.diff import DiffResult, compare
 from reconcile.diff.mask import LAST_APPLIED, mask_secrets
 
@@ -64,13 +66,11 @@ def test_masks_are_equal_for_equal_values_and_differ_in_length_otherwise():
 
 def test_objects_that_are_not_secrets_are_not_masked():
     config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}}
-    crd_secret = {
-        "apiVersion": "example.com/v1",
-        "kind": "Secret",
-        "metadata": {"name": "c"},
-        "data": {"k": "v"},
-    }
-    assert mask_secrets([config_map, crd_secret]) == (config_map, crd_secret)
+    assert mask_secrets([config_map]) == (config_map,)
+    # A custom kind that happens to be named Secret is masked all the same: showing a value is never undone.
+    crd_secret = {"apiVersion": "example.com/v1", "kind": "Secret", "metadata": {"name": "c"}, "data": {"k": "v"}}
+    (masked,) = mask_secrets([crd_secret])
+    assert masked["data"] == {"k": "++++++++"}
 
 
 def test_string_data_and_malformed_data_are_masked_too():
@@ -134,3 +134,37 @@ def test_an_empty_value_and_null_are_the_same_secret_value():
     assert diff.changes == ()
     assert diff.live is not None
     assert diff.live["data"] == {"token": "+" * 8, "password": "+" * 8}
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"apiVersion": "v1", "kind": "secret", "metadata": {"name": "typo"}, "data": {"password": "aHVudGVyMg=="}},
+        {"apiVersion": "v1", "kind": "SECRET", "metadata": {"name": "shout"}, "stringData": {"password": "hunter2"}},
+        {
+            "apiVersion": "example.com/v1",
+            "kind": "Credentials",
+            "metadata": {"name": "shaped-like-one"},
+            "type": "kubernetes.io/basic-auth",
+            "stringData": {"password": "hunter2"},
+        },
+        {
+            "apiVersion": "v9",
+            "kind": "Whatever",
+            "metadata": {"name": "x"},
+            "type": "Opaque",
+            "data": {"k": "aHVudGVyMg=="},
+        },
+    ],
+    ids=["lower-case-kind", "upper-case-kind", "secret-type-on-another-kind", "opaque-on-an-unknown-kind"],
+)
+def test_anything_that_may_be_a_secret_is_masked_in_every_output(obj):
+    diff = compare(obj, None)
+    text = diff.unified() + str(diff) + diff._repr_html_()
+    assert "hunter2" not in text
+    assert "aHVudGVyMg==" not in text
+
+
+def test_other_objects_with_data_are_shown():
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"greeting": "hello"}}
+    assert "hello" in compare(config, None).unified()

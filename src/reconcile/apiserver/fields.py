@@ -214,7 +214,7 @@ def _collect(value: object, names: FieldPath, path: _Path, sch: _Schema, out: se
         out.add(path)
 
 
-def _added(filled: object, given: object, names: FieldPath, path: _Path, sch: _Schema, out: set[_Path]) -> None:
+def _added(filled: object, given: object, names: FieldPath, path: _Path, *, sch: _Schema, out: set[_Path]) -> None:
     """The paths of fields ``filled`` has and ``given`` (the same object before list keys were filled) lacks."""
     if isinstance(filled, dict) and isinstance(given, dict):
         for name, child in filled.items():
@@ -222,12 +222,12 @@ def _added(filled: object, given: object, names: FieldPath, path: _Path, sch: _S
             if name not in given:
                 out.add(where)
             else:
-                _added(child, given[name], (*names, str(name)), where, sch, out)
+                _added(child, given[name], (*names, str(name)), where, sch=sch, out=out)
     elif isinstance(filled, list) and isinstance(given, list) and len(filled) == len(given):
         list_type = sch.list_type(names)
         if list_type.kind == "map":
             for item, before in zip(filled, given, strict=True):
-                _added(item, before, names, (*path, _item_element(item, list_type)), sch, out)
+                _added(item, before, names, (*path, _item_element(item, list_type)), sch=sch, out=out)
 
 
 def applied_field_set(
@@ -240,7 +240,7 @@ def applied_field_set(
     """
     sch = _Schema(group_kind, overrides)
     added: set[_Path] = set()
-    _added(filled, given, (), (), sch, added)
+    _added(filled, given, (), (), sch=sch, out=added)
     paths = _field_paths(filled, sch)
     if added:
         paths = {path for path in paths if not any(path[: len(extra)] == extra for extra in added)}

@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 
 from reconcile.errors import ClusterError, ConflictError, InvalidError, NotFoundError
-from reconcile.model import Manifest, ResourceKey
+from reconcile.model import Manifest, ResourceKey, holds_secret_values
 
 _TEXT_LIMIT = 300  # characters of a non-Status body kept in a message
 _SHORTEST_REDACTED = 3  # shorter Secret values are too common as substrings to blank out meaningfully
@@ -131,8 +131,11 @@ def retry_after(headers: Mapping[str, str] | None) -> float | None:
 
 
 def secret_values(obj: Manifest) -> tuple[str, ...]:
-    """The values of a core Secret's ``data`` (encoded and decoded) and ``stringData``, to keep out of messages."""
-    if obj.get("kind") != "Secret" or str(obj.get("apiVersion") or "").count("/"):
+    """The values of a Secret's ``data`` (encoded and decoded) and ``stringData``, to keep out of messages.
+
+    Any object :func:`~reconcile.model.holds_secret_values` says is one (``kind: secret`` too).
+    """
+    if not holds_secret_values(obj):
         return ()
     values: list[str] = []
     for field in ("data", "stringData"):

@@ -19,7 +19,7 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from reconcile.jsonvalues import deep_copy
-from reconcile.model import Manifest, ResourceKey
+from reconcile.model import Manifest, holds_secret_values
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 """The annotation where ``kubectl apply`` keeps the whole applied object."""
@@ -31,9 +31,11 @@ _SECTIONS = ("data", "stringData")
 
 
 def is_secret(obj: Manifest) -> bool:
-    """Whether ``obj`` is a core ``Secret``."""
-    key = ResourceKey.from_manifest(obj)
-    return key.group == "" and key.kind == "Secret"
+    """Whether ``obj``'s values are masked: a Secret in any spelling, or anything with a Secret's shape.
+
+    See :func:`reconcile.model.holds_secret_values`.
+    """
+    return holds_secret_values(obj)
 
 
 def mask_secrets(
