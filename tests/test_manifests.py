@@ -765,3 +765,27 @@ json_values = st.recursive(
 @given(st.dictionaries(st.text(max_size=10), json_values, max_size=5))
 def test_dump_then_load_gives_the_same_object(obj: dict[str, Any]) -> None:
     assert load_manifests(dump_yaml(obj), file="x.yaml") == [(obj, 1)]
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("deep.yaml", "data: " + "[" * 30_000 + "]" * 30_000 + "\n"),
+        ("deep.json", '{"data": ' + "[" * 50_000 + "]" * 50_000 + "}"),
+        ("hidden.yaml", "note: it's plain text\ndata: " + "{a: " * 30_000 + "1" + "}" * 30_000 + "\n"),
+    ],
+    ids=["yaml-flow", "json", "after-an-apostrophe"],
+)
+def test_nesting_that_would_crash_a_parser_is_refused_before_parsing(name: str, text: str) -> None:
+    # libyaml's composer overflows the C stack (the process dies) and json raises RecursionError past some
+    # thousands of levels: the file is refused, naming it, before either runs.
+    with pytest.raises(ManifestError, match=r"nested deeper than 200 levels") as caught:
+        load_manifests(text, file=name)
+    assert caught.value.file == name
+
+
+def test_brackets_inside_quoted_strings_and_comments_are_not_nesting() -> None:
+    text = "a: '" + "[" * 2000 + "'\nb: \"" + "{" * 2000 + '"\n# ' + "[" * 2000 + "\nc: [1, [2]]\n"
+    ((obj, _),) = load_manifests(text, file="quoted.yaml")
+    assert obj["c"] == [1, [2]]
+    assert obj["a"] == "[" * 2000

@@ -627,3 +627,29 @@ def test_delete_removes_what_the_app_owns_and_nothing_else(folder, cluster):
     assert cluster.get(SERVICE) is None
     assert cluster.get(CONFIGMAP) is not None
     assert cluster.get(rc.ResourceKey("", "ConfigMap", "default", "theirs")) is not None
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        ("deep.yaml", lambda path: path.write_text("data: " + "[" * 30_000 + "]" * 30_000 + "\n")),
+        ("deep.json", lambda path: path.write_text('{"data": ' + "[" * 50_000 + "]" * 50_000 + "}")),
+        ("loop.yaml", lambda path: (path.symlink_to("loop2.yaml"), (path.parent / "loop2.yaml").symlink_to(path.name))),
+    ],
+    ids=["deep-yaml", "deep-json", "symlink-loop"],
+)
+def test_a_hostile_repository_fails_the_pass_without_raising(tmp_path, name, make):
+    folder = tmp_path / "app"
+    folder.mkdir()
+    make(folder / name)
+    cluster = rc.MemoryCluster()
+    app = rc.Reconciler(
+        name="hostile",
+        source=rc.DirectorySource(folder),
+        renderer=rc.DirectoryRenderer(),
+        cluster=cluster,
+        policy=rc.SyncPolicy(automated=True),
+    )
+    result = app.reconcile()
+    assert isinstance(result.error, rc.ManifestError)
+    assert name in str(result.error)

@@ -358,9 +358,73 @@ def load_manifests(
     if size > max_bytes:
         raise ManifestError(f"file is {size} bytes, over the limit of {max_bytes}", file=file)
     text = _decode(data, file)
+    _check_flow_depth(text, file)
     if file.lower().endswith(".json"):
         return _load_json(text, file)
     return _load_yaml(text, file, max_nodes)
+
+
+_SCAN_DEPTH = 5 * MAX_DEPTH
+"""Flow nesting past this is refused before any parser runs: libyaml's C composer recurses once per level and
+overflows the process's stack at some tens of thousands (it kills the host), and so would Python's JSON decoder
+raise RecursionError. Between MAX_DEPTH and this, the parsers' own depth check answers."""
+
+
+_SCAN_STOPS = re.compile(r"""[\[\]{}"'#\n]""")
+# A quote opens a quoted scalar (YAML) or a string (JSON) only where a value or key may start.
+_QUOTE_AFTER = frozenset(":-[{,?\n")
+
+
+def _check_flow_depth(text: str, file: str) -> None:
+    """Refuse text whose ``[``/``{`` nesting goes past :data:`_SCAN_DEPTH`, in one pass and without recursion.
+
+    Quoted strings and comments are skipped as the parsers read them: a quote opens one only where a scalar may
+    start, so an apostrophe inside plain text hides nothing. A bracket inside a plain scalar may count, which only
+    matters for text with hundreds of them unclosed, far past any manifest's nesting. Text with fewer brackets
+    than the limit cannot break it and is not scanned.
+    """
+    if text.count("[") + text.count("{") <= _SCAN_DEPTH:
+        return
+    depth, line, index = 0, 1, 0
+    while (found := _SCAN_STOPS.search(text, index)) is not None:
+        char, index = found.group(), found.end()
+        if char == "\n":
+            line += 1
+        elif char == "#" and (found.start() == 0 or text[found.start() - 1] in " \t\n"):
+            end = text.find("\n", index)
+            index = len(text) if end < 0 else end
+        elif char in "\"'" and _opens_scalar(text, found.start()):
+            index, line = _after_quote(text, index, char, line)
+        elif char in "[{":
+            depth += 1
+            if depth > _SCAN_DEPTH:
+                raise ManifestError(f"nested deeper than {MAX_DEPTH} levels", file=file, line=line)
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+
+
+def _opens_scalar(text: str, position: int) -> bool:
+    """Whether a quote at ``position`` stands where a scalar may start (after ``:``, ``-``, ``[``... or a newline)."""
+    back = position - 1
+    while back >= 0 and text[back] in " \t":
+        back -= 1
+    return back < 0 or text[back] in _QUOTE_AFTER
+
+
+def _after_quote(text: str, index: int, quote: str, line: int) -> tuple[int, int]:
+    """Where a quoted string opened just before ``index`` ends, and the line there (unterminated: the end)."""
+    position = index
+    while (end := text.find(quote, position)) >= 0:
+        if quote == "'" and text.startswith("''", end):
+            position = end + 2  # YAML's escaped single quote
+            continue
+        backslashes = 0
+        while quote == '"' and end - backslashes - 1 >= index and text[end - backslashes - 1] == "\\":
+            backslashes += 1
+        if backslashes % 2 == 0:
+            return end + 1, line + text.count("\n", index, end)
+        position = end + 1
+    return len(text), line + text.count("\n", index)
 
 
 def _decode(data: str | bytes, file: str) -> str:
@@ -411,6 +475,7 @@ def load_value(data: str | bytes, *, file: str, max_nodes: int = MAX_NODES) -> A
         ManifestError: The text is not valid YAML, holds more than one document, or breaks a limit; names ``file``.
     """
     text = _decode(data, file)
+    _check_flow_depth(text, file)
 
     def values(*, pure: bool) -> list[Any]:
         try:
@@ -563,6 +628,8 @@ def _load_json(text: str, file: str) -> list[tuple[Manifest, int]]:
         value = decoder.decode(text)
     except json.JSONDecodeError as exc:
         raise ManifestError(f"invalid JSON: {exc.msg}", file=file, line=exc.lineno) from None
+    except RecursionError:
+        raise ManifestError(f"nested deeper than {MAX_DEPTH} levels", file=file) from None
     except _JSONProblemError:
         message, line = _json_problem(text)
         raise ManifestError(message, file=file, line=line) from None

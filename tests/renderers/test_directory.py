@@ -369,3 +369,19 @@ def test_a_folder_over_the_total_size_limit_is_refused_before_parsing(repo: Path
 def test_the_fingerprint_follows_the_settings() -> None:
     assert DirectoryRenderer().fingerprint() == DirectoryRenderer().fingerprint()
     assert DirectoryRenderer(recurse=True).fingerprint() != DirectoryRenderer().fingerprint()
+
+
+def test_a_symlink_loop_is_a_manifest_error_naming_the_file(repo: Path) -> None:
+    (repo / "app").mkdir(exist_ok=True)
+    (repo / "app/a.yaml").symlink_to("b.yaml")
+    (repo / "app/b.yaml").symlink_to("a.yaml")
+    error = render_error(repo, ManifestError)
+    assert str(error) == "app/a.yaml: symlink loop: the link never reaches a file or folder"
+
+
+def test_a_folder_with_more_files_than_the_limit_is_refused_before_reading(repo: Path) -> None:
+    for index in range(6):
+        write(repo / f"app/cm-{index}.yaml", cm(f"cm-{index}"))
+    assert len(render(repo, max_files=6)) == 6
+    error = render_error(repo, max_files=5)
+    assert str(error) == "the application has more than 5 files to read (max_files)"

@@ -7,6 +7,7 @@ error, so a repository cannot make the renderer read the host's files.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import json
 import os
@@ -102,6 +103,8 @@ class DirectoryRenderer:
         max_nodes: How many nodes YAML aliases may add to one document (see :func:`load_manifests`).
         max_total_bytes: The whole folder's files together may hold no more than this (a repository that
             would exhaust memory is refused before anything is parsed).
+        max_files: How many files a render may read; a folder with more is refused while it is walked, before
+            any is read (a hostile repository of 100,000 files would take minutes).
     """
 
     recurse: bool = False
@@ -110,6 +113,7 @@ class DirectoryRenderer:
     max_file_bytes: int = MAX_FILE_BYTES
     max_nodes: int = MAX_NODES
     max_total_bytes: int = 16 * MAX_FILE_BYTES
+    max_files: int = 10_000
 
     def fingerprint(self) -> str:
         """Everything the output depends on besides the files: this renderer's settings."""
@@ -151,6 +155,7 @@ class DirectoryRenderer:
             exclude=parse_patterns(self.exclude),
             recurse=self.recurse,
             prefix="" if app_path == "." else app_path + "/",
+            max_files=self.max_files,
         )
         walker.walk(str(snapshot.directory), "", {app})
         return walker.found
@@ -184,6 +189,7 @@ class _Walker:
     exclude: tuple[str, ...]
     recurse: bool
     prefix: str
+    max_files: int
     found: list[tuple[str, str]] = attrs.field(factory=list)
 
     def walk(self, directory: str, relative: str, visited: set[str]) -> None:
@@ -196,6 +202,8 @@ class _Walker:
             name = self.prefix + path
             if entry.is_symlink() and not _inside(os.path.realpath(entry.path), self.root):
                 raise PathEscapeError(f"symlink {name!r} points outside the repository", path=name)
+            if entry.is_symlink() and _loops(entry.path):
+                raise ManifestError("symlink loop: the link never reaches a file or folder", file=name)
             if entry.is_dir():
                 real = os.path.realpath(entry.path)
                 # A folder reached twice through symlinks is read once: this also breaks cycles.
@@ -204,9 +212,20 @@ class _Walker:
                     self.walk(entry.path, path + "/", visited)
             elif _matches(self.include, path) and not _matches(self.exclude, path):
                 if entry.is_file():
+                    if len(self.found) >= self.max_files:
+                        raise RenderError(f"the application has more than {self.max_files} files to read (max_files)")
                     self.found.append((entry.path, name))
                 elif entry.is_symlink():
                     raise RenderError(f"symlink {name!r} points to nothing")
+
+
+def _loops(path: str) -> bool:
+    """Whether following the symlink at ``path`` never ends (``a -> b -> a``)."""
+    try:
+        Path(path).stat()
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
 
 
 def _read(path: str, name: str, max_bytes: int) -> bytes:
