@@ -169,7 +169,7 @@ def test_label_selectors_are_atomic_maps() -> None:
     assert schema.is_atomic_map(WIDGET, ("spec", "selector"), {("spec", "selector"): ATOMIC})
 
 
-def test_overrides_from_openapi() -> None:
+def test_list_types_of_a_crd_schema() -> None:
     openapi = {
         "type": "object",
         "properties": {
@@ -194,7 +194,7 @@ def test_overrides_from_openapi() -> None:
             }
         },
     }
-    assert schema.overrides_from_openapi(openapi) == {
+    assert schema.list_types(openapi) == {
         ("spec", "items"): ListType.keyed("id", "zone"),
         ("spec", "items", "tags"): SET,
         ("spec", "args"): ATOMIC,

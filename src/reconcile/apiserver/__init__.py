@@ -28,7 +28,6 @@ from reconcile.apiserver._builtin import (
     is_builtin_group,
     list_type,
     omit_empty_metadata,
-    overrides_from_openapi,
     pod_spec_path,
 )
 from reconcile.apiserver._defaults import INITIAL_STATUS, apply_defaults, metadata_of, spec_of
@@ -77,7 +76,6 @@ __all__ = [
     "metadata_of",
     "newest_version",
     "omit_empty_metadata",
-    "overrides_from_openapi",
     "pod_spec_path",
     "resolve_version",
     "schema_problems",

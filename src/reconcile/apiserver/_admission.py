@@ -26,17 +26,17 @@ SERVICE_RANGE = ipaddress.ip_network("10.96.0.0/12")
 
 # Name rules and messages as the API server words them.
 _SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS1035 = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 _SUBDOMAIN_MESSAGE = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
     "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
     f"'{_SUBDOMAIN.pattern}')"
 )
-_LABEL_MESSAGE = (
+LABEL_MESSAGE = (
     "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
     f"and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
-    f"'{_LABEL.pattern}')"
+    f"'{LABEL.pattern}')"
 )
 _DNS1035_MESSAGE = (
     "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic "
@@ -65,8 +65,8 @@ def validate_name(info: Kind, key: ResourceKey) -> None:
         if name in (".", "..") or "/" in name or "%" in name:
             problem = "may not be '.' or '..' and may not contain '/' or '%'"
     elif info.group_kind == NAMESPACE:
-        if len(name) > 63 or not _LABEL.fullmatch(name):  # noqa: PLR2004
-            problem = _LABEL_MESSAGE
+        if len(name) > 63 or not LABEL.fullmatch(name):  # noqa: PLR2004
+            problem = LABEL_MESSAGE
     elif info.group_kind == SERVICE:
         if len(name) > 63 or not _DNS1035.fullmatch(name):  # noqa: PLR2004
             problem = _DNS1035_MESSAGE

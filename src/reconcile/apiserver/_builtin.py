@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from reconcile.apiserver._lists import ATOMIC, SET, FieldPath, ListType, SchemaOverrides, list_types
+from reconcile.apiserver._lists import ATOMIC, SET, FieldPath, ListType, SchemaOverrides
 from reconcile.apiserver._schema import APISchema
 from reconcile.model import GroupKind, Manifest, split_api_version
 
@@ -87,11 +87,6 @@ def is_atomic_map(group_kind: GroupKind, path: FieldPath, overrides: SchemaOverr
     if overrides is None and is_builtin_group(group_kind.group):
         overrides = builtin_lists(group_kind)
     return overrides is not None and path in overrides and overrides[path].kind == "atomic"
-
-
-def overrides_from_openapi(schema: Mapping[str, Any]) -> dict[FieldPath, ListType]:
-    """The list and map types a CRD version's ``openAPIV3Schema`` declares, ready for :func:`list_type`."""
-    return list_types(schema)
 
 
 def _with_protocol(ports: Any) -> Any:

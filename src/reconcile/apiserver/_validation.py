@@ -9,23 +9,17 @@ breaking none of them may still be one the server refuses for a reason not model
 from __future__ import annotations
 
 import json
-import re
 import zoneinfo
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
 
+from reconcile.apiserver._admission import LABEL, LABEL_MESSAGE
 from reconcile.apiserver._builtin import pod_spec_path
 from reconcile.apiserver._selectors import selects
 from reconcile.model import GroupKind
 
-_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-LABEL_MESSAGE = (
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
-    f"and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
-    f"'{_LABEL.pattern}')"
-)
 _CRON_MACROS = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"})
 _MAX_PORT = 65535
 _CRON_FIELDS = 5
@@ -80,7 +74,7 @@ def _containers(obj: Mapping[str, Any], group_kind: GroupKind) -> Iterator[Field
     for field in ("initContainers", "containers"):
         for index, container in enumerate(spec.get(field) or ()):
             name = container.get("name") if isinstance(container, Mapping) else None
-            if isinstance(name, str) and (len(name) > 63 or not _LABEL.fullmatch(name)):  # noqa: PLR2004
+            if isinstance(name, str) and (len(name) > 63 or not LABEL.fullmatch(name)):  # noqa: PLR2004
                 yield invalid(f"{where}.{field}[{index}].name", name, LABEL_MESSAGE)
 
 

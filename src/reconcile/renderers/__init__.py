@@ -1,5 +1,6 @@
 """Renderers: turn a snapshot's files into Kubernetes objects (plain manifests, Helm, Kustomize, Jsonnet)."""
 
+from reconcile.renderers._tools import Tool
 from reconcile.renderers.auto import AutoRenderer
 from reconcile.renderers.cache import CachingRenderer, RenderCache
 from reconcile.renderers.directory import DirectoryRenderer
@@ -15,4 +16,5 @@ __all__ = [
     "JsonnetRenderer",
     "KustomizeRenderer",
     "RenderCache",
+    "Tool",
 ]

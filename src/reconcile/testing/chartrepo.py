@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from reconcile.renderers._tools import Tool
+from reconcile.renderers import Tool
 from reconcile.testing._httpserver import LocalHTTPService, ServiceHandler
 
 __all__ = ["ChartRepositoryServer", "build_chart_repository", "write_chart"]
