@@ -745,3 +745,15 @@ def test_managed_namespace_metadata_labels_the_destination_namespace(repo, tmp_p
     assert metadata["annotations"]["owner"] == "platform"
     with pytest.raises(rc.ConfigurationError, match=r"spec\.syncPolicy\.managedNamespaceMetadata\.finalizers"):
         rc.Application.parse(text.replace("      labels: {team: grades}\n", "      finalizers: [x]\n"))
+
+
+def test_a_credential_in_a_repository_url_is_never_in_a_repr(tmp_path):
+    url = "https://ci:USERTOKEN1@charts.example.com/stable?access_token=QUERYTOKEN2"
+    manifest = app_dict(source={"repoURL": url, "chart": "web", "targetRevision": "1.0.0"})
+    app = rc.Application.parse(manifest)
+    reconciler = app.reconciler({"in-cluster": rc.MemoryCluster()}, cache_dir=tmp_path)
+    for text in (repr(app), repr(app.sources), repr(reconciler.source), reconciler.source.url):
+        assert "USERTOKEN1" not in text
+        assert "QUERYTOKEN2" not in text
+    assert "https://charts.example.com/stable?access_token=***" in repr(app)
+    assert app.sources[0].repo_url == url, "the manifest's own value is kept for use"

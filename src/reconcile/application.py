@@ -36,6 +36,7 @@ from reconcile.manifests import load_manifests
 from reconcile.model import Manifest
 from reconcile.protocols import Cluster, Renderer, Source
 from reconcile.reconciler import Reconciler, SyncPolicy
+from reconcile.redaction import redact_url
 from reconcile.renderers import AutoRenderer, DirectoryRenderer, HelmRenderer, JsonnetRenderer, KustomizeRenderer
 from reconcile.sources.directory import DirectorySource
 from reconcile.sources.git import GitSource
@@ -293,7 +294,7 @@ class ApplicationSource:
         plugin: ``plugin`` settings, kept for round trips (config management plugins are not supported).
     """
 
-    repo_url: str
+    repo_url: str = attrs.field(repr=redact_url)
     path: str | None = None
     chart: str | None = None
     target_revision: str | None = None

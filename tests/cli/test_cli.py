@@ -512,3 +512,36 @@ def test_delete_removes_the_apps_objects_with_a_dry_run_first(capsys, app_file, 
     assert code == 0, out
     assert cluster.get(CM_FIRST) is None
     assert cluster.get(CM_SECOND) is None
+
+
+# ------------------------------------------------------------------------------------------------
+# Credentials
+
+
+def test_no_output_path_prints_a_repository_credential(capsys, tmp_path, manifests, cluster):
+    apps = tmp_path / "apps"
+    apps.mkdir()
+    text = APP.format(name="creds", path="manifests", namespace="default").replace(
+        "https://git.example.com/creds.git", "http://ci:USERTOKEN1@127.0.0.1:9/apps.git?access_token=QUERYTOKEN2"
+    )
+    (apps / "creds.yaml").write_text(text)
+    secrets = ("USERTOKEN1", "QUERYTOKEN2")
+    printed = []
+    for output in ("table", "wide", "json", "yaml"):
+        code, out, err = run(
+            capsys, "app", "get", "-f", str(apps), "--local", str(manifests), "-o", output, cluster=cluster
+        )
+        assert code == 0, err
+        printed.append(out + err)
+        code, out, err = run(capsys, "app", "list", "-f", str(apps), "-o", output)
+        assert code == 0, err
+        printed.append(out + err)
+    # Fetching for real fails (nothing listens on port 9): the error, the result and the debug log name the URL.
+    code, out, err = run(capsys, "app", "get", "-f", str(apps), "-vv", "-o", "yaml", cluster=cluster)
+    assert "127.0.0.1:9" in out + err
+    assert "reconcile.pass.failed" in err
+    printed.append(out + err)
+    for text in printed:
+        for secret in secrets:
+            assert secret not in text
+    assert "http://127.0.0.1:9/apps.git?access_token=***" in printed[0]

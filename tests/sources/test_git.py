@@ -568,6 +568,20 @@ def test_wrong_credentials_in_the_url_are_redacted(cache: Path, auth_server: Git
         assert "%40pass" not in text
 
 
+def test_a_token_in_the_query_string_is_never_shown(cache: Path, auth_server: GitHTTPServer) -> None:
+    plain = auth_server.url_for("app.git")
+    for url in (f"{plain}?access_token=query-token-1", f"{plain}?password=query-token-1&ref=x"):
+        source = GitSource(url, "main", cache_dir=cache, password="given-token-2")
+        with structlog.testing.capture_logs() as logs, pytest.raises(SourceError) as info:
+            source.fetch()
+        shown = (repr(source), source.url, str(info.value), info.value.url, repr(logs))
+        for text in shown:
+            assert "query-token-1" not in text
+            assert "given-token-2" not in text
+        assert source.url.startswith(f"{plain}?")
+        assert "=***" in source.url
+
+
 def test_explicit_credentials_override_the_url(fx: Fixture, cache: Path, auth_server: GitHTTPServer) -> None:
     url = auth_server.url_for("app.git").replace("http://", "http://mallory:stale-token@")
 

@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import logging
 import sys
 import traceback
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import structlog
 
 from reconcile.cli.app import ERROR, Context, add_verbs
 from reconcile.errors import ReconcileError
+from reconcile.redaction import redact_text
 
 if TYPE_CHECKING:
     from reconcile.protocols import Cluster
@@ -55,8 +57,10 @@ def main(
     Returns:
         The exit code (see the module's documentation).
     """
-    out = stdout if stdout is not None else sys.stdout
-    err = stderr if stderr is not None else sys.stderr
+    # Every channel of the command goes through one guard: Application manifests are echoed as written, and a
+    # repoURL may carry a token (``https://ci:TOKEN@host/``, ``?access_token=``) that must never be printed.
+    out = cast("TextIO", _Redacting(stdout if stdout is not None else sys.stdout))
+    err = cast("TextIO", _Redacting(stderr if stderr is not None else sys.stderr))
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -64,7 +68,8 @@ def main(
         return exc.code if isinstance(exc.code, int) else ERROR
     with _logging(err, args.verbose):
         try:
-            code: int = args.handler(Context(args=args, out=out, err=err, cluster=cluster))
+            context = Context(args=args, out=out, err=err, cluster=cluster)
+            code: int = args.handler(context)
         except ReconcileError as exc:
             return _report(err, exc, verbose=args.verbose)
         except KeyboardInterrupt:
@@ -74,6 +79,29 @@ def main(
             return _report(err, exc, verbose=args.verbose, unexpected=True)
     out.flush()
     return code
+
+
+class _Redacting(io.TextIOBase):
+    """A text stream that writes through to another with credentials in URLs removed (see ``reconcile.redaction``).
+
+    Only URLs are redacted: the command prints YAML documents whose ``password:`` keys may be a ConfigMap's
+    ordinary data, shown by ``app diff`` on purpose (Secret values are masked by the differ itself).
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(redact_text(text, assignments=False))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        isatty = getattr(self._stream, "isatty", None)
+        return bool(isatty and isatty())
 
 
 def build_parser() -> argparse.ArgumentParser:

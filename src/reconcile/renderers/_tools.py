@@ -9,7 +9,6 @@ independent, so renders of different applications can run in parallel.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -20,6 +19,7 @@ from pathlib import Path
 import attrs
 
 from reconcile.errors import ConfigurationError, ToolError, ToolNotFoundError
+from reconcile.redaction import redact_text
 
 DEFAULT_TIMEOUT = 90.0
 """Seconds one tool run may take (Argo CD's repo-server default)."""
@@ -33,20 +33,6 @@ _INSTALL = {
     "kubectl": "install kubectl (it embeds kustomize) or pass KustomizeRenderer(kustomize=...)",
     "kustomize": "install kustomize 5 or kubectl, or pass KustomizeRenderer(kustomize=...)",
 }
-# user:password@ in URLs, and the values of flags and variables that commonly hold secrets.
-_CREDENTIALS = (
-    re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"),
-    re.compile(r"(?i)((?:password|passwd|token|secret|api[_-]?key)[=:]\s*)\S+"),
-)
-
-
-def mask_credentials(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with URL credentials, ``password=...``-style values and each of ``secrets`` replaced by ``***``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    text = _CREDENTIALS[0].sub("***", text)
-    return _CREDENTIALS[1].sub(lambda match: f"{match.group(1)}***", text)
 
 
 def string_map(value: Mapping[str, object] | None, what: str) -> dict[str, str] | None:
@@ -137,7 +123,7 @@ class Tool:
             )
             with process:
                 stdout, stderr, problem = _collect(process, timeout, max_output)
-        message = mask_credentials(stderr.decode(errors="replace"), hidden).strip()[-_STDERR_KEPT:]
+        message = redact_text(stderr.decode(errors="replace"), hidden).strip()[-_STDERR_KEPT:]
         command = f"{self.name} {args[0]}" if args else self.name
         if problem:
             raise ToolError(f"{command}: {problem}", tool=self.name, exit_code=None, stderr=message)

@@ -49,6 +49,7 @@ from reconcile.errors import (
     SourceError,
 )
 from reconcile.model import Revision, Snapshot
+from reconcile.redaction import query_secrets, redact_text, redact_url
 
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
@@ -122,7 +123,9 @@ def _parse_url(url: str) -> _Url:
     scheme = parts.scheme.lower()
     if scheme == "file":
         if parts.netloc not in ("", "localhost"):
-            raise ConfigurationError(f"file URLs must name a local path, not host {parts.netloc!r}: {url}")
+            raise ConfigurationError(
+                f"file URLs must name a local path, not host {parts.hostname!r}: {redact_url(url)}"
+            )
         local = os.path.normpath(unquote(parts.path))
         if not Path(local).is_absolute():
             raise ConfigurationError(f"file URL must hold an absolute path: {url}")
@@ -133,7 +136,7 @@ def _parse_url(url: str) -> _Url:
         )
     host = (parts.hostname or "").lower()
     if not host:
-        raise ConfigurationError(f"repository URL has no host: {_strip_userinfo(url)}")
+        raise ConfigurationError(f"repository URL has no host: {redact_url(url)}")
     hostport = f"[{host}]" if ":" in host else host
     if parts.port is not None:
         hostport = f"{hostport}:{parts.port}"
@@ -143,24 +146,17 @@ def _parse_url(url: str) -> _Url:
     key = urlunsplit((scheme, hostport, path.rstrip("/"), parts.query, ""))
     if scheme in ("http", "https"):
         clean = urlunsplit((scheme, hostport, path, parts.query, ""))
-        return _Url(remote=clean, display=clean, key=key, kind="http", username=username, password=password)
+        return _Url(remote=clean, display=redact_url(clean), key=key, kind="http", username=username, password=password)
     user = f"{quote(username, safe='')}@" if username else ""
     clean = urlunsplit((scheme, f"{user}{hostport}", path, parts.query, ""))
     return _Url(
         remote=clean,
-        display=clean,
+        display=redact_url(clean),
         key=key,
         kind="ssh" if scheme == "ssh" else "git",
         username=username,
         password=password,
     )
-
-
-def _strip_userinfo(url: str) -> str:
-    """``url`` without anything before ``@`` in its authority, for messages about malformed URLs."""
-    scheme, sep, rest = url.partition("://")
-    authority, slash, tail = rest.partition("/")
-    return f"{scheme}{sep}{authority.rpartition('@')[2]}{slash}{tail}"
 
 
 def _normalize_path(path: str) -> str:
@@ -260,7 +256,7 @@ class GitSource:
         self._lock_timeout = lock_timeout
         self._logger = logger
         # Messages never include credentials by construction; scrubbing every text we build is a second guard.
-        secrets = {self._password, self._url.password, ssh_passphrase}
+        secrets = {self._password, self._url.password, ssh_passphrase, *query_secrets(self._url.remote)}
         if self._url.kind == "http" and self._password is None:
             secrets.add(self._username)  # a token given as the user name (``https://<token>@host/...``)
         self._secrets = tuple(
@@ -545,9 +541,7 @@ class GitSource:
     # ------------------------------------------------------------------------------------------------ errors
 
     def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return redact_text(text, self._secrets)
 
     def _error(self, error: type[_E], message: str, *, retryable: bool | None = None) -> _E:
         exc = error(self._redact(message), url=self.url, revision=self.revision)

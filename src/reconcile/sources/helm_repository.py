@@ -50,6 +50,7 @@ from reconcile.errors import (
 )
 from reconcile.manifests import load_manifests
 from reconcile.model import Revision, Snapshot
+from reconcile.redaction import query_secrets, redact_text, redact_url
 from reconcile.sources.semver import Constraint, Version
 
 if TYPE_CHECKING:
@@ -184,7 +185,7 @@ class HelmRepositorySource:
         self._lock_timeout = lock_timeout
         self._logger = logger
         # Messages never include credentials by construction; scrubbing every text we build is a second guard.
-        secrets = {self._password, url_password}
+        secrets = {self._password, url_password, *query_secrets(self._base)}
         if self._password is None:
             secrets.add(self._username)  # a token given as the user name
         self._secrets = tuple(sorted((s for s in secrets if s and len(s) >= _MIN_SECRET), key=len, reverse=True))
@@ -222,7 +223,7 @@ class HelmRepositorySource:
         if entry.digest is not None and digest != entry.digest:
             raise self._error(
                 SourceError,
-                f"chart {self.chart} {entry.version} from {_display(archive_url)} has SHA-256 {digest}, but the "
+                f"chart {self.chart} {entry.version} from {redact_url(archive_url)} has SHA-256 {digest}, but the "
                 f"index of {self.url} says {entry.digest}; the archive was discarded",
             )
         if entry.digest is None:
@@ -302,7 +303,7 @@ class HelmRepositorySource:
             raise self._error(
                 SourceError,
                 f"chart {self.chart} {entry.version} in {self.url} has a URL that is not http(s): "
-                f"{_display(entry.urls[0])}",
+                f"{redact_url(entry.urls[0])}",
             )
         return url
 
@@ -310,7 +311,7 @@ class HelmRepositorySource:
 
     def _download(self, url: str, limit: int, *, what: str) -> bytes:
         """GET ``url`` whole, within the time and size limits; HTTP failures become typed errors."""
-        shown = _display(url)
+        shown = redact_url(url)
         request = urllib.request.Request(url, headers={"User-Agent": "reconcile"})  # noqa: S310 - http(s) only
         if self._sends_credentials(url):
             token = base64.b64encode(f"{self._username or ''}:{self._password or ''}".encode()).decode()
@@ -332,7 +333,7 @@ class HelmRepositorySource:
             raise self._error(RepositoryUnreachableError, f"cannot reach {shown} for {what}: {reason}") from None
 
     def _refusal(self, url: str, status: int, what: str) -> str:
-        shown = _display(url)
+        shown = redact_url(url)
         if self._sends_credentials(url):
             return f"{shown} refused the credentials for {what} (HTTP {status})"
         if self._username is None and self._password is None:
@@ -451,9 +452,7 @@ class HelmRepositorySource:
     # ---------------------------------------------------------------------------------------------- errors
 
     def _error(self, error: type[_E], message: str) -> _E:
-        for secret in self._secrets:
-            message = message.replace(secret, "***")
-        return error(message, url=self.url, revision=self.version)
+        return error(redact_text(message, self._secrets), url=self.url, revision=self.version)
 
 
 # ----------------------------------------------------------------------------------------------------- URLs
@@ -468,7 +467,7 @@ def _parse_url(url: str) -> tuple[str, str, str | None, str | None]:
     if scheme == "oci":
         raise ConfigurationError("OCI chart registries (oci://) are not supported; give an http(s) repository URL")
     if scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"a Helm repository URL must be http(s)://host/..., got {_display(url)!r}")
+        raise ConfigurationError(f"a Helm repository URL must be http(s)://host/..., got {redact_url(url)!r}")
     host = parts.hostname.lower()
     hostport = f"[{host}]" if ":" in host else host
     if parts.port is not None:
@@ -476,14 +475,7 @@ def _parse_url(url: str) -> tuple[str, str, str | None, str | None]:
     base = urlunsplit((scheme, hostport, parts.path.rstrip("/"), parts.query, ""))
     user = unquote(parts.username) if parts.username is not None else None
     password = unquote(parts.password) if parts.password is not None else None
-    return base, base, user, password
-
-
-def _display(url: str) -> str:
-    """``url`` without anything before ``@`` in its authority."""
-    scheme, sep, rest = url.partition("://")
-    authority, slash, tail = rest.partition("/")
-    return f"{scheme}{sep}{authority.rpartition('@')[2]}{slash}{tail}"
+    return base, redact_url(base), user, password
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
