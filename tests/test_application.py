@@ -701,26 +701,31 @@ def test_the_warning_points_at_the_callers_line():
 
 
 def test_applications_of_one_name_in_two_namespaces_never_prune_each_other(repo, tmp_path, on_path):
+    # argocd/grade-api-prod and team-b/grade-api-prod, both with automated prune, as written: no name= given.
     cluster = rc.MemoryCluster()
     texts = [
         SEED_VALUE_FILES.format(url=repo.url)
-        .replace("namespace: argocd", f"namespace: team-{team}")
+        .replace("namespace: argocd", f"namespace: {namespace}")
         .replace("namespace: grade-api-prod", f"namespace: grade-api-{team}")
-        for team in ("a", "b")
+        for team, namespace in (("a", "argocd"), ("b", "team-b"))
     ]
     apps = [rc.Application.parse(text) for text in texts]
-    assert [app.qualified_name for app in apps] == ["team-a_grade-api-prod", "team-b_grade-api-prod"]
-    reconcilers = [
-        app.reconciler({"in-cluster": cluster}, cache_dir=tmp_path / "cache", name=app.qualified_name) for app in apps
-    ]
+    assert [app.instance_name() for app in apps] == ["grade-api-prod", "team-b_grade-api-prod"]
+    assert [app.display_name() for app in apps] == ["grade-api-prod", "team-b/grade-api-prod"]
+    assert apps[0].instance_name("gitops") == "argocd_grade-api-prod"
+    reconcilers = [app.reconciler({"in-cluster": cluster}, cache_dir=tmp_path / "cache") for app in apps]
+    assert [r.name for r in reconcilers] == ["grade-api-prod", "team-b_grade-api-prod"]
 
     for reconciler in [*reconcilers, *reconcilers]:
         result = reconciler.reconcile()
         assert result.error is None, result
         assert not any(r.action is rc.SyncAction.PRUNE for r in result.resources), result
 
-    for team in ("a", "b"):
-        assert cluster.get(rc.ResourceKey("apps", "Deployment", f"grade-api-{team}", "grade-api-prod")) is not None
+    for team, owner in (("a", "grade-api-prod"), ("b", "team-b_grade-api-prod")):
+        live = cluster.get(rc.ResourceKey("apps", "Deployment", f"grade-api-{team}", "grade-api-prod"))
+        assert live is not None
+        tracking = live["metadata"]["annotations"]["reconcile.dev/tracking-id"]
+        assert tracking == f"{owner}:apps/Deployment:grade-api-{team}/grade-api-prod"
 
 
 def test_managed_namespace_metadata_labels_the_destination_namespace(repo, tmp_path, on_path):

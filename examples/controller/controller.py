@@ -294,8 +294,11 @@ class Controller:
         if known is not None and known[0] == digest:
             return known[1]
         app = rc.Application.parse({name: value for name, value in obj.items() if name != "operation"})
-        # Applications of one name in two namespaces are two applications: track objects by the qualified name.
-        reconciler = app.reconciler(clusters={"in-cluster": self.cluster}, cache_dir=cache_dir, name=app.qualified_name)
+        # Applications of one name in two namespaces are two applications: outside the control plane's namespace
+        # objects are tracked by ``<namespace>_<name>``, as Argo CD does.
+        reconciler = app.reconciler(
+            clusters={"in-cluster": self.cluster}, cache_dir=cache_dir, control_plane_namespace=self.namespace
+        )
         self._reconcilers[key] = (digest, reconciler)
         return reconciler
 

@@ -43,6 +43,7 @@ from reconcile.sources.git import GitSource
 from reconcile.sources.helm_repository import HelmRepositorySource
 from reconcile.sources.multi import MultiSource
 from reconcile.sync import RetryPolicy, SyncOptions
+from reconcile.tracking import CONTROL_PLANE_NAMESPACE, instance_name
 
 __all__ = ["Application", "ApplicationSource", "UnsupportedFieldWarning"]
 
@@ -530,7 +531,8 @@ class Application:
     :class:`~reconcile.reconciler.Reconciler`; :meth:`from_manifest` does both.
 
     Attributes:
-        name: ``metadata.name``; the Reconciler's name (it goes into the tracking annotation).
+        name: ``metadata.name``. The Reconciler tracks objects by :meth:`instance_name`, which is this name
+            in the control plane's namespace and ``<namespace>_<name>`` elsewhere.
         namespace: ``metadata.namespace``: the Application object's own namespace.
         project: ``spec.project`` (kept for round trips; projects' restrictions are not enforced).
         sources: ``spec.source`` or ``spec.sources``.
@@ -614,10 +616,19 @@ class Application:
 
     # --------------------------------------------------------------------------------------------- building
 
-    @property
-    def qualified_name(self) -> str:
-        """``<namespace>_<name>``: unique across namespaces, as Argo CD names Applications outside its own."""
-        return f"{self.namespace}_{self.name}"
+    def instance_name(self, control_plane_namespace: str = CONTROL_PLANE_NAMESPACE) -> str:
+        """The name this Application's objects are tracked and pruned by: Argo CD's instance name.
+
+        The bare name in the control plane's namespace, ``<namespace>_<name>`` in any other, so that two
+        Applications of one name in two namespaces never claim each other's objects.
+        """
+        return instance_name(self.name, self.namespace, control_plane_namespace)
+
+    def display_name(self, control_plane_namespace: str = CONTROL_PLANE_NAMESPACE) -> str:
+        """``name``, or ``namespace/name`` outside the control plane's namespace: how Argo CD's CLI shows it."""
+        if self.namespace == control_plane_namespace:
+            return self.name
+        return f"{self.namespace}/{self.name}"
 
     def reconciler(
         self,
@@ -627,6 +638,7 @@ class Application:
         local: str | os.PathLike[str] | None = None,
         revision: str | None = None,
         name: str | None = None,
+        control_plane_namespace: str = CONTROL_PLANE_NAMESPACE,
         **reconciler_options: Any,
     ) -> Reconciler:
         """A Reconciler for this application.
@@ -638,9 +650,11 @@ class Application:
                 default: the user cache folder.
             local: Render this folder instead of the rendering source (``argocd app diff --local``).
             revision: Use this revision instead of the rendering source's ``targetRevision``.
-            name: The name the Reconciler tracks and prunes objects by; default the Application's name. A host
-                that loads Applications from several namespaces passes :attr:`qualified_name`, so two
-                Applications of one name never claim each other's objects.
+            name: The name the Reconciler tracks and prunes objects by; default :meth:`instance_name`: the
+                Application's name in ``control_plane_namespace``, ``<namespace>_<name>`` in any other, as Argo CD
+                tracks Applications in any namespace.
+            control_plane_namespace: The namespace whose Applications are tracked by their bare name (Argo CD's
+                own namespace, ``argocd`` by default).
             reconciler_options: More :class:`~reconcile.reconciler.Reconciler` arguments (``diff_settings``,
                 ``health_checks``, ``logger``...); the ones the Application sets are refused.
 
@@ -654,7 +668,7 @@ class Application:
         cluster = self._cluster(clusters)
         source, renderer = self._build(cache_dir=cache_dir, local=local, revision=revision)
         return Reconciler(
-            name=name or self.name,
+            name=name or self.instance_name(control_plane_namespace),
             source=source,
             renderer=renderer,
             cluster=cluster,

@@ -12,6 +12,20 @@ from reconcile.jsonvalues import deep_copy
 from reconcile.model import Manifest, ResourceKey
 
 TRACKING_ANNOTATION = "reconcile.dev/tracking-id"
+CONTROL_PLANE_NAMESPACE = "argocd"
+"""The namespace Argo CD runs in by default: Applications there are tracked by their bare name."""
+
+
+def instance_name(name: str, namespace: str | None, control_plane_namespace: str = CONTROL_PLANE_NAMESPACE) -> str:
+    """The name an Application's objects are tracked by, as Argo CD forms it.
+
+    An Application in the control plane's own namespace (or in none) is tracked by its name; one elsewhere by
+    ``<namespace>_<name>``, so that ``argocd/web`` and ``team-b/web`` never claim, and prune, each other's
+    objects. ``_`` cannot occur in a Kubernetes name or namespace, so the result is unambiguous.
+    """
+    if not namespace or namespace == control_plane_namespace:
+        return name
+    return f"{namespace}_{name}"
 
 
 def tracking_id(app: str, key: ResourceKey) -> str:

@@ -545,3 +545,57 @@ def test_no_output_path_prints_a_repository_credential(capsys, tmp_path, manifes
         for secret in secrets:
             assert secret not in text
     assert "http://127.0.0.1:9/apps.git?access_token=***" in printed[0]
+
+
+# ------------------------------------------------------------------------------------------------
+# Applications of one name in two namespaces
+
+
+def test_one_name_in_two_namespaces_is_two_applications(capsys, tmp_path, cluster):
+    apps = tmp_path / "apps"
+    apps.mkdir()
+    for team in ("a", "b"):
+        folder = tmp_path / f"manifests-{team}"
+        folder.mkdir()
+        (folder / "cm.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{team}\n")
+        text = APP.format(name="web", path=f"manifests-{team}", namespace="default")
+        if team == "b":
+            text = text.replace("namespace: argocd", "namespace: team-b")
+        (apps / f"web-{team}.yaml").write_text(text + "  syncPolicy:\n    automated:\n      prune: true\n")
+
+    code, out, err = run(capsys, "app", "list", "-f", str(apps))
+    assert code == 0, err
+    assert [line.split()[0] for line in out.splitlines()[1:]] == ["web", "team-b/web"]
+    code, _, err = run(capsys, "app", "get", "-f", str(apps), "--app", "web", cluster=cluster)
+    assert (code, err) == (
+        2,
+        "error: 'web' names Applications in several namespaces (argocd/web, team-b/web): give --app NS/NAME\n",
+    )
+
+    for team, app in (("a", "argocd/web"), ("b", "team-b/web"), ("a", "argocd/web")):
+        folder = str(tmp_path / f"manifests-{team}")
+        code, out, err = run(
+            capsys, "app", "sync", "-f", str(apps), "--app", app, "--local", folder, "--prune", cluster=cluster
+        )
+        assert code == 0, out + err
+        assert "prune" not in out.lower(), out
+    a = cluster.get(ResourceKey("", "ConfigMap", "default", "cm-a"))
+    b = cluster.get(ResourceKey("", "ConfigMap", "default", "cm-b"))
+    assert a is not None
+    assert b is not None
+    assert b["metadata"]["annotations"]["reconcile.dev/tracking-id"] == "team-b_web:/ConfigMap:default/cm-b"
+    code, out, _ = run(
+        capsys,
+        "app",
+        "sync",
+        "-f",
+        str(apps),
+        "--app",
+        "team-b/web",
+        "-o",
+        "json",
+        "--local",
+        str(tmp_path / "manifests-b"),
+        cluster=cluster,
+    )
+    assert json.loads(out)["app"] == "team-b/web"

@@ -19,6 +19,7 @@ from reconcile.cluster.memory import MemoryCluster
 from reconcile.diff import Differ
 from reconcile.model import HealthStatus, OperationPhase, SyncStatus
 from reconcile.protocols import PropagationPolicy
+from reconcile.tracking import CONTROL_PLANE_NAMESPACE
 
 if TYPE_CHECKING:
     from reconcile.application import Application
@@ -55,6 +56,10 @@ class Context:
     def output(self) -> str:
         """The ``--output`` format."""
         return str(self.args.output)
+
+    def name_of(self, app: Application) -> str:
+        """The Application as the command shows it: ``name``, or ``namespace/name`` outside the control plane's."""
+        return app.display_name(self.args.control_plane_namespace)
 
     def warn(self, message: str) -> None:
         """Write ``warning: <message>`` to the error stream."""
@@ -109,7 +114,15 @@ def _common_options() -> argparse.ArgumentParser:
     parser.add_argument(
         "-f", "--file", required=True, type=Path, help="an Application manifest, or a folder of them", metavar="PATH"
     )
-    parser.add_argument("--app", help="the Application to use when the file or folder holds several")
+    parser.add_argument(
+        "--app", help="the Application to use when the file or folder holds several (NAME or NAMESPACE/NAME)"
+    )
+    parser.add_argument(
+        "--control-plane-namespace",
+        default=CONTROL_PLANE_NAMESPACE,
+        metavar="NAMESPACE",
+        help="Applications here are tracked by their name, others by NAMESPACE_NAME (default argocd)",
+    )
     parser.add_argument("-o", "--output", choices=output.FORMATS, default="table", help="output format")
     # -v is accepted after the verb too, where people type it; SUPPRESS keeps the count given before it.
     parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help="show details")
@@ -154,7 +167,7 @@ def diff(ctx: Context) -> int:
     with _reconciler(ctx) as (app, reconciler):
         found = reconciler.diff()
     if ctx.output in ("json", "yaml"):
-        ctx.out.write(output.structured(output.diff_document(app.name, found), ctx.output))
+        ctx.out.write(output.structured(output.diff_document(ctx.name_of(app), found), ctx.output))
     else:
         if ctx.output == "wide" and found.modified:
             ctx.out.write(output.diff_summary_table(found) + "\n")
@@ -180,11 +193,11 @@ def sync(ctx: Context) -> int:
         operation = reconciler.start_sync(dry_run=args.dry_run, prune=True if args.prune else None)
         if args.confirm_prune:
             operation.confirm_prune()
-        result = _drive(ctx, app.name, operation)
+        result = _drive(ctx, ctx.name_of(app), operation)
     if ctx.output in ("json", "yaml"):
-        ctx.out.write(output.structured(output.sync_document(app.name, result), ctx.output))
+        ctx.out.write(output.structured(output.sync_document(ctx.name_of(app), result), ctx.output))
     else:
-        ctx.out.write(output.sync_table(app.name, result, wide=ctx.output == "wide"))
+        ctx.out.write(output.sync_table(ctx.name_of(app), result, wide=ctx.output == "wide"))
     return OK if result.succeeded else FAILED
 
 
@@ -202,9 +215,9 @@ def delete(ctx: Context) -> int:
     with _reconciler(ctx) as (app, reconciler):
         result = reconciler.delete(dry_run=args.dry_run, propagation=propagation)
     if ctx.output in ("json", "yaml"):
-        ctx.out.write(output.structured(output.sync_document(app.name, result), ctx.output))
+        ctx.out.write(output.structured(output.sync_document(ctx.name_of(app), result), ctx.output))
     else:
-        ctx.out.write(output.sync_table(app.name, result, wide=ctx.output == "wide"))
+        ctx.out.write(output.sync_table(ctx.name_of(app), result, wide=ctx.output == "wide"))
     return OK if result.succeeded else FAILED
 
 
@@ -228,7 +241,7 @@ def wait(ctx: Context) -> int:
                 _write_status(ctx, app, result)
                 health = result.health.status if result.health is not None else HealthStatus.UNKNOWN
                 ctx.err.write(
-                    f"error: timed out after {args.timeout:g}s waiting for {app.name}: "
+                    f"error: timed out after {args.timeout:g}s waiting for {ctx.name_of(app)}: "
                     f"sync status {result.sync_status}, health {health}\n"
                 )
                 return FAILED
@@ -239,7 +252,7 @@ def list_apps(ctx: Context) -> int:
     """List the Applications found in the file or folder; needs no cluster."""
     applications = load_applications(ctx.args.file, ctx.warn)
     if ctx.args.app is not None:
-        applications = (pick(applications, ctx.args.app),)
+        applications = (pick(applications, ctx.args.app, ctx.args.control_plane_namespace),)
     manifests = [app.to_manifest() for app in applications]
     if ctx.output in ("json", "yaml"):
         document = {"apiVersion": "v1", "kind": "List", "items": manifests}
@@ -252,7 +265,8 @@ def list_apps(ctx: Context) -> int:
         destination = spec.get("destination") or {}
         server = str(destination.get("server") or destination.get("name") or "")
         automated = "Automated" if (spec.get("syncPolicy") or {}).get("automated") is not None else "Manual"
-        rows.append([app.name, app.destination_namespace or "", server, output.describe_source(spec), automated])
+        source = output.describe_source(spec)
+        rows.append([ctx.name_of(app), app.destination_namespace or "", server, source, automated])
     ctx.out.write(output.table(header, rows))
     return OK
 
@@ -265,10 +279,14 @@ def list_apps(ctx: Context) -> int:
 def _reconciler(ctx: Context) -> Iterator[tuple[Application, Reconciler]]:
     """The Application the command names and its Reconciler, on the command's cluster (closed on exit)."""
     args = ctx.args
-    app = pick(load_applications(args.file, ctx.warn), args.app)
+    app = pick(load_applications(args.file, ctx.warn), args.app, args.control_plane_namespace)
     with _cluster(ctx) as cluster:
         reconciler = app.reconciler(
-            cluster_map(app, cluster), cache_dir=args.cache_dir, local=args.local, revision=args.revision
+            cluster_map(app, cluster),
+            cache_dir=args.cache_dir,
+            local=args.local,
+            revision=args.revision,
+            control_plane_namespace=args.control_plane_namespace,
         )
         server_side = args.server_side if args.server_side is not None else not isinstance(cluster, MemoryCluster)
         if isinstance(reconciler.differ, Differ) and reconciler.differ.server_side != server_side:

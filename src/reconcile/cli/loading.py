@@ -60,17 +60,22 @@ def _holds_application(file: Path) -> bool:
     return any(obj.get("kind") == "Application" and "argoproj.io" in str(obj.get("apiVersion")) for obj, _ in documents)
 
 
-def pick(applications: Sequence[Application], name: str | None) -> Application:
-    """The Application named ``name``, or the only one.
+def pick(applications: Sequence[Application], name: str | None, control_plane_namespace: str) -> Application:
+    """The Application ``name`` names (``name`` or ``namespace/name``), or the only one.
 
     Raises:
-        ConfigurationError: No Application has that name, or several were found and none was named.
+        ConfigurationError: No Application has that name, a bare name matches Applications in several
+            namespaces, or several were found and none was named.
     """
-    names = [app.name for app in applications]
+    names = [app.display_name(control_plane_namespace) for app in applications]
     if name is not None:
-        for app in applications:
-            if app.name == name:
-                return app
+        namespace, slash, bare = name.rpartition("/")
+        matches = [app for app in applications if app.name == bare and (not slash or app.namespace == namespace)]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            found = ", ".join(f"{app.namespace}/{app.name}" for app in matches)
+            raise ConfigurationError(f"{name!r} names Applications in several namespaces ({found}): give --app NS/NAME")
         raise ConfigurationError(f"no Application named {name!r}; found: {', '.join(names)}")
     if len(applications) > 1:
         raise ConfigurationError(f"{len(applications)} Applications found ({', '.join(names)}); pick one with --app")
