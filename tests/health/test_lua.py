@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from reconcile.errors import ConfigurationError
-from reconcile.health import Health, LuaHealthChecks, assess
+from reconcile.health import Health, LuaHealthChecks, LuaScript, assess
 from reconcile.model import GroupKind, HealthStatus
 
 UNKNOWN = HealthStatus.UNKNOWN
@@ -151,6 +152,31 @@ def test_an_endless_loop_hits_the_time_limit() -> None:
 def test_a_script_cannot_swallow_the_time_limit() -> None:
     source = "while true do pcall(function() while true do end end) end"
     assert run(source, time_limit=0.1).message == "example.com/Widget: health script exceeded its time limit of 0.1s"
+
+
+def test_a_run_stuck_inside_the_pattern_matcher_is_stopped_from_outside() -> None:
+    # No count hook fires inside C's backtracking matcher: only the watchdog can stop this run.
+    stuck = "string.find(string.rep('a', 40), string.rep('.-', 40) .. 'b') return {status = 'Healthy'}"
+    checks = LuaHealthChecks.from_scripts(
+        {"example.com/Widget": stuck, "example.com/Gadget": ARGO_STYLE}, time_limit=0.2
+    )
+    started = time.monotonic()
+    result = assess(WIDGET, checks)
+    took = time.monotonic() - started
+    assert result == Health(UNKNOWN, "example.com/Widget: health script exceeded its time limit of 0.2s")
+    assert took < 2.0, took
+    # The killed worker is replaced: the next run, of this script set, works.
+    gadget = {**WIDGET, "kind": "Gadget"}
+    assert assess(gadget, checks) == Health(HealthStatus.HEALTHY, "items=3 first=10 true")
+    checks.close()
+    assert assess(gadget, checks) == Health(HealthStatus.HEALTHY, "items=3 first=10 true")
+    checks.close()
+
+
+def test_a_script_run_alone_has_a_sandbox_of_its_own() -> None:
+    script = LuaScript(source='return {status = "Degraded", message = obj.status.phase}', origin="widget")
+    assert script(WIDGET) == Health(HealthStatus.DEGRADED, "Ready")
+    script.sandbox.close()
 
 
 def test_memory_is_limited() -> None:

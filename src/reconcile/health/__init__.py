@@ -15,7 +15,7 @@ from __future__ import annotations
 from reconcile.health.assess import HOOK_FINALIZER, IGNORE_HEALTHCHECK, app_health, assess
 from reconcile.health.builtin import BuiltinHealthChecks
 from reconcile.health.custom import CustomHealthChecks
-from reconcile.health.lua import LuaHealthChecks, LuaScript
+from reconcile.health.lua import LuaHealthChecks, LuaSandbox, LuaScript
 from reconcile.health.pod import IGNORE_RESTART_POLICY
 from reconcile.health.status import ORDER, Health, HealthCheck, HealthChecks, is_worse, worst
 
@@ -30,6 +30,7 @@ __all__ = [
     "HealthCheck",
     "HealthChecks",
     "LuaHealthChecks",
+    "LuaSandbox",
     "LuaScript",
     "app_health",
     "assess",

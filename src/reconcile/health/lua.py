@@ -1,4 +1,4 @@
-"""Health checks written in Lua with Argo CD's contract, run in a sandbox. The ONLY lupa importer.
+"""Health checks written in Lua with Argo CD's contract, run in a sandbox in a worker process.
 
 A script sees the object as the global ``obj`` and returns a table ``{status = "...", message = "..."}``.
 The scripts Argo CD users already have work unchanged: the interpreter is Lua 5.1, the language of Argo CD's
@@ -6,19 +6,33 @@ interpreter, with ``string``, ``table``, ``math`` and ``os.time``/``os.date``/``
 outside the script is absent: no ``io``, ``require``, ``dofile``, ``loadfile``, ``load``/``loadstring``,
 ``string.dump``, ``debug``, ``coroutine``, ``os.execute``/``remove``/``rename``/``exit``/``getenv``/``tmpname``,
 and no way back into Python. Each run gets a fresh interpreter, a CPU time limit and a memory limit.
+
+Scripts run in a worker process (``_lua_sandbox``), one per :class:`LuaHealthChecks`, started on first use.
+Inside it the CPU limit is enforced by Lua's count hook; a run stuck inside a C function (the pattern matcher
+backtracking for ever), where no hook fires, is stopped by a watchdog here: past the limit plus a grace the
+worker is killed, the verdict is Unknown, and the next run starts a fresh worker.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import select
+import struct
+import subprocess
+import sys
+import threading
+import time
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
-from lupa import lua51  # type: ignore[import-untyped]  # lupa ships no type information
 
 from reconcile.errors import ConfigurationError
+from reconcile.health import _lua_sandbox
 from reconcile.health._patterns import PatternTable
 from reconcile.health.status import Health, HealthCheck
 from reconcile.model import GroupKind, HealthStatus, Manifest
@@ -27,69 +41,13 @@ SCRIPT_FILE = "health.lua"
 DEFAULT_TIME_LIMIT = 1.0  # seconds, as Argo CD allows
 DEFAULT_MAX_MEMORY = 64 * 1024 * 1024  # bytes per run, the object included
 
-_TIMEOUT = "reconcile: health script exceeded its time limit"
 _INVALID_STATUS = "Lua returned an invalid health status"
 _VALID = frozenset(status.value for status in HealthStatus)
-
-# Runs in a fresh interpreter before each script: keeps what the runner needs in locals, then hands the script an
-# environment holding only the allowed names. getfenv/setfenv are left out: getfenv(0) would reach the real globals.
-_SETUP = r"""
-local sethook, clock, byte = debug.sethook, os.clock, string.byte
-local loadstring, setfenv, pcall, error = loadstring, setfenv, pcall, error
-local timeout = ...
-string.dump = nil  -- the real table stays reachable through the string metatable
-python = nil
-local function copy(t) local c = {} for k, v in pairs(t) do c[k] = v end return c end
-local env = {}
-for _, name in ipairs({"assert", "error", "ipairs", "next", "pairs", "pcall", "select", "tonumber", "tostring",
-                       "type", "unpack", "xpcall", "rawequal", "rawget", "rawset", "setmetatable", "getmetatable",
-                       "_VERSION"}) do
-  env[name] = _G[name]
-end
-env.string, env.table, env.math = copy(string), copy(table), copy(math)
-env.os = {time = os.time, date = os.date, clock = os.clock}
-env._G = env
-return function(source, chunkname, obj, limit)
-  if byte(source, 1) == 27 then error("precompiled Lua chunks are not allowed", 0) end
-  local fn, err = loadstring(source, "=" .. chunkname)
-  if not fn then error(err, 0) end
-  env.obj = obj
-  setfenv(fn, env)
-  local deadline = clock() + limit
-  local function hook()
-    if clock() > deadline then
-      sethook(hook, "", 1)  -- from now on every instruction fails, so a pcall in the script cannot swallow it
-      error(timeout, 0)
-    end
-  end
-  sethook(hook, "", 1000)
-  local ok, result = pcall(fn)
-  sethook()
-  if not ok then error(result, 0) end
-  return result
-end
-"""
-
-_CHECK_SYNTAX = r"""
-local source, chunkname = ...
-if string.byte(source, 1) == 27 then return "precompiled Lua chunks are not allowed" end
-local fn, err = loadstring(source, "=" .. chunkname)
-return err
-"""
-
-
-def _deny_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
-    raise AttributeError("access to Python objects is not allowed")
-
-
-def _runtime(max_memory: int) -> Any:
-    return lua51.LuaRuntime(
-        register_eval=False,
-        register_builtins=False,
-        unpack_returned_tuples=False,
-        max_memory=max_memory,
-        attribute_filter=_deny_attributes,
-    )
+_FRAME = struct.Struct(">I")
+_WORKER = Path(_lua_sandbox.__file__)
+# The watchdog's clock is the wall clock; the script's limit is CPU time. A run is stopped from outside once it
+# has taken its limit and half as much again, plus a quarter second for the worker's own work.
+_GRACE_FACTOR, _GRACE = 1.5, 0.25
 
 
 def _plain(value: Any) -> Any:
@@ -105,62 +63,147 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+class _WorkerStoppedError(Exception):
+    """The worker died, or was killed by the watchdog (``overstayed``)."""
+
+    def __init__(self, overstayed: bool, detail: str = "") -> None:
+        super().__init__(detail)
+        self.overstayed = overstayed
+
+
+class LuaSandbox:
+    """The worker process scripts run in, and the watchdog that stops it; shared by the scripts of one set.
+
+    Thread-safe: runs are taken one at a time. The worker starts on the first run, again after it was killed,
+    and in a forked child (which must not share its parent's pipes). :meth:`close` stops it; so does garbage
+    collection of the sandbox and the end of the host process (the worker exits when its input closes).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._owner = 0
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+
+    def run(self, request: Mapping[str, Any], wall_limit: float) -> dict[str, Any]:
+        """Send one request; the worker's answer, or raise :class:`_WorkerStoppedError` past ``wall_limit`` seconds."""
+        data = json.dumps(request).encode()
+        with self._lock:
+            process = self._ensure()
+            assert process.stdin is not None  # noqa: S101 - started with pipes
+            assert process.stdout is not None  # noqa: S101
+            try:
+                process.stdin.write(_FRAME.pack(len(data)) + data)
+                process.stdin.flush()
+                deadline = time.monotonic() + wall_limit
+                header = self._read(process.stdout.fileno(), _FRAME.size, deadline)
+                answer = self._read(process.stdout.fileno(), _FRAME.unpack(header)[0], deadline)
+            except _WorkerStoppedError:
+                self._stop()
+                raise
+            except OSError as exc:
+                self._stop()
+                raise _WorkerStoppedError(overstayed=False, detail=str(exc)) from exc
+        result: dict[str, Any] = json.loads(answer)
+        return result
+
+    def close(self) -> None:
+        """Stop the worker, if one runs."""
+        with self._lock:
+            self._stop()
+
+    def _ensure(self) -> subprocess.Popen[bytes]:
+        if self._process is not None and (self._owner != os.getpid() or self._process.poll() is not None):
+            self._stop()
+        if self._process is None:
+            # -P: the worker's folder is not put on sys.path (its neighbours are not meant to be top-level modules).
+            self._process = subprocess.Popen(
+                [sys.executable, "-P", str(_WORKER)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+            self._owner = os.getpid()
+            self._finalizer = weakref.finalize(self, _kill, self._process)
+        return self._process
+
+    def _read(self, fd: int, size: int, deadline: float) -> bytes:
+        chunks = []
+        while size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                raise _WorkerStoppedError(overstayed=True)
+            chunk = os.read(fd, size)
+            if not chunk:
+                code = self._process.wait() if self._process is not None else None
+                raise _WorkerStoppedError(overstayed=False, detail=f"exit code {code}")
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+
+    def _stop(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer()  # kills and reaps the worker once
+        self._process = None
+        self._finalizer = None
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+    for stream in (process.stdin, process.stdout):
+        if stream is not None:
+            stream.close()
+
+
 @attrs.frozen
 class LuaScript:
-    """One compiled-on-demand health script; calling it assesses an object.
+    """One health script; calling it assesses an object in the sandbox.
 
     Attributes:
         source: The Lua source.
         origin: Where it came from (a file path or a ``group/Kind`` key), for messages.
         time_limit: CPU seconds one run may take.
         max_memory: Bytes one run may allocate, the object included.
+        sandbox: The worker the script runs in (a :class:`LuaHealthChecks` shares one among its scripts).
     """
 
     source: str = attrs.field(repr=False)
     origin: str
     time_limit: float = DEFAULT_TIME_LIMIT
     max_memory: int = DEFAULT_MAX_MEMORY
+    sandbox: LuaSandbox = attrs.field(factory=LuaSandbox, eq=False, repr=False)
 
     def __call__(self, obj: Manifest) -> Health:
         """Run the script on ``obj``: its verdict, or Unknown with the reason when it fails or misbehaves."""
-        runtime = _runtime(self.max_memory)
+        request = {
+            "source": self.source,
+            "origin": self.origin,
+            "obj": _plain(obj),
+            "time_limit": self.time_limit,
+            "max_memory": self.max_memory,
+        }
         try:
-            runner = runtime.execute(_SETUP, _TIMEOUT)
-            table = runtime.table_from(_plain(obj), recursive=True)
-            result = runner(self.source, self.origin, table, self.time_limit)
-            return _verdict(result)
-        except lua51.LuaMemoryError:
+            answer = self.sandbox.run(request, self.time_limit * _GRACE_FACTOR + _GRACE)
+        except _WorkerStoppedError as stopped:
+            answer = (
+                {"timeout": True}
+                if stopped.overstayed
+                else {"unknown": f"{self.origin}: the Lua worker stopped ({stopped})"}
+            )
+        if answer.get("timeout"):
+            return Health(
+                HealthStatus.UNKNOWN, f"{self.origin}: health script exceeded its time limit of {self.time_limit:g}s"
+            )
+        if answer.get("memory"):
             return Health(HealthStatus.UNKNOWN, f"{self.origin}: health script exceeded its memory limit")
-        except lua51.LuaError as exc:
-            # lupa appends the runner's stack traceback, which names our sandbox code rather than the script.
-            message = str(exc).split("\nstack traceback:", 1)[0]
-            if _TIMEOUT in message:
-                message = f"{self.origin}: health script exceeded its time limit of {self.time_limit:g}s"
-            return Health(HealthStatus.UNKNOWN, message)
-
-
-def _verdict(result: Any) -> Health:
-    kind = lua51.lua_type(result)
-    if kind != "table":
-        return Health(HealthStatus.UNKNOWN, f"expect table output from Lua script, not {kind or _lua_name(result)}")
-    status, message = result["status"], result["message"]
-    if not isinstance(status, str) or status not in _VALID:
-        return Health(HealthStatus.UNKNOWN, _INVALID_STATUS)
-    if message is None:
-        message = ""
-    elif isinstance(message, bool) or not isinstance(message, str | int | float):
-        return Health(HealthStatus.UNKNOWN, "Lua returned a health message that is not a string")
-    elif not isinstance(message, str):
-        message = f"{message:g}" if isinstance(message, float) else str(message)
-    return Health(HealthStatus(status), message)
-
-
-def _lua_name(value: Any) -> str:
-    if value is None:
-        return "nil"
-    if isinstance(value, bool):
-        return "boolean"
-    return "number" if isinstance(value, int | float) else "string"
+        if "unknown" in answer:
+            return Health(HealthStatus.UNKNOWN, str(answer["unknown"]))
+        status = answer.get("status")
+        if status not in _VALID:
+            return Health(HealthStatus.UNKNOWN, _INVALID_STATUS)
+        return Health(HealthStatus(status), str(answer.get("message", "")))
 
 
 class LuaHealthChecks:
@@ -176,6 +219,7 @@ class LuaHealthChecks:
         self.time_limit = time_limit
         self.max_memory = max_memory
         self._table: PatternTable[LuaScript] = PatternTable()
+        self._sandbox = LuaSandbox()
 
     @classmethod
     def from_scripts(
@@ -241,19 +285,25 @@ class LuaHealthChecks:
             ConfigurationError: The script does not compile or is precompiled bytecode (``origin`` is named).
         """
         origin = origin or (f"{group}/{kind}" if group else kind)
-        runtime = _runtime(self.max_memory)
-        try:
-            problem = runtime.execute(_CHECK_SYNTAX, source, origin)
-        except lua51.LuaError as exc:
-            problem = str(exc)
+        problem = _lua_sandbox.check_syntax(source, origin, self.max_memory)
         if problem is not None:
             raise ConfigurationError(f"{origin}: invalid Lua health script: {problem}")
-        script = LuaScript(source=source, origin=origin, time_limit=self.time_limit, max_memory=self.max_memory)
+        script = LuaScript(
+            source=source,
+            origin=origin,
+            time_limit=self.time_limit,
+            max_memory=self.max_memory,
+            sandbox=self._sandbox,
+        )
         self._table.add(group, kind, script)
 
     def find(self, group_kind: GroupKind) -> HealthCheck | None:
         """The most specific script for ``group_kind``, or ``None``."""
         return self._table.find(group_kind)
+
+    def close(self) -> None:
+        """Stop the worker process the scripts run in (the next run starts another)."""
+        self._sandbox.close()
 
     def patterns(self) -> tuple[tuple[str, str], ...]:
         """The ``(group, kind)`` patterns that have a script, in load order."""
