@@ -268,13 +268,15 @@ def test_directory_jsonnet_settings_map_to_the_jsonnet_renderer():
         "libs": ["vendor"],
     }
     renderer = renderer_of(with_source(directory={"recurse": True, "jsonnet": jsonnet}))
-    assert renderer == rc.JsonnetRenderer(
-        ext_vars={"env": "prod"},
-        ext_code={"replicas": "3"},
-        tlas={"tier": "api"},
-        tla_code={"debug": "false"},
-        libs=("vendor",),
+    assert renderer == rc.DirectoryRenderer(
         recurse=True,
+        jsonnet=rc.JsonnetRenderer(
+            ext_vars={"env": "prod"},
+            ext_code={"replicas": "3"},
+            tlas={"tier": "api"},
+            tla_code={"debug": "false"},
+            libs=("vendor",),
+        ),
     )
 
 
@@ -762,3 +764,28 @@ def test_a_credential_in_a_repository_url_is_never_in_a_repr(tmp_path):
         assert "QUERYTOKEN2" not in text
     assert "https://charts.example.com/stable?access_token=***" in repr(app)
     assert app.sources[0].repo_url == url, "the manifest's own value is kept for use"
+
+
+@pytest.mark.parametrize(
+    "directory", [None, {}, {"jsonnet": {}}, {"jsonnet": {"extVars": [{"name": "x", "value": "1"}]}}]
+)
+def test_a_folder_of_jsonnet_is_evaluated_with_or_without_directory_settings(tmp_path, directory):
+    # Argo CD's jsonnet-guestbook: Synced/Healthy there with no settings, because it evaluates *.jsonnet.
+    repository = rc.LocalRepository.init(tmp_path / "repo.git")
+    example = Path(__file__).parent / "renderers" / "jsonnet-guestbook"
+    repository.commit({f"jsonnet-guestbook/{f.name}": f.read_text() for f in example.iterdir()}, "jsonnet guestbook")
+    source: dict[str, Any] = {"repoURL": repository.url, "path": "jsonnet-guestbook", "targetRevision": "main"}
+    if directory is not None:
+        source["directory"] = directory
+    cluster = rc.MemoryCluster()
+    manifest = app_dict(source=source, syncPolicy={"syncOptions": ["CreateNamespace=true"]})
+    reconciler = rc.Application.from_manifest(manifest, {"in-cluster": cluster}, cache_dir=tmp_path)
+    result = reconciler.reconcile()
+    assert result.error is None, result
+    assert sorted((r.key.kind, r.key.name) for r in result.resources) == [
+        ("Deployment", "jsonnet-guestbook-ui"),
+        ("Service", "jsonnet-guestbook-ui"),
+    ]
+    synced = reconciler.sync()
+    assert synced.succeeded, synced
+    assert cluster.get(rc.ResourceKey("apps", "Deployment", "web", "jsonnet-guestbook-ui")) is not None

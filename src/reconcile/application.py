@@ -250,8 +250,8 @@ def _kustomize_options(raw: Mapping[str, Any], path: str, warn: _Warn) -> dict[s
     }
 
 
-def _directory_options(raw: Mapping[str, Any], path: str, warn: _Warn) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """DirectoryRenderer arguments, and JsonnetRenderer arguments when ``jsonnet`` sets anything."""
+def _directory_options(raw: Mapping[str, Any], path: str, warn: _Warn) -> dict[str, Any]:
+    """DirectoryRenderer arguments, its Jsonnet renderer's included (``*.jsonnet`` files are evaluated always)."""
     _check_keys(raw, path, _DIRECTORY, warn)
     options: dict[str, Any] = {"recurse": _boolean(raw, "recurse", path)}
     include = _optional_string(raw, "include", path)
@@ -270,9 +270,8 @@ def _directory_options(raw: Mapping[str, Any], path: str, warn: _Warn) -> tuple[
             target = code if _boolean(item, "code", item_path) else plain
             variables[target][name] = _string(item.get("value", ""), f"{item_path}.value")
     libs = _strings(jsonnet, "libs", where)
-    if not (libs or any(variables.values())):
-        return options, None
-    return options, {**options, **variables, "libs": libs}
+    settings: dict[str, Any] = {name: values for name, values in variables.items() if values}
+    return {**options, "jsonnet": JsonnetRenderer(**settings, libs=libs)}
 
 
 # ------------------------------------------------------------------------------------------------- sources
@@ -360,8 +359,7 @@ class ApplicationSource:
         if self.kustomize is not None:
             return KustomizeRenderer(**_kustomize_options(self.kustomize, f"{path}.kustomize", quiet))
         if self.directory is not None:
-            plain, jsonnet = _directory_options(self.directory, f"{path}.directory", quiet)
-            return JsonnetRenderer(**jsonnet) if jsonnet is not None else DirectoryRenderer(**plain)
+            return DirectoryRenderer(**_directory_options(self.directory, f"{path}.directory", quiet))
         # No settings: the folder's files decide, and a chart renders as the app's release, as in Argo CD.
         return AutoRenderer(
             helm={"release_name": release_name, "namespace": namespace or None, "value_sources": value_sources}

@@ -49,10 +49,10 @@ def test_each_folder_renders_with_the_tool_its_files_call_for(tmp_path, tools):
     assert _render(renderer, tmp_path, "chart") == ("HelmRenderer", ["helm"])
     assert _render(renderer, tmp_path, "overlay") == ("KustomizeRenderer", ["kustomize"])
     assert _render(renderer, tmp_path, "plain") == ("DirectoryRenderer", ["plain"])
-    # Jsonnet is off by default, as in Argo CD: the folder is read as plain manifests (there are none).
-    assert _render(renderer, tmp_path, "jsonnet") == ("DirectoryRenderer", [])
-    with_jsonnet = rc.AutoRenderer(jsonnet={}, helm={"helm": tools["helm"]}, kustomize={"kustomize": tools["kubectl"]})
-    assert _render(with_jsonnet, tmp_path, "jsonnet") == ("JsonnetRenderer", ["jsonnet"])
+    # A folder of *.jsonnet files is a directory source, evaluated as in Argo CD (its pattern is yaml|yml|json|jsonnet).
+    assert _render(renderer, tmp_path, "jsonnet") == ("DirectoryRenderer", ["jsonnet"])
+    without = rc.AutoRenderer(directory=rc.DirectoryRenderer(jsonnet=None), helm={"helm": tools["helm"]})
+    assert _render(without, tmp_path, "jsonnet") == ("DirectoryRenderer", [])
 
 
 def test_options_reach_the_chosen_renderer_and_change_the_fingerprint(tmp_path, tools):

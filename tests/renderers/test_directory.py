@@ -113,6 +113,35 @@ def test_only_manifest_files_are_read_and_hidden_ones_are_skipped(repo: Path) ->
     assert names(render(repo, recurse=True)) == ["a"]
 
 
+GUESTBOOK = Path(__file__).with_name("jsonnet-guestbook")
+"""Argo CD's example application jsonnet-guestbook, as its repository holds it."""
+
+
+def test_jsonnet_files_are_evaluated_as_argo_cd_does(repo: Path) -> None:
+    # Argo CD's own example jsonnet-guestbook, which works there with no settings.
+    for file in GUESTBOOK.iterdir():
+        write(repo / "app" / file.name, file.read_text())
+    resources = render(repo)
+    assert [(r.key.kind, r.key.name) for r in resources] == [
+        ("Service", "jsonnet-guestbook-ui"),
+        ("Deployment", "jsonnet-guestbook-ui"),
+    ]
+    assert {str(r.source) for r in resources} == {"app/guestbook-ui.jsonnet"}
+    # Mixed with plain manifests, filtered by the same globs; jsonnet=None leaves them out.
+    write(repo / "app/extra.yaml", cm("extra"))
+    assert names(render(repo)) == ["extra", "jsonnet-guestbook-ui", "jsonnet-guestbook-ui"]
+    assert names(render(repo, include="*.yaml")) == ["extra"]
+    assert names(render(repo, exclude="*.jsonnet")) == ["extra"]
+    assert names(render(repo, jsonnet=None)) == ["extra"]
+
+
+def test_a_glob_never_makes_other_files_manifests(repo: Path) -> None:
+    write(repo / "app/a.yaml", cm("a"))
+    write(repo / "app/README.md", "# not yaml: [")
+    write(repo / "app/params.libsonnet", "{ oops")
+    assert names(render(repo, include="*")) == ["a"]
+
+
 def test_subfolders_are_read_only_when_recursing(repo: Path) -> None:
     write(repo / "app/a.yaml", cm("a"))
     write(repo / "app/sub/deeper/b.yaml", cm("b"))

@@ -1,7 +1,7 @@
 """Picking the renderer from the folder's files, as Argo CD's repo-server does.
 
 ``Chart.yaml`` means a Helm chart; ``kustomization.yaml``, ``kustomization.yml`` or ``Kustomization`` a Kustomize
-overlay; ``*.jsonnet`` files a Jsonnet application when Jsonnet is enabled; anything else plain manifests.
+overlay; anything else a directory source: plain manifests and ``*.jsonnet`` files, evaluated, as in Argo CD.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import attrs
 from reconcile.model import Capabilities, Resource, Snapshot
 from reconcile.renderers.directory import DirectoryRenderer
 from reconcile.renderers.helm import HelmRenderer
-from reconcile.renderers.jsonnet import JsonnetRenderer
 from reconcile.renderers.kustomize import KUSTOMIZATION_FILES, KustomizeRenderer
 
 
@@ -26,12 +25,6 @@ def _helm(value: HelmRenderer | Mapping[str, Any] | None) -> HelmRenderer:
 
 def _kustomize(value: KustomizeRenderer | Mapping[str, Any] | None) -> KustomizeRenderer:
     return value if isinstance(value, KustomizeRenderer) else KustomizeRenderer(**(value or {}))
-
-
-def _jsonnet(value: JsonnetRenderer | Mapping[str, Any] | None) -> JsonnetRenderer | None:
-    if value is None or isinstance(value, JsonnetRenderer):
-        return value
-    return JsonnetRenderer(**value)
 
 
 def _directory(value: DirectoryRenderer | Mapping[str, Any] | None) -> DirectoryRenderer:
@@ -48,25 +41,21 @@ class AutoRenderer:
     Attributes:
         helm: For a folder with ``Chart.yaml``.
         kustomize: For a folder with a kustomization file.
-        jsonnet: For a folder with ``*.jsonnet`` files; ``None`` (the default, as in Argo CD) reads such a
-            folder as plain manifests.
-        directory: For everything else.
+        directory: For everything else: YAML and JSON files read, ``*.jsonnet`` files evaluated (its
+            ``jsonnet`` renderer holds Jsonnet's variables and libraries).
     """
 
     helm: HelmRenderer = attrs.field(factory=HelmRenderer, converter=_helm)
     kustomize: KustomizeRenderer = attrs.field(factory=KustomizeRenderer, converter=_kustomize)
-    jsonnet: JsonnetRenderer | None = attrs.field(default=None, converter=_jsonnet)
     directory: DirectoryRenderer = attrs.field(factory=DirectoryRenderer, converter=_directory)
 
-    def choose(self, snapshot: Snapshot) -> HelmRenderer | KustomizeRenderer | JsonnetRenderer | DirectoryRenderer:
+    def choose(self, snapshot: Snapshot) -> HelmRenderer | KustomizeRenderer | DirectoryRenderer:
         """The renderer ``snapshot``'s folder calls for."""
         folder = Path(snapshot.directory)
         if (folder / "Chart.yaml").is_file():
             return self.helm
         if any((folder / name).is_file() for name in KUSTOMIZATION_FILES):
             return self.kustomize
-        if self.jsonnet is not None and any(folder.glob("*.jsonnet")):
-            return self.jsonnet
         return self.directory
 
     def render(self, snapshot: Snapshot) -> tuple[Resource, ...]:
@@ -79,6 +68,5 @@ class AutoRenderer:
 
     def fingerprint(self) -> str:
         """Every renderer's fingerprint: which one runs depends on the files, which the cache key covers."""
-        jsonnet = self.jsonnet.fingerprint() if self.jsonnet is not None else None
-        parts = [self.helm.fingerprint(), self.kustomize.fingerprint(), self.directory.fingerprint(), jsonnet]
+        parts = [self.helm.fingerprint(), self.kustomize.fingerprint(), self.directory.fingerprint()]
         return json.dumps(["auto", parts])

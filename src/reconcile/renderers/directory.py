@@ -1,93 +1,35 @@
-"""Plain manifests: every YAML and JSON file in the application's folder, like Argo CD's "directory" source.
+"""Plain manifests: every YAML, JSON and Jsonnet file in the application's folder, as Argo CD's directory sources.
 
-Files are read in name order; with ``recurse`` the subfolders too. Hidden files and folders (``.name``) are
-skipped. Symlinks are followed while they stay inside the snapshot's root; one that points outside it is an
-error, so a repository cannot make the renderer read the host's files.
+Argo CD's directory sources read ``*.yaml``, ``*.yml`` and ``*.json`` files and evaluate ``*.jsonnet`` files
+(its manifest pattern is ``yaml|yml|json|jsonnet``), all filtered by the same include and exclude globs; the
+Jsonnet files go to a :class:`~reconcile.renderers.JsonnetRenderer` (its variables and libraries are Argo CD's
+``directory.jsonnet``). Files are read in name order; with ``recurse`` the subfolders too. Hidden files and
+folders (``.name``) are skipped, and so are files of other types whatever the globs say. Symlinks are followed
+while they stay inside the snapshot's root; one that points outside it is an error, so a repository cannot make
+the renderer read the host's files.
 """
 
 from __future__ import annotations
 
 import errno
-import fnmatch
 import json
 import os
 import posixpath
-from collections.abc import Iterable
 from pathlib import Path
 
 import attrs
 
-from reconcile.errors import ConfigurationError, DuplicateResourceError, ManifestError, PathEscapeError, RenderError
+from reconcile.errors import ManifestError, PathEscapeError, RenderError
 from reconcile.manifests import MAX_FILE_BYTES, MAX_NODES, load_manifests, validate_manifest
 from reconcile.model import Location, Resource, ResourceKey, Snapshot
+from reconcile.renderers._files import check_unique, matches, parse_patterns, validate_include
+from reconcile.renderers.jsonnet import JsonnetRenderer
 
 __all__ = ["DirectoryRenderer", "check_unique", "parse_patterns"]
 
-
-def check_unique(resources: Iterable[Resource]) -> None:
-    """Refuse two resources with the same key (objects named by ``generateName`` alone are always distinct).
-
-    Raises:
-        DuplicateResourceError: Naming the key and both places, the first one seen first.
-    """
-    seen: dict[ResourceKey, Resource] = {}
-    for resource in resources:
-        if not resource.key.name:
-            continue
-        first = seen.setdefault(resource.key, resource)
-        if first is not resource:
-            raise DuplicateResourceError(resource.key, first.source, resource.source)
-
-
-def parse_patterns(spec: str | None) -> tuple[str, ...]:
-    """Split ``"*.yaml,*.yml"`` or Argo CD's ``"{*.yaml,*.yml}"`` into glob patterns (empty for ``None``).
-
-    Braces expand anywhere in a pattern (``apps/{a,b}/*.yaml``); commas outside braces separate patterns.
-    """
-    if not spec:
-        return ()
-    patterns = (expanded for part in _split_commas(spec) for expanded in _expand_braces(part.strip()))
-    return tuple(dict.fromkeys(pattern for pattern in patterns if pattern))
-
-
-def _split_commas(text: str) -> list[str]:
-    parts, depth, start = [], 0, 0
-    for index, char in enumerate(text):
-        if char == "{":
-            depth += 1
-        elif char == "}" and depth:
-            depth -= 1
-        elif char == "," and not depth:
-            parts.append(text[start:index])
-            start = index + 1
-    parts.append(text[start:])
-    return parts
-
-
-def _expand_braces(pattern: str) -> list[str]:
-    opening = pattern.find("{")
-    depth = 0
-    for index in range(max(opening, 0), len(pattern) if opening >= 0 else 0):
-        depth += {"{": 1, "}": -1}.get(pattern[index], 0)
-        if depth == 0:
-            head, body, tail = pattern[:opening], pattern[opening + 1 : index], pattern[index + 1 :]
-            return [
-                head + choice + rest
-                for alternative in _split_commas(body)
-                for choice in _expand_braces(alternative)
-                for rest in _expand_braces(tail)
-            ]
-    return [pattern]  # no braces, or unbalanced ones: taken literally
-
-
-def _matches(patterns: tuple[str, ...], relative: str) -> bool:
-    name = posixpath.basename(relative)
-    return any(fnmatch.fnmatchcase(relative, p) or fnmatch.fnmatchcase(name, p) for p in patterns)
-
-
-def _validate_include(instance: DirectoryRenderer, attribute: attrs.Attribute[str], value: str) -> None:
-    if not parse_patterns(value):
-        raise ConfigurationError(f"include must name at least one pattern, got {value!r}")
+_MANIFEST_SUFFIXES = (".yaml", ".yml", ".json", ".jsonnet")
+"""Argo CD's manifest pattern, ``^.*\\.(yaml|yml|json|jsonnet)$``: the only files a directory source reads."""
+_JSONNET = ".jsonnet"
 
 
 @attrs.frozen(kw_only=True)
@@ -105,19 +47,30 @@ class DirectoryRenderer:
             would exhaust memory is refused before anything is parsed).
         max_files: How many files a render may read; a folder with more is refused while it is walked, before
             any is read (a hostile repository of 100,000 files would take minutes).
+        jsonnet: Evaluates the ``*.jsonnet`` files the walk finds, with its variables, libraries and limits (its
+            own ``include``, ``exclude`` and ``recurse`` are not used: this renderer's are); ``None`` skips them.
     """
 
     recurse: bool = False
-    include: str = attrs.field(default="*.yaml,*.yml,*.json", validator=_validate_include)
+    include: str = attrs.field(default="*.yaml,*.yml,*.json,*.jsonnet", validator=validate_include)
     exclude: str | None = None
     max_file_bytes: int = MAX_FILE_BYTES
     max_nodes: int = MAX_NODES
     max_total_bytes: int = 16 * MAX_FILE_BYTES
     max_files: int = 10_000
+    jsonnet: JsonnetRenderer | None = attrs.field(factory=JsonnetRenderer)
 
     def fingerprint(self) -> str:
-        """Everything the output depends on besides the files: this renderer's settings."""
-        return json.dumps(["directory", attrs.asdict(self)], sort_keys=True)
+        """Everything the output depends on besides the files: the settings, and Jsonnet's (with its version).
+
+        Raises:
+            ToolError: go-jsonnet cannot report its version (see :meth:`JsonnetRenderer.fingerprint`).
+        """
+        settings = {
+            field.name: getattr(self, field.name) for field in attrs.fields(type(self)) if field.name != "jsonnet"
+        }
+        jsonnet = json.loads(self.jsonnet.fingerprint()) if self.jsonnet is not None else None
+        return json.dumps(["directory", settings, jsonnet], sort_keys=True)
 
     def render(self, snapshot: Snapshot) -> tuple[Resource, ...]:
         """Load, validate and sort the folder's objects (by key, then file and line).
@@ -130,7 +83,11 @@ class DirectoryRenderer:
         with RenderError.naming(snapshot.revision):
             files = self._files(snapshot)
             self._check_total(files)
-            resources = [resource for path, name in files for resource in self._load(path, name)]
+            plain = [(path, name) for path, name in files if not name.endswith(_JSONNET)]
+            resources = [resource for path, name in plain for resource in self._load(path, name)]
+            jsonnet = [name for _, name in files if name.endswith(_JSONNET)]
+            if jsonnet and self.jsonnet is not None:
+                resources += self.jsonnet.render_files(snapshot, jsonnet)
             resources.sort(key=lambda r: (r.key, r.source.file if r.source else "", _line_of(r)))
             check_unique(resources)
         return tuple(resources)
@@ -207,10 +164,14 @@ class _Walker:
             if entry.is_dir():
                 real = os.path.realpath(entry.path)
                 # A folder reached twice through symlinks is read once: this also breaks cycles.
-                if self.recurse and real not in visited and not _matches(self.exclude, path):
+                if self.recurse and real not in visited and not matches(self.exclude, path):
                     visited.add(real)
                     self.walk(entry.path, path + "/", visited)
-            elif _matches(self.include, path) and not _matches(self.exclude, path):
+            elif (
+                entry.name.endswith(_MANIFEST_SUFFIXES)
+                and matches(self.include, path)
+                and not matches(self.exclude, path)
+            ):
                 if entry.is_file():
                     if len(self.found) >= self.max_files:
                         raise RenderError(f"the application has more than {self.max_files} files to read (max_files)")

@@ -15,7 +15,6 @@ the repository is refused with :class:`~reconcile.errors.PathEscapeError` before
 
 from __future__ import annotations
 
-import fnmatch
 import importlib.util
 import json
 import os
@@ -40,9 +39,9 @@ from reconcile.errors import (
 from reconcile.manifests import MAX_FILE_BYTES, validate_manifest
 from reconcile.model import Location, Resource, ResourceKey, Snapshot
 from reconcile.renderers import _jsonnet_child
+from reconcile.renderers._files import check_unique, matches, parse_patterns, validate_include
 from reconcile.renderers._jsonnet_child import Files, Refused
 from reconcile.renderers._tools import DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, Tool, string_map
-from reconcile.renderers.directory import check_unique, parse_patterns
 
 __all__ = ["JsonnetRenderer"]
 
@@ -65,11 +64,6 @@ def _libs(value: Sequence[str] | str) -> tuple[str, ...]:
             raise ConfigurationError(f"jsonnet library path {lib!r} climbs out of the repository")
         out.append(normal)
     return tuple(out)
-
-
-def _validate_include(instance: JsonnetRenderer, attribute: attrs.Attribute[str], value: str) -> None:
-    if not parse_patterns(value):
-        raise ConfigurationError(f"include must name at least one pattern, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -98,7 +92,7 @@ class JsonnetRenderer:
     tlas: dict[str, str] | None = attrs.field(default=None, converter=_string_map)
     tla_code: dict[str, str] | None = attrs.field(default=None, converter=_string_map)
     libs: tuple[str, ...] = attrs.field(default=(), converter=_libs)
-    include: str = attrs.field(default="*.jsonnet", validator=_validate_include)
+    include: str = attrs.field(default="*.jsonnet", validator=validate_include)
     exclude: str | None = None
     recurse: bool = False
     max_output: int = DEFAULT_MAX_OUTPUT
@@ -136,23 +130,50 @@ class JsonnetRenderer:
         with RenderError.naming(snapshot.revision):
             return self._render(snapshot)
 
-    def _render(self, snapshot: Snapshot) -> tuple[Resource, ...]:
+    def render_files(self, snapshot: Snapshot, names: Sequence[str]) -> list[Resource]:
+        """Evaluate the files ``names`` (paths relative to the root, found by the caller) and load their objects.
+
+        How :class:`~reconcile.renderers.DirectoryRenderer` evaluates the ``*.jsonnet`` files its own walk
+        found, with this renderer's variables, libraries and limits (its ``include``, ``exclude`` and
+        ``recurse`` are the walk's business, and not used here).
+
+        Raises:
+            As :meth:`render`, but ``DuplicateResourceError`` is the caller's to check.
+        """
         try:
-            files = Files(os.path.realpath(snapshot.root), self.max_file_bytes)
-            app = posixpath.normpath(Path(snapshot.path).as_posix())
-            files.resolve(app, what="application folder")
-            if not Path(files.root, app).is_dir():
-                raise RenderError(f"application folder {app!r} does not exist")
-            for lib in self.libs:
-                files.resolve(lib, what="library folder")
-            names = self._sources(files, app)
+            files = self._files(snapshot)
+            for name in names:
+                files.resolve(name, what="file")
         except Refused as exc:
             raise _typed(exc.as_dict()) from None
-        resources: list[Resource] = []
-        for name, value in self._evaluate(files.root, names):
-            resources += _objects(value, name)
+        return self._objects_of(files.root, list(names))
+
+    def _render(self, snapshot: Snapshot) -> tuple[Resource, ...]:
+        try:
+            files = self._files(snapshot)
+            names = self._sources(files, posixpath.normpath(Path(snapshot.path).as_posix()))
+        except Refused as exc:
+            raise _typed(exc.as_dict()) from None
+        resources = self._objects_of(files.root, names)
         check_unique(resources)
         return tuple(resources)
+
+    def _files(self, snapshot: Snapshot) -> Files:
+        """The guard every read goes through, with the application folder and library folders checked."""
+        files = Files(os.path.realpath(snapshot.root), self.max_file_bytes)
+        app = posixpath.normpath(Path(snapshot.path).as_posix())
+        files.resolve(app, what="application folder")
+        if not Path(files.root, app).is_dir():
+            raise RenderError(f"application folder {app!r} does not exist")
+        for lib in self.libs:
+            files.resolve(lib, what="library folder")
+        return files
+
+    def _objects_of(self, root: str, names: list[str]) -> list[Resource]:
+        resources: list[Resource] = []
+        for name, value in self._evaluate(root, names):
+            resources += _objects(value, name)
+        return resources
 
     def _sources(self, files: Files, app: str) -> list[str]:
         """The files to evaluate, relative to the root, in walk order."""
@@ -165,13 +186,13 @@ class JsonnetRenderer:
             folder = Path(files.root, prefix + relative)
             for entry in sorted(folder.iterdir(), key=lambda p: p.name):
                 path = relative + entry.name
-                if entry.name.startswith(".") or _matches(exclude, path):
+                if entry.name.startswith(".") or matches(exclude, path):
                     continue
                 files.resolve(prefix + path, what="symlink" if entry.is_symlink() else "file")
                 if entry.is_dir():
                     if self.recurse and not entry.is_symlink():  # a linked folder is read where it lives
                         pending.append(path + "/")
-                elif _matches(include, path) and entry.is_file():
+                elif matches(include, path) and entry.is_file():
                     found.append(prefix + path)
         return found
 
@@ -214,11 +235,6 @@ class JsonnetRenderer:
         if "error" in document:
             raise _typed(document["error"])
         return [(item["file"], item["value"]) for item in document["results"]]
-
-
-def _matches(patterns: tuple[str, ...], relative: str) -> bool:
-    name = posixpath.basename(relative)
-    return any(fnmatch.fnmatchcase(relative, p) or fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
 _CHILD = ("-S", "-P", str(Path(_jsonnet_child.__file__)))
