@@ -675,7 +675,6 @@ def test_sources_that_only_reference_need_a_renderer_and_a_git_repository():
 @pytest.mark.parametrize(
     ("path", "value", "named"),
     [
-        ("spec.source.plugin", {"name": "cmp"}, "spec.source.plugin"),
         ("spec.info", [{"name": "docs", "value": "x"}], "spec.info"),
         ("spec.revisionHistoryLimit", 3, "spec.revisionHistoryLimit"),
         ("spec.source.kustomize", {"patches": []}, "spec.source.kustomize.patches"),
@@ -691,9 +690,46 @@ def test_sources_that_only_reference_need_a_renderer_and_a_git_repository():
 )
 def test_an_unsupported_field_warns_and_names_it(path, value, named):
     manifest = _set(app_dict(), path, value)
-    with pytest.warns(rc.UnsupportedFieldWarning, match=f"^{named}.*not supported by reconcile"):
+    with pytest.warns(
+        rc.UnsupportedFieldWarning, match=f"^Application argocd/web: {named}.*not supported by reconcile"
+    ):
         app = rc.Application.parse(manifest)
     assert app.to_manifest() == manifest  # kept for the round trip all the same
+
+
+def test_the_warning_names_the_file_line_and_application(tmp_path):
+    file = tmp_path / "apps.yaml"
+    team = _set(_set(app_dict(), "metadata.namespace", "team-b"), "spec.info", [])
+    first = dump_yaml(app_dict())
+    file.write_text(first + "---\n" + dump_yaml(team))
+    with pytest.warns(rc.UnsupportedFieldWarning) as caught:
+        rc.Application.parse_all(file)
+    line = len(first.splitlines()) + 2  # the second document starts after the first and its separator
+    assert [str(w.message) for w in caught] == [
+        f"{file}:{line}: Application team-b/web: spec.info: not supported by reconcile; ignored"
+    ]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        {"repoURL": "https://git.example.com/apps.git", "path": "chart", "plugin": {"name": "argocd-vault-plugin"}},
+        {"repoURL": "https://git.example.com/apps.git", "path": "app", "plugin": {}},
+    ],
+)
+def test_a_plugin_source_is_refused_never_rendered_without_its_plugin(source):
+    manifest = app_dict(source=source)
+    app = rc.Application.parse(manifest)  # parsed, and written back as it was
+    assert app.to_manifest() == manifest
+    with pytest.raises(rc.ConfigurationError) as caught:
+        app.reconciler({"in-cluster": rc.MemoryCluster()})
+    assert str(caught.value).startswith(
+        "Application argocd/web: spec.source.plugin: config management plugins are not supported by reconcile"
+    )
+    several = app_dict(sources=[{"repoURL": "https://git.example.com/apps.git", "path": "plain"}, source])
+    del several["spec"]["source"]
+    with pytest.raises(rc.ConfigurationError, match=r"^Application argocd/web: spec\.sources\[1\]\.plugin: "):
+        rc.Application.from_manifest(several, {"in-cluster": rc.MemoryCluster()})
 
 
 def test_the_warning_points_at_the_callers_line():

@@ -19,9 +19,10 @@ the field; a malformed manifest is a :class:`~reconcile.errors.ConfigurationErro
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -70,7 +71,7 @@ _TOP = _keys("apiVersion kind metadata spec status", "operation")
 _SPEC = _keys(
     "project source sources destination syncPolicy ignoreDifferences", "info revisionHistoryLimit sourceHydrator"
 )
-_SOURCE = _keys("repoURL path targetRevision chart ref name helm kustomize directory", "plugin")
+_SOURCE = _keys("repoURL path targetRevision chart ref name helm kustomize directory plugin")
 _HELM = _keys(
     "releaseName valueFiles values valuesObject parameters fileParameters skipCrds skipTests skipSchemaValidation "
     "ignoreMissingValueFiles namespace kubeVersion apiVersions passCredentials version"
@@ -183,6 +184,19 @@ def _named(item: Mapping[str, Any], where: str, keys: frozenset[str] | set[str])
     return name
 
 
+@contextlib.contextmanager
+def _naming(app: Application) -> Iterator[None]:
+    """Prefix a ConfigurationError raised inside with ``Application <namespace>/<name>``."""
+    try:
+        yield
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{_title(app.namespace, app.name)}: {exc.message}") from exc
+
+
+def _title(namespace: str | None, name: str | None) -> str:
+    return f"Application {namespace or CONTROL_PLANE_NAMESPACE}/{name}" if name else "Application"
+
+
 def _wrapped(path: str, build: Callable[[], _T]) -> _T:
     """``build()``, its ConfigurationError prefixed with the manifest path it came from."""
     try:
@@ -291,7 +305,8 @@ class ApplicationSource:
         helm: ``helm`` settings, as in the manifest.
         kustomize: ``kustomize`` settings, as in the manifest.
         directory: ``directory`` settings, as in the manifest.
-        plugin: ``plugin`` settings, kept for round trips (config management plugins are not supported).
+        plugin: ``plugin`` settings, kept for round trips. Config management plugins are not supported: building
+            a Reconciler for a source with a plugin is a ConfigurationError, never a render without the plugin.
     """
 
     repo_url: str = attrs.field(repr=redact_url)
@@ -340,6 +355,12 @@ class ApplicationSource:
         Raises:
             ConfigurationError: Naming the path of a malformed setting.
         """
+        if self.plugin is not None:
+            # Rendering the folder without the plugin's steps would sync something else than Argo CD does.
+            raise ConfigurationError(
+                f"{path}.plugin: config management plugins are not supported by reconcile; "
+                "this source cannot be rendered as Argo CD would render it"
+            )
         return _wrapped(path, lambda: self._renderer(release_name, namespace, value_sources, path))
 
     def _renderer(
@@ -349,6 +370,7 @@ class ApplicationSource:
         chosen = [key for key in ("helm", "kustomize", "directory", "plugin") if getattr(self, key) is not None]
         if len(chosen) > 1:
             raise ConfigurationError(f"only one of helm, kustomize, directory, plugin may be set, not {chosen}")
+
         if self.chart is not None and chosen not in ([], ["helm"]):
             raise ConfigurationError(f"a chart from a Helm repository renders with helm, not {chosen[0]}")
         if self.helm is not None or self.chart is not None:
@@ -660,11 +682,12 @@ class Application:
             ConfigurationError: No cluster for the destination, ``local`` with several rendering sources, a setting that
                 cannot work (naming its path), or an option the Application already sets.
         """
-        clash = sorted(set(reconciler_options) & set(_RECONCILER_SETS))
-        if clash:
-            raise ConfigurationError(f"the Application sets {', '.join(clash)}; change the Application instead")
-        cluster = self._cluster(clusters)
-        source, renderer = self._build(cache_dir=cache_dir, local=local, revision=revision)
+        with _naming(self):
+            clash = sorted(set(reconciler_options) & set(_RECONCILER_SETS))
+            if clash:
+                raise ConfigurationError(f"the Application sets {', '.join(clash)}; change the Application instead")
+            cluster = self._cluster(clusters)
+            source, renderer = self._build(cache_dir=cache_dir, local=local, revision=revision)
         return Reconciler(
             name=name or self.instance_name(control_plane_namespace),
             source=source,
@@ -737,10 +760,13 @@ class Application:
         )
 
     def _check(self) -> None:
-        """Build every part once, so settings the sources and renderers refuse fail at parse time."""
+        """Build every part once, so settings the sources and renderers refuse fail at parse time.
+
+        A plugin source parses (it can be listed and written back); it is refused when a Reconciler is built.
+        """
         value_sources = self._value_sources(None)
         for source, path in zip(self.sources, self._source_paths(), strict=True):
-            if source.renders:
+            if source.renders and source.plugin is None:
                 self._fetcher(source, path, None)
                 source.renderer(
                     release_name=self.name, namespace=self.destination_namespace, value_sources=value_sources, path=path
@@ -863,7 +889,8 @@ def _load(obj: Manifest | str | os.PathLike[str]) -> list[tuple[Application, lis
             app = _read(manifest, unsupported.append)
         except ConfigurationError as exc:
             raise ConfigurationError(f"{where}{exc.message}") from exc
-        out.append((app, unsupported))
+        # Each warning says which Application (and file and line) it is about: a folder holds many.
+        out.append((app, [f"{where}{_title(app.namespace, app.name)}: {path}" for path in unsupported]))
     return out
 
 

@@ -373,10 +373,23 @@ def test_unsupported_fields_are_warnings_on_stderr(capsys, tmp_path):
     code, out, err = run(capsys, "app", "list", "-f", str(app))
     assert code == 0
     assert out.splitlines()[1].split()[0] == "odd"
+    # Each warning names the file, the line and the Application: a folder holds many.
     assert err.splitlines() == [
-        "warning: spec.revisionHistoryLimit: not supported by reconcile; ignored",
-        "warning: spec.info: not supported by reconcile; ignored",
+        f"warning: {app}:1: Application argocd/odd: spec.revisionHistoryLimit: not supported by reconcile; ignored",
+        f"warning: {app}:1: Application argocd/odd: spec.info: not supported by reconcile; ignored",
     ]
+
+
+def test_a_plugin_application_is_an_error_naming_it_and_syncs_nothing(capsys, tmp_path, manifests, cluster):
+    app = tmp_path / "app.yaml"
+    text = APP.format(name="cmp", path="manifests", namespace="default")
+    app.write_text(text.replace("    path: manifests\n", "    path: manifests\n    plugin:\n      name: avp\n"))
+    code, _, err = run(capsys, "app", "list", "-f", str(app))
+    assert (code, err) == (0, ""), "listed all the same"
+    code, _, err = run(capsys, "app", "sync", "-f", str(app), "--local", str(manifests), cluster=cluster)
+    assert code == 2
+    assert err.startswith("error: Application argocd/cmp: spec.source.plugin: config management plugins are not")
+    assert cluster.get(CM_FIRST) is None
 
 
 def test_a_missing_application_file_is_exit_2(capsys, tmp_path):
