@@ -242,6 +242,28 @@ def test_an_empty_render_does_not_prune_everything_unless_allowed(folder, cluste
     assert cluster.get(SERVICE) is None
 
 
+def test_an_empty_render_is_synced_and_healthy_with_a_warning(tmp_path, cluster):
+    # Argo CD shows such an app with no resources, Synced and Healthy; a wrong path looks just like this: say so.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "README.md").write_text("# nothing to deploy\n")
+    app = make_app(empty, cluster, automated=True)
+    result = app.reconcile()
+    assert result.error is None
+    assert result.sync_status is rc.SyncStatus.SYNCED
+    assert result.health is not None
+    assert result.health.status is rc.HealthStatus.HEALTHY
+    assert result.resources == ()
+    assert len(result.warnings) == 1
+    assert result.warnings[0].startswith("rendered 0 objects from the source's root folder at ")
+    assert app.warnings == result.warnings
+    assert "warning: rendered 0 objects" in str(result)
+    assert "warning: rendered 0 objects" in result._repr_html_()
+    (empty / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n")
+    assert app.reconcile().warnings == ()
+    assert app.warnings == ()
+
+
 def test_dry_run_changes_nothing(folder, cluster):
     app = make_app(folder, cluster)
 

@@ -33,6 +33,7 @@ from reconcile.model import (
     ResourceKey,
     ResultCode,
     Revision,
+    Snapshot,
     SyncAction,
     SyncStatus,
 )
@@ -139,6 +140,8 @@ class ReconcileResult:
         error: The typed error of the stage that failed, if any.
         health: The application's health at the end of the pass: the worst of its objects (``None`` when the
             pass failed before reading the cluster).
+        warnings: What a person should know though nothing failed: ``rendered 0 objects from <path>`` (the
+            app is Synced and Healthy, as in Argo CD, but holds nothing; a wrong path or tool looks like this).
     """
 
     app: str
@@ -149,6 +152,7 @@ class ReconcileResult:
     diff: DiffResult | None = None
     sync: SyncResult | None = None
     error: ReconcileError | None = None
+    warnings: tuple[str, ...] = ()
     started_at: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.UTC))
     finished_at: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.UTC))
 
@@ -187,6 +191,7 @@ class ReconcileResult:
             lines.append(f"sync {self.sync.phase}: {self.sync.message}")
         if self.error is not None:
             lines.append(f"error ({type(self.error).__name__}): {self.error}")
+        lines += [f"warning: {warning}" for warning in self.warnings]
         header = ("KIND", "NAMESPACE", "NAME", "STATUS", "HEALTH", "ACTION", "MESSAGE")
         rows = [header, *self._rows()]
         if len(rows) > 1:
@@ -205,10 +210,17 @@ class ReconcileResult:
             head += (
                 f"<p style='color:#c62828'>{html.escape(type(self.error).__name__)}: {html.escape(str(self.error))}</p>"
             )
+        head += "".join(f"<p style='color:#e65100'>warning: {html.escape(w)}</p>" for w in self.warnings)
         cells = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in self._rows())
         columns = ("kind", "namespace", "name", "status", "health", "action", "message")
         header = "".join(f"<th>{h}</th>" for h in columns)
         return f"{head}<table><tr>{header}</tr>{cells}</table>"
+
+
+def _described(snapshot: Snapshot) -> str:
+    """The application folder, as a person looks for it: its path in the source, and the revision."""
+    where = "the source's root folder" if snapshot.path in ("", ".") else snapshot.path
+    return f"{where} at {snapshot.revision}"
 
 
 @attrs.frozen
@@ -288,9 +300,19 @@ class Reconciler:
         self._rendered: tuple[str, tuple[Resource, ...]] | None = None
         # Kinds the app targets or owns, from the last pass; None until a first pass has listed every kind.
         self._kinds_in_play: set[GroupKind] | None = None
+        self._warnings: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return f"Reconciler(name={self.name!r}, source={self.source!r}, namespace={self.namespace!r})"
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the last comparison (of :meth:`reconcile`, :meth:`diff`, :meth:`plan`...) found worth saying.
+
+        ``rendered 0 objects from <path>`` when the render was empty: the app then reports Synced and Healthy,
+        as Argo CD's does, though it deploys nothing. :attr:`ReconcileResult.warnings` holds the same.
+        """
+        return self._warnings
 
     def diff(self) -> DiffResult:
         """Compare the desired state with the cluster; changes nothing.
@@ -447,6 +469,7 @@ class Reconciler:
             diff=comparison.diff,
             sync=sync_result,
             error=error,
+            warnings=self._warnings,
             started_at=started,
         )
         log.info(
@@ -519,6 +542,9 @@ class Reconciler:
                 renderer = renderer.for_cluster(self.cluster.capabilities())
             self._rendered = (sha, renderer.render(snapshot))
         rendered = self._rendered[1]
+        self._warnings = () if rendered else (f"rendered 0 objects from {_described(snapshot)}",)
+        if not rendered:
+            self._log.warning("reconcile.render.empty", path=snapshot.path, revision=sha)
         targets, hooks = split_hooks(self._targets(rendered))
         # Hooks are run, not kept in sync: a hook left from an earlier sync is never a leftover to prune.
         live = {key: obj for key, obj in self._read_live(targets).items() if not is_hook(obj)}

@@ -612,3 +612,12 @@ def test_one_name_in_two_namespaces_is_two_applications(capsys, tmp_path, cluste
         cluster=cluster,
     )
     assert json.loads(out)["app"] == "team-b/web"
+
+
+def test_an_empty_render_is_said_on_stderr_by_every_verb(capsys, app_file, tmp_path, cluster):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for verb in ("get", "diff", "sync", "plan"):
+        code, out, err = run(capsys, "app", verb, "-f", str(app_file), "--local", str(empty), cluster=cluster)
+        assert code == 0, out + err
+        assert err.startswith("warning: demo: rendered 0 objects from "), (verb, err)

@@ -291,7 +291,11 @@ def _reconciler(ctx: Context) -> Iterator[tuple[Application, Reconciler]]:
         server_side = args.server_side if args.server_side is not None else not isinstance(cluster, MemoryCluster)
         if isinstance(reconciler.differ, Differ) and reconciler.differ.server_side != server_side:
             reconciler.differ = attrs.evolve(reconciler.differ, server_side=server_side)
-        yield app, reconciler
+        try:
+            yield app, reconciler
+        finally:
+            for warning in reconciler.warnings:  # an empty render: Synced and Healthy, but say so
+                ctx.warn(f"{ctx.name_of(app)}: {warning}")
 
 
 @contextlib.contextmanager
