@@ -36,3 +36,24 @@ def test_untracked_and_malformed_annotations_have_no_owner():
     bad = _cm()
     bad["metadata"]["annotations"] = {tracking.TRACKING_ANNOTATION: "no-separator"}
     assert tracking.owner(bad) is None
+
+
+def test_naming_a_generate_name_object_moves_its_tracking_to_the_name():
+    hook = tracking.annotate(
+        {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"generateName": "migrate-", "namespace": "ns"}}, "demo"
+    )
+    assert hook["metadata"]["annotations"][tracking.TRACKING_ANNOTATION] == "demo:batch/Job:ns/"
+    named = tracking.named(hook, "migrate-1a2b")
+    assert named["metadata"] == {
+        "name": "migrate-1a2b",
+        "namespace": "ns",
+        "annotations": {tracking.TRACKING_ANNOTATION: "demo:batch/Job:ns/migrate-1a2b"},
+    }
+    assert tracking.owner(named) == "demo"
+    assert "generateName" in hook["metadata"], "the original is left alone"
+    # A copied annotation that named another object never becomes valid by a rename.
+    other = {
+        **hook,
+        "metadata": {**hook["metadata"], "annotations": {tracking.TRACKING_ANNOTATION: "x:/ConfigMap:ns/a"}},
+    }
+    assert tracking.owner(tracking.named(other, "a")) is None

@@ -43,6 +43,26 @@ def annotate(obj: Manifest, app: str) -> Manifest:
     return tracked
 
 
+def named(obj: Manifest, name: str) -> Manifest:
+    """A copy of ``obj`` (tracked while it had only a ``generateName``: a hook) named ``name``, tracked by it.
+
+    The tracking annotation was written for the object without a name (``app:batch/Job:ns/``); it is rewritten
+    for the name, so that the created object counts as the app's own (and goes when the app is deleted). An
+    annotation that named another identity is left as it was: it never becomes valid by a rename.
+    """
+    renamed = deep_copy(obj)
+    metadata = renamed.setdefault("metadata", {})
+    before = ResourceKey.from_manifest(renamed)
+    metadata["name"] = name
+    metadata.pop("generateName", None)
+    annotations = metadata.get("annotations") or {}
+    value = annotations.get(TRACKING_ANNOTATION)
+    app, sep, _ = value.partition(":") if isinstance(value, str) else ("", "", "")
+    if sep and value == tracking_id(app, before):
+        annotations[TRACKING_ANNOTATION] = tracking_id(app, ResourceKey.from_manifest(renamed))
+    return renamed
+
+
 def owner(obj: Manifest) -> str | None:
     """The app that owns ``obj``, or ``None`` when no valid tracking annotation names this very object."""
     annotations = (obj.get("metadata") or {}).get("annotations") or {}

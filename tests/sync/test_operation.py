@@ -392,3 +392,28 @@ def test_create_namespace_sets_and_then_adds_the_managed_labels(tmp_path):
     assert all(t.key != namespace for t in with_metadata.plan().tasks)  # nothing left to add
     with pytest.raises(rc.ConfigurationError, match="managed_namespace_metadata"):
         rc.SyncPolicy(managed_namespace_metadata={"finalizers": {}})
+
+
+def test_a_hook_named_by_generate_name_is_tracked_by_its_name_and_deleted_with_the_app(tmp_path):
+    (tmp_path / "hook.yaml").write_text(
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: migrate-, annotations: "
+        "{argocd.argoproj.io/hook: PreSync}}\nspec: {template: {spec: {restartPolicy: Never, containers: "
+        "[{name: c, image: busybox}]}}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"
+    )
+    cluster = rc.MemoryCluster(simulate_workloads=True)
+    app = rc.Reconciler(
+        name="demo", source=rc.DirectorySource(tmp_path), renderer=rc.DirectoryRenderer(), cluster=cluster
+    )
+
+    result = app.sync()
+
+    assert result.succeeded, result
+    jobs = [job for job in cluster.list(rc.GroupKind("batch", "Job")) if job["metadata"]["name"].startswith("migrate-")]
+    assert len(jobs) == 1
+    name = jobs[0]["metadata"]["name"]
+    assert jobs[0]["metadata"]["annotations"]["reconcile.dev/tracking-id"] == f"demo:batch/Job:default/{name}"
+    assert tracking.is_owned_by(jobs[0], "demo")
+    deleted = app.delete()
+    assert deleted.succeeded, deleted
+    assert cluster.get(rc.ResourceKey("batch", "Job", "default", name)) is None
+    assert cluster.get(rc.ResourceKey("", "ConfigMap", "default", "a")) is None

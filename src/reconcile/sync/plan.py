@@ -357,10 +357,7 @@ def _hook_tasks(
     tasks = []
     object_options = options.for_object(resource.manifest)
     for phase in hook_phases(resource.manifest) or ():
-        manifest = deep_copy(resource.manifest)
-        metadata = manifest.setdefault("metadata", {})
-        metadata["name"] = hook_name(resource.manifest, operation_id, phase)
-        metadata.pop("generateName", None)
+        manifest = tracking.named(resource.manifest, hook_name(resource.manifest, operation_id, phase))
         key = ResourceKey.from_manifest(manifest)
         tasks.append(
             SyncTask(
