@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -675,3 +676,31 @@ def test_a_hostile_repository_fails_the_pass_without_raising(tmp_path, name, mak
     result = app.reconcile()
     assert isinstance(result.error, rc.ManifestError)
     assert name in str(result.error)
+
+
+def test_a_pass_has_a_deadline_and_says_what_it_was_waiting_for(tmp_path, cluster):
+    # The hook never completes (nothing runs Pods here): without a deadline the pass waits health_timeout (300 s).
+    (tmp_path / "app.yaml").write_text(
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate, annotations: {argocd.argoproj.io/hook: PreSync}}\n"
+        "spec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}}}\n"
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n"
+    )
+    app = rc.Reconciler(
+        name="slow",
+        source=rc.DirectorySource(tmp_path),
+        renderer=rc.DirectoryRenderer(),
+        cluster=cluster,
+        policy=rc.SyncPolicy(automated=True),
+        pass_timeout=0.5,
+    )
+    started = time.monotonic()
+    result = app.reconcile()
+    assert time.monotonic() - started < 10
+    assert result.sync is not None
+    assert result.sync.phase is rc.OperationPhase.FAILED
+    assert result.sync.message == (
+        "Operation terminated: the pass's deadline passed, while waiting for completion of hook batch/Job/migrate"
+    )
+    assert cluster.get(rc.ResourceKey("", "ConfigMap", "default", "settings")) is None
+    with pytest.raises(rc.ConfigurationError, match="pass_timeout must be a positive number"):
+        rc.Reconciler(name="x", source=app.source, renderer=app.renderer, cluster=cluster, pass_timeout=0)

@@ -88,7 +88,9 @@ class ResourceKey:
         return attrs.evolve(self, namespace=namespace)
 
     def __str__(self) -> str:
-        return f"{self.group}/{self.kind}/{self.namespace}/{self.name}"
+        """``apps/Deployment/ns/web``; a core kind without the empty group before it (``Service/ns/web``)."""
+        kind = f"{self.group}/{self.kind}" if self.group else self.kind
+        return f"{kind}/{self.namespace}/{self.name}"
 
     # Ordering by plain tuples: keys are sorted by the thousand on every pass, and attrs' generic order is slower.
     def _tuple(self) -> tuple[str, str, str, str]:

@@ -14,6 +14,7 @@ import structlog
 from reconcile import protocols, tracking
 from reconcile.annotations import has_option
 from reconcile.apiserver import CRD, crd_kind, fill_list_keys
+from reconcile.deadline import bounded, remaining
 from reconcile.diff import Differ, DiffResult, DiffSettings, IgnoreRule, ResourceDiff
 from reconcile.diff.ignore import as_rules, keep_live_values
 from reconcile.errors import (
@@ -232,6 +233,10 @@ class _Comparison:
     hooks: tuple[Resource, ...] = ()  # run by a sync, never compared
 
 
+DEFAULT_PASS_TIMEOUT = 300.0
+"""Seconds one pass may take by default: a wave's health wait (``health_timeout``) fits in it once."""
+
+
 class Reconciler:
     """One application: a source, a renderer and a cluster, wired together.
 
@@ -251,6 +256,10 @@ class Reconciler:
             ``health_checks``); :meth:`plan` and :meth:`start_sync` need a :class:`~reconcile.sync.Syncer`.
         health_checks: Custom health checks for the waits between sync waves, tried before the built-in ones.
         logger: A structlog-style logger; default ``structlog.get_logger("reconcile")``.
+        pass_timeout: Seconds one :meth:`reconcile` or :meth:`sync` call may take, all stages and retries
+            included (``None``: no bound). Past it, requests to the cluster are no longer sent or retried and a
+            running sync is terminated, its result saying what it was waiting for; the call returns. A host that
+            wants to keep waiting drives :meth:`start_sync` itself.
     """
 
     def __init__(
@@ -268,6 +277,7 @@ class Reconciler:
         syncer: protocols.Syncer | None = None,
         health_checks: HealthChecks | Sequence[HealthChecks] | None = None,
         logger: Any = None,
+        pass_timeout: float | None = DEFAULT_PASS_TIMEOUT,
     ) -> None:
         if not name or ":" in name or "/" in name:
             raise ConfigurationError(f"application name {name!r} must be non-empty and contain no ':' or '/'")
@@ -292,6 +302,9 @@ class Reconciler:
             )
         self.health_checks = health_checks
         self.syncer: protocols.Syncer = syncer or Syncer(options=self.policy.options, checks=health_checks)
+        if pass_timeout is not None and not pass_timeout > 0:
+            raise ConfigurationError(f"pass_timeout must be a positive number of seconds or None, got {pass_timeout!r}")
+        self.pass_timeout = pass_timeout
         self._log = (logger or structlog.get_logger("reconcile")).bind(app=name)
         # The last revision an automated sync was attempted for, and whether it succeeded: the reference
         # re-syncs the same revision only to self-heal, and never retries a failed revision on its own.
@@ -335,14 +348,16 @@ class Reconciler:
             ReconcileError: A stage before the sync failed. Object-level failures are in the result.
         """
         prune = self.policy.prune if prune is None else prune
-        result = self._sync(self._compare(), dry_run=dry_run, prune=prune)
-        delays = self.policy.retry.delays() if self.policy.retry is not None and not dry_run else iter(())
-        for delay in delays:
-            if result.succeeded:
-                break
-            self._log.info("reconcile.sync.retrying", seconds=delay, message=result.message)
-            time.sleep(delay)
+        with bounded(self.pass_timeout):
             result = self._sync(self._compare(), dry_run=dry_run, prune=prune)
+            delays = self.policy.retry.delays() if self.policy.retry is not None and not dry_run else iter(())
+            for delay in delays:
+                left = remaining()
+                if result.succeeded or (left is not None and left <= delay):
+                    break
+                self._log.info("reconcile.sync.retrying", seconds=delay, message=result.message)
+                time.sleep(delay)
+                result = self._sync(self._compare(), dry_run=dry_run, prune=prune)
         return result
 
     def delete(self, *, dry_run: bool = False, propagation: PropagationPolicy = "Foreground") -> SyncResult:
@@ -437,7 +452,15 @@ class Reconciler:
         return self.syncer
 
     def reconcile(self) -> ReconcileResult:
-        """One pass: fetch, render, compare, and sync when the policy says so. Never raises a ReconcileError."""
+        """One pass: fetch, render, compare, and sync when the policy says so. Never raises a ReconcileError.
+
+        The pass takes at most ``pass_timeout`` seconds (see the class): past it, the result says what it was
+        doing (a stage's error, or a sync terminated while waiting for an object or hook).
+        """
+        with bounded(self.pass_timeout):
+            return self._reconcile()
+
+    def _reconcile(self) -> ReconcileResult:
         started = dt.datetime.now(dt.UTC)
         try:
             comparison = self._compare()

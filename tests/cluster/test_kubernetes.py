@@ -26,6 +26,7 @@ import reconcile as rc
 from reconcile.cluster._kube_errors import error_from_response, retry_after
 from reconcile.cluster._kube_merge import last_applied_text, three_way_patch
 from reconcile.cluster.kubernetes import LAST_APPLIED, KubernetesCluster
+from reconcile.deadline import bounded
 from reconcile.errors import ClusterError, ConflictError, InvalidError, NotFoundError, UnknownKindError
 from reconcile.model import GroupKind, ResourceKey
 from reconcile.testing.controlplane import ControlPlane
@@ -609,6 +610,7 @@ class FakeApi:
         self.bodies: list[Any] = []
         self.script: list[tuple[int, dict[str, str], dict[str, Any]]] = []
         self.fallback: tuple[int, dict[str, str], dict[str, Any]] = (200, {}, {})
+        self.delay = 0.0  # seconds each scripted answer waits: a server whose storage is frozen
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -622,6 +624,7 @@ class FakeApi:
                     fake.requests.append((self.command, path))
                     fake.bodies.append(json.loads(sent) if sent else None)
                     status, headers, body = fake.script.pop(0) if fake.script else fake.fallback
+                    time.sleep(fake.delay)
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -790,6 +793,30 @@ def test_a_create_refused_before_sending_is_retried(tmp_path):
         c.create(OK_CM)
     assert (raised.value.status, raised.value.retryable) == (0, True)
     assert (c.stats["create"], c.stats.retries) == (3, 2)
+
+
+def test_the_deadline_of_the_context_bounds_requests_and_their_retries(tmp_path):
+    # An API server whose etcd is frozen: each request hangs, then fails with a retryable 500.
+    with FakeApi() as fake:
+        fake.fallback = (500, {}, status(500, "InternalError", "etcdserver: request timed out"))
+        fake.delay = 1.0
+        with KubernetesCluster.from_kubeconfig(kubeconfig_for(tmp_path, fake.url), backoff=0.05) as c:
+            c.is_namespaced(GroupKind("", "ConfigMap"))  # discovery first, outside the deadline
+            started = time.monotonic()
+            with bounded(2.5), pytest.raises(ClusterError) as raised:
+                c.get(cm_key("default", "x"))
+            took = time.monotonic() - started
+            tries = len(fake.requests)
+            with bounded(0.0), pytest.raises(ClusterError) as refused:
+                c.get(cm_key("default", "x"))
+
+    assert took < 4.0, took  # unbounded: six tries of a second each, and the backoffs between them
+    assert 2 <= tries < 6
+    assert raised.value.retryable
+    assert "etcdserver: request timed out" in raised.value.message
+    assert "deadline" in raised.value.message
+    assert refused.value.message == "get ConfigMap/default/x: not sent, the pass's deadline is reached"
+    assert len(fake.requests) == tries, "nothing is sent past the deadline"
 
 
 def test_connection_refused_is_a_retryable_status_0_error(tmp_path):

@@ -68,9 +68,9 @@ def test_renders_every_object_with_its_file_and_line_sorted_by_key(repo: Path) -
     write(repo / "app/a.yml", "# header\n" + cm("beta", "prod"))
     resources = render(repo)
     assert [str(r.key) for r in resources] == [
-        "/ConfigMap//zeta",
-        "/ConfigMap/prod/beta",
-        "/Secret//alpha",
+        "ConfigMap//zeta",
+        "ConfigMap/prod/beta",
+        "Secret//alpha",
     ]
     assert places(resources) == ["app/b.yaml:1", "app/a.yml:2", "app/b.yaml:6"]
     assert resources[1].manifest == {
@@ -239,8 +239,8 @@ def test_same_name_in_other_namespaces_or_groups_is_fine(repo: Path) -> None:
     write(repo / "app/a.yaml", cm("web", "one") + "---\n" + cm("web", "two"))
     write(repo / "app/b.yaml", cm("web", "one", api_version="example.com/v1"))
     assert [str(r.key) for r in render(repo)] == [
-        "/ConfigMap/one/web",
-        "/ConfigMap/two/web",
+        "ConfigMap/one/web",
+        "ConfigMap/two/web",
         "example.com/ConfigMap/one/web",
     ]
 
@@ -253,7 +253,7 @@ def test_check_unique() -> None:
     with pytest.raises(DuplicateResourceError) as info:
         check_unique(iter([one, two, again]))
     assert (info.value.first, info.value.second) == (Location("a.yaml", 1), None)
-    assert str(info.value) == "/A//x is defined twice: in a.yaml:1 and in an unnamed source"
+    assert str(info.value) == "A//x is defined twice: in a.yaml:1 and in an unnamed source"
 
 
 # --- malformed files ------------------------------------------------------------------------------

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -85,3 +88,38 @@ def test_a_sync_cut_by_an_outage_completes_on_the_next_pass(tmp_path: Path):
             for obj in live
             if obj["metadata"]["name"].startswith("cm-")
         )
+
+
+def test_a_pass_against_a_frozen_etcd_ends_at_its_deadline(tmp_path: Path):
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n")
+    with ControlPlane(controller_manager=False) as plane:
+        cluster = KubernetesCluster.from_kubeconfig(str(plane.kubeconfig))  # 30 s per request, 5 retries
+        cluster.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "frozen"}})
+        app = rc.Reconciler(
+            name="frozen",
+            source=rc.DirectorySource(folder),
+            renderer=rc.DirectoryRenderer(),
+            cluster=cluster,
+            namespace="frozen",
+            policy=rc.SyncPolicy(automated=True),
+            pass_timeout=4.0,
+        )
+        etcd = plane.pids["etcd"]
+        os.kill(etcd, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            frozen = app.reconcile()
+            took = time.monotonic() - started
+        finally:
+            os.kill(etcd, signal.SIGCONT)
+
+        assert took < 4.0 + 2.0, took  # the deadline, and one last request's minimum of a second
+        assert frozen.sync_status is rc.SyncStatus.UNKNOWN
+        assert isinstance(frozen.error, rc.ClusterError)
+        assert frozen.error.retryable
+        assert "deadline" in frozen.error.message
+        healed = app.reconcile()
+        assert healed.error is None, healed
+        assert healed.sync_status is rc.SyncStatus.SYNCED

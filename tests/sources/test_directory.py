@@ -45,7 +45,7 @@ def test_fetch_describes_the_folder_as_a_snapshot(folder: Path) -> None:
 def test_the_snapshot_renders(folder: Path) -> None:
     snapshot = DirectorySource(folder).fetch()
     resources = DirectoryRenderer(recurse=True).render(snapshot)
-    assert [(str(r.key), str(r.source)) for r in resources] == [("/ConfigMap//a", "apps/cm.yaml:1")]
+    assert [(str(r.key), str(r.source)) for r in resources] == [("ConfigMap//a", "apps/cm.yaml:1")]
 
 
 def test_the_root_is_resolved(folder: Path, tmp_path: Path) -> None:

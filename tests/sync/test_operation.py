@@ -6,6 +6,7 @@ import pytest
 
 import reconcile as rc
 from reconcile import tracking
+from reconcile.deadline import bounded
 from reconcile.diff import Differ
 from reconcile.errors import ClusterError
 from reconcile.health import HOOK_FINALIZER
@@ -147,8 +148,38 @@ def test_a_wave_that_does_not_become_healthy_in_time_fails_the_operation():
     clock.now = 61
 
     assert op.step() is rc.OperationPhase.FAILED
-    assert op.message == "timed out waiting for healthy state of apps/Deployment/web"
+    assert op.message == "timed out waiting for healthy state of apps/Deployment/web (health_timeout 60 s)"
     assert cluster.get(_key("ConfigMap", "after")) is None
+
+
+def test_health_checks_back_off_from_milliseconds_and_the_message_counts_the_rest():
+    cluster = rc.MemoryCluster()
+    op = _operation(
+        cluster, _deployment("web", wave=0), _deployment("api", wave=0), _cm("after", wave=1), max_check_interval=0.05
+    )
+    op.step()  # dry run
+    assert op.next_check_in == 0.0, "the next step has work to do"
+    op.step()  # wave 0 written
+    assert op.next_check_in == 0.01
+    pauses = []
+    for _ in range(4):
+        assert op.step() is rc.OperationPhase.RUNNING
+        pauses.append(op.next_check_in)
+    assert pauses == [0.02, 0.04, 0.05, 0.05]
+    assert op.message == "waiting for healthy state of apps/Deployment/api and 1 more resources"
+
+
+def test_run_stops_at_the_deadline_of_the_context_and_says_what_it_waited_for():
+    cluster = rc.MemoryCluster()
+    op = _operation(cluster, _job("migrate", "PreSync"), _cm("app"))
+    with bounded(0.3):
+        result = op.run()
+    assert result.phase is rc.OperationPhase.FAILED
+    assert result.message == (
+        "Operation terminated: the pass's deadline passed, while waiting for completion of hook batch/Job/migrate"
+    )
+    assert cluster.get(_key("Job", "migrate", "batch")) is None, "the running hook is deleted"
+    assert cluster.get(_key("ConfigMap", "app")) is None, "nothing after the hook was written"
 
 
 def test_hooks_run_in_their_phase_hold_a_finalizer_and_follow_their_delete_policy():
@@ -163,7 +194,7 @@ def test_hooks_run_in_their_phase_hold_a_finalizer_and_follow_their_delete_polic
     assert job is not None
     assert HOOK_FINALIZER in job["metadata"]["finalizers"]
     assert op.step() is rc.OperationPhase.RUNNING
-    assert op.message == "waiting for healthy state of batch/Job/migrate"
+    assert op.message == "waiting for completion of hook batch/Job/migrate"
     assert cluster.get(_key("ConfigMap", "app")) is None
 
     cluster.set_status(_key("Job", "migrate", "batch"), JOB_DONE)
@@ -218,7 +249,7 @@ def test_terminate_deletes_running_hooks():
     op.terminate()
     assert op.phase is rc.OperationPhase.TERMINATING
     assert op.step() is rc.OperationPhase.FAILED
-    assert op.message == "Operation terminated"
+    assert op.message == "Operation terminated while waiting for completion of hook batch/Job/migrate"
     assert cluster.get(_key("Job", "migrate", "batch")) is None
     assert cluster.get(_key("ConfigMap", "app")) is None
 

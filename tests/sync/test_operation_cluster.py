@@ -229,7 +229,7 @@ def test_pre_and_post_sync_hooks_run_as_jobs_around_the_sync_phase(kube_cluster,
     step_until(op, lambda _: kube_cluster.get(migrate) is not None)
     assert HOOK_FINALIZER in finalizers(kube_cluster.get(migrate))
     steps(op, 5)
-    assert op.message == "waiting for healthy state of batch/Job/migrate"
+    assert op.message == "waiting for completion of hook batch/Job/migrate"
     assert kube_cluster.get(settings) is None
 
     wait_for(lambda: kubelet.succeed_pods(kube_namespace, selector={"job-name": "migrate"}), what="migrate's pod")
@@ -238,7 +238,7 @@ def test_pre_and_post_sync_hooks_run_as_jobs_around_the_sync_phase(kube_cluster,
     assert HOOK_FINALIZER in finalizers(kube_cluster.get(notify))
     assert HOOK_FINALIZER in finalizers(kube_cluster.get(migrate))  # held until the operation ends
     steps(op, 3)
-    assert op.message == f"waiting for healthy state of batch/Job/{notify_name}"
+    assert op.message == f"waiting for completion of hook batch/Job/{notify_name}"
 
     wait_for(lambda: kubelet.succeed_pods(kube_namespace, selector={"job-name": notify_name}), what="notify's pod")
     step_until(op, lambda o: o.phase is not RUNNING)
@@ -276,7 +276,7 @@ def test_a_failed_pre_sync_hook_fails_the_operation_and_runs_the_sync_fail_hook(
     assert op.phase is RUNNING  # the operation waits for its SyncFail hook before it ends
     assert HOOK_FINALIZER in finalizers(kube_cluster.get(cleanup))
     steps(op, 2)
-    assert op.message == "waiting for healthy state of batch/Job/cleanup"
+    assert op.message == "waiting for completion of hook batch/Job/cleanup"
 
     wait_for(lambda: kubelet.succeed_pods(kube_namespace, selector={"job-name": "cleanup"}), what="cleanup's pod")
     step_until(op, lambda o: o.phase is not RUNNING)
@@ -306,14 +306,14 @@ def test_a_terminated_sync_deletes_its_running_hook_and_a_new_sync_completes(
     op = app.start_sync()
     step_until(op, lambda _: kube_cluster.get(migrate) is not None)
     steps(op, 2)
-    assert op.message == "waiting for healthy state of batch/Job/migrate"
+    assert op.message == "waiting for completion of hook batch/Job/migrate"
     first_uid = kube_cluster.get(migrate)["metadata"]["uid"]
 
     op.terminate()
     assert op.phase is rc.OperationPhase.TERMINATING
     assert op.step() is FAILED
 
-    assert op.message == "Operation terminated"
+    assert op.message == "Operation terminated while waiting for completion of hook batch/Job/migrate"
     assert op.result.phase is FAILED
     wait_for(lambda: kube_cluster.get(migrate) is None, what="the running hook deleted")
     assert kube_cluster.get(settings) is None

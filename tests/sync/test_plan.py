@@ -373,7 +373,7 @@ def test_a_bad_wave_on_a_target_is_a_configuration_error() -> None:
     target["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] = "soon"
     with pytest.raises(ConfigurationError) as info:
         plan_of([target])
-    assert str(info.value) == "/ConfigMap/ns/new: argocd.argoproj.io/sync-wave 'soon' is not an integer"
+    assert str(info.value) == "ConfigMap/ns/new: argocd.argoproj.io/sync-wave 'soon' is not an integer"
 
 
 # -- empty render -------------------------------------------------------------------------------------------
@@ -413,7 +413,7 @@ def test_an_object_tracked_by_another_app_is_a_warning() -> None:
     assert task(plan, "shared").warning == expected
     assert task(plan, "shared").error == ""
     assert task(plan, "mine").warning == ""
-    assert plan.warnings == (f"/ConfigMap/ns/shared: {expected}",)
+    assert plan.warnings == (f"ConfigMap/ns/shared: {expected}",)
     assert not plan.failed
 
 
@@ -423,7 +423,7 @@ def test_fail_on_shared_resource_fails_the_plan() -> None:
     assert task(plan, "shared").error == "shared resource: configmap/shared is part of application billing"
     assert task(plan, "shared").warning == ""
     assert plan.failed
-    assert plan.problems == ("/ConfigMap/ns/shared: shared resource: configmap/shared is part of application billing",)
+    assert plan.problems == ("ConfigMap/ns/shared: shared resource: configmap/shared is part of application billing",)
     assert "(cannot run)" in plan.summary()
 
 
@@ -518,6 +518,6 @@ def test_the_preview_says_what_happens_where_and_why() -> None:
 def test_the_preview_lists_problems_and_warnings() -> None:
     plan = plan_of([cm("shared")], [cm("shared", app="billing")], options=SyncOptions(fail_on_shared_resource=True))
     assert str(plan).splitlines()[-1] == (
-        "problem: /ConfigMap/ns/shared: shared resource: configmap/shared is part of application billing"
+        "problem: ConfigMap/ns/shared: shared resource: configmap/shared is part of application billing"
     )
     assert "problem: " in plan._repr_html_()

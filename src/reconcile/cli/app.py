@@ -347,8 +347,8 @@ def _drive(ctx: Context, app: str, operation: SyncOperation) -> SyncResult:
             elif waiting_confirmation and operation.message == waiting_confirmation:
                 operation.terminate()
                 ctx.err.write("error: some prunes need confirmation (Prune=confirm); pass --confirm-prune\n")
-            elif (len(operation.result.resources), operation.message) == before:
-                time.sleep(args.interval)  # waiting for health: nothing moved
+            elif (len(operation.result.resources), operation.message) == before and operation.next_check_in:
+                time.sleep(min(operation.next_check_in, args.interval))  # waiting for health: nothing moved
     except KeyboardInterrupt:
         operation.terminate()
         operation.step()

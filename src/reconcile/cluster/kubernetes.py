@@ -49,6 +49,7 @@ from reconcile.cluster._kube_errors import error_from_response, json_body, retry
 from reconcile.cluster._kube_merge import LAST_APPLIED, read_last_applied, three_way_patch, with_last_applied
 from reconcile.cluster._kube_stats import RequestStats
 from reconcile.cluster.informer import WatchExpiredError
+from reconcile.deadline import carried, remaining
 from reconcile.errors import (
     ClusterError,
     ConfigurationError,
@@ -77,6 +78,7 @@ _HTTP_NOT_FOUND = 404
 _HTTP_NOT_ALLOWED = 405
 _HTTP_GONE = 410
 _FIRST_POLL = 0.05  # seconds between the first polls of a CRD's conditions
+_MIN_REQUEST_TIMEOUT = 1.0  # a request close to the pass's deadline still gets this long
 _LAST_POLL = 0.5
 
 
@@ -513,7 +515,7 @@ class KubernetesCluster:
         if len(items) <= 1 or self.workers == 1:
             return [one(obj) for obj in items]
         self._table()  # read discovery once, not once per thread
-        return builtins.list(self._pool("writers").map(one, items))
+        return builtins.list(self._pool("writers").map(carried(one), items))
 
     def create(self, obj: Manifest, *, field_manager: str | None = None, dry_run: bool = False) -> Manifest:
         """Create ``obj`` (``metadata.generateName`` supported).
@@ -707,6 +709,7 @@ class KubernetesCluster:
         """
         attempt = 0
         while True:
+            _check_deadline(verb, key or path)
             self.stats.record(verb, retry=attempt > 0)
             payload = body() if callable(body) else body
             try:
@@ -750,7 +753,9 @@ class KubernetesCluster:
     ) -> tuple[int, bytes, Mapping[str, str], str]:
         url, headers = self._prepare(method, path, query, content_type)
         try:
-            response = self._api.call_api(method, url, header_params=headers, body=body, _request_timeout=self.timeout)
+            left = remaining()
+            timeout = self.timeout if left is None else max(min(self.timeout, left), _MIN_REQUEST_TIMEOUT)
+            response = self._api.call_api(method, url, header_params=headers, body=body, _request_timeout=timeout)
             data = response.read()
         except urllib3.exceptions.HTTPError as exc:
             cause = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
@@ -805,6 +810,16 @@ class KubernetesCluster:
             attempt=attempt + 1,
             delay=round(delay, 3),
         )
+        left = remaining()
+        if left is not None and left <= delay:
+            # The next attempt would start after the pass's deadline: report the failure now.
+            raise ClusterError(
+                f"{error.message} (not retried: the pass's deadline is reached)",
+                key=error.key,
+                status=error.status,
+                reason=error.reason,
+                retryable=True,
+            ) from error
         time.sleep(delay)
         return attempt + 1
 
@@ -851,7 +866,7 @@ class KubernetesCluster:
                 except ClusterError:
                     return (group, version), None  # an aggregated API that is down: its kinds are not served
 
-            listings = dict(self._pool("readers").map(read, paths))
+            listings = dict(self._pool("readers").map(carried(read), paths))
             table = build_table(groups, {gv: doc for gv, doc in listings.items() if doc is not None})
             # A group version that failed to answer this time keeps what it served before: stale beats missing.
             failed = {gv for gv, doc in listings.items() if doc is None}
@@ -985,7 +1000,9 @@ class KubernetesCluster:
                     return []
                 raise
 
-        pages = builtins.list(self._pool("readers").map(read, jobs)) if len(jobs) > 1 else [read(j) for j in jobs]
+        pages = (
+            builtins.list(self._pool("readers").map(carried(read), jobs)) if len(jobs) > 1 else [read(j) for j in jobs]
+        )
         out = [obj for page in pages for obj in page]
         out.sort(key=ResourceKey.from_manifest)
         return out
@@ -993,6 +1010,16 @@ class KubernetesCluster:
 
 # ----------------------------------------------------------------------------------------------------
 # Small helpers.
+
+
+def _check_deadline(verb: str, target: ResourceKey | str) -> None:
+    """Refuse to start a request once the pass's deadline (see ``reconcile.deadline``) has passed."""
+    left = remaining()
+    if left is not None and left <= 0:
+        key = target if isinstance(target, ResourceKey) else None
+        raise ClusterError(
+            f"{verb} {target}: not sent, the pass's deadline is reached", key=key, reason="Timeout", retryable=True
+        )
 
 
 def _key(served: Kind, namespace: str, name: str) -> ResourceKey:

@@ -130,9 +130,8 @@ def sync_wave(obj: Manifest) -> int:
         if not _INTEGER.fullmatch(text):
             key = ResourceKey.from_manifest(obj)
             name = key.name or (obj.get("metadata") or {}).get("generateName") or ""
-            raise ConfigurationError(
-                f"{key.group}/{key.kind}/{key.namespace}/{name}: {annotation} {text!r} is not an integer"
-            )
+            where = f"{key.group_kind}/{key.namespace}/{name}"
+            raise ConfigurationError(f"{where}: {annotation} {text!r} is not an integer")
         return int(text)
     return 0
 
@@ -167,7 +166,7 @@ def hook_name(obj: Manifest, operation_id: str, phase: SyncPhase | None = None) 
     prefix = metadata.get("generateName")
     if not isinstance(prefix, str) or not prefix:
         key = ResourceKey.from_manifest(obj)
-        raise ConfigurationError(f"{key.group}/{key.kind}/{key.namespace}: a hook needs a name or a generateName")
+        raise ConfigurationError(f"{key.group_kind}/{key.namespace}: a hook needs a name or a generateName")
     content = json.dumps([operation_id, str(phase or ""), obj], sort_keys=True, separators=(",", ":"), default=str)
     suffix = hashlib.sha256(content.encode()).hexdigest()[:10]
     return f"{prefix[: _MAX_NAME - len(suffix)]}{suffix}"

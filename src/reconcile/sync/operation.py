@@ -5,7 +5,9 @@ then each group of the plan (phase, wave) in order: its objects applied (one kin
 kind concurrently) or pruned, its hooks created; then, before the next group, a wait until what was just
 written is healthy and every hook has completed. A Degraded object, a failed hook or a timeout fails the
 operation, and the SyncFail hooks run. The last group ends the operation without waiting when it holds no
-hook, as the reference does. :meth:`SyncOperation.step` never blocks on health: it looks once and returns.
+hook, as the reference does. :meth:`SyncOperation.step` never blocks on health: it looks once and returns, and
+:attr:`SyncOperation.next_check_in` says how long a driver should wait before the next look: a backoff that
+starts at 10 ms, so a wave that is healthy at once costs milliseconds, not a poll interval.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from reconcile import tracking
+from reconcile.deadline import carried, remaining
 from reconcile.errors import ClusterError, InvalidError, NotFoundError
 from reconcile.health import HOOK_FINALIZER, Health, HealthChecks, assess
 from reconcile.model import HealthStatus, Manifest, OperationPhase, ResourceKey, ResultCode, Revision, SyncAction
@@ -32,6 +35,7 @@ _INVALID = "one or more synchronization tasks are not valid"
 _FAILED_APPLY = "one or more objects failed to apply"
 _FAILED_HOOK = "one or more synchronization tasks completed unsuccessfully"
 _TERMINATED = "Operation terminated"
+_FIRST_CHECK = 0.01  # seconds before the first health check of a wave; doubled after each that finds it pending
 _Step = tuple[SyncPhase, int, tuple[SyncTask, ...]]
 
 
@@ -49,6 +53,8 @@ class SyncOperation:
         checks: Custom health checks, tried before the built-in ones.
         dry_run: Validate every task with the server and change nothing.
         health_timeout: Seconds to wait for one group to become healthy before the operation fails.
+        max_check_interval: The longest :attr:`next_check_in`: the backoff between health checks stops growing
+            here.
         workers: How many objects of one kind are written at once.
         revision: Recorded on the result.
         log: A structlog-style logger.
@@ -65,6 +71,7 @@ class SyncOperation:
         checks: HealthChecks | Sequence[HealthChecks] | None = None,
         dry_run: bool = False,
         health_timeout: float = 300.0,
+        max_check_interval: float = 1.0,
         workers: int = 16,
         revision: Revision | None = None,
         log: Any = None,
@@ -77,6 +84,7 @@ class SyncOperation:
         self.checks = checks
         self.dry_run = dry_run
         self.health_timeout = health_timeout
+        self.max_check_interval = max_check_interval
         self.workers = workers
         self.revision = revision
         self._log = log
@@ -90,6 +98,8 @@ class SyncOperation:
         self._validated = False
         self._waiting: tuple[SyncTask, ...] = ()
         self._deadline = 0.0
+        self._check_in = _FIRST_CHECK
+        self._terminated_as = _TERMINATED
         self._failure: str | None = None  # set once the operation failed; SyncFail hooks then run
         self._hooks: list[SyncTask] = []  # hooks created, for their delete policies
         self._prune_confirmed = False
@@ -101,7 +111,7 @@ class SyncOperation:
     def step(self) -> OperationPhase:
         """Advance the operation by one step and return its phase (``Running`` until it ends)."""
         if self.phase is OperationPhase.TERMINATING:
-            self._finish(OperationPhase.FAILED, _TERMINATED)
+            self._finish(OperationPhase.FAILED, self._terminated_as, terminated=True)
         if self.phase is not OperationPhase.RUNNING:
             return self.phase
         if not self._validated:
@@ -115,19 +125,48 @@ class SyncOperation:
         return self.phase
 
     def run(self, timeout: float | None = None, poll: float = 1.0) -> SyncResult:
-        """Step until the operation ends (or ``timeout`` seconds pass: then it is terminated); return the result."""
-        deadline = None if timeout is None else self._clock() + timeout
+        """Step until the operation ends; return the result.
+
+        Args:
+            timeout: Seconds after which the operation is terminated (``None``: none of its own). A deadline set
+                by ``reconcile.deadline.bounded`` (a Reconciler's ``pass_timeout``) terminates it too.
+            poll: Seconds between looks while a prune waits for :meth:`confirm_prune`.
+        """
+        own = None if timeout is None else self._clock() + timeout
         while self.step() in (OperationPhase.RUNNING, OperationPhase.TERMINATING):
-            if deadline is not None and self._clock() >= deadline:
-                self.terminate()
+            if self.phase is OperationPhase.TERMINATING:
                 continue
-            if self._waiting or self._awaiting_confirmation:
-                time.sleep(poll)
+            left = remaining()
+            if own is not None and self._clock() >= own:
+                self.terminate(f"its timeout of {timeout:g} s passed")
+            elif left is not None and left <= 0:
+                self.terminate("the pass's deadline passed")
+            elif self._waiting or self._awaiting_confirmation:
+                pause = self.next_check_in if self._waiting else poll
+                time.sleep(max(0.0, min(pause, left if left is not None else pause)))
         return self.result
 
-    def terminate(self) -> None:
-        """Stop at the next step: running hooks are deleted and the operation fails as terminated."""
+    @property
+    def next_check_in(self) -> float:
+        """Seconds a driver should wait before the next :meth:`step` (0 when the next step has work to do).
+
+        While a wave is waited for, 10 ms after its objects were written, then twice as long after each look
+        that finds them pending, up to ``max_check_interval``.
+        """
+        return self._check_in if self._waiting else 0.0
+
+    def terminate(self, reason: str | None = None) -> None:
+        """Stop at the next step: running hooks are deleted and the operation fails as terminated.
+
+        Args:
+            reason: Why, for the result's message (``Operation terminated: <reason> while waiting for ...``).
+        """
         if self.phase is OperationPhase.RUNNING:
+            # Argo CD says only "Operation terminated"; the reason and what it was waiting for say more.
+            waiting = f" while {self.message}" if self.message.startswith("waiting for ") else ""
+            self._terminated_as = f"{_TERMINATED}{f': {reason},' if reason and waiting else ''}{waiting}"
+            if reason and not waiting:
+                self._terminated_as = f"{_TERMINATED}: {reason}"
             self.phase = OperationPhase.TERMINATING
             self.message = "terminating"
 
@@ -212,8 +251,9 @@ class SyncOperation:
     def _wait_for(self, tasks: tuple[SyncTask, ...]) -> None:
         self._waiting = tasks
         self._deadline = self._clock() + self.health_timeout
+        self._check_in = _FIRST_CHECK
         if tasks:
-            self.message = f"waiting for healthy state of {_label(tasks[0].key)}"
+            self.message = _waiting_message(tasks)
 
     def _check_waiting(self) -> None:
         pending: list[SyncTask] = []
@@ -240,9 +280,10 @@ class SyncOperation:
             return
         if self._clock() >= self._deadline:
             self._waiting = ()
-            self._fail(f"timed out waiting for healthy state of {_label(pending[0].key)}")
+            self._fail(f"timed out {_waiting_message(tuple(pending))} (health_timeout {self.health_timeout:g} s)")
             return
-        self.message = f"waiting for healthy state of {_label(pending[0].key)}"
+        self.message = _waiting_message(tuple(pending))
+        self._check_in = min(self._check_in * 2, self.max_check_interval)
 
     def _health(self, task: SyncTask) -> Health | None:
         live = self.cluster.get(task.key)
@@ -265,11 +306,11 @@ class SyncOperation:
         if self.dry_run or not self._validated or not self._fail_steps:
             self._finish(OperationPhase.FAILED, message)
 
-    def _finish(self, phase: OperationPhase, message: str) -> None:
+    def _finish(self, phase: OperationPhase, message: str, *, terminated: bool = False) -> None:
         if not self.dry_run:
             if phase is OperationPhase.FAILED:
                 self._delete_hooks(HookDeletePolicy.HOOK_FAILED)
-            self._release_hooks(delete_running=message == _TERMINATED)
+            self._release_hooks(delete_running=terminated)
         self.phase = phase
         self.message = message
         if self._log is not None:
@@ -284,7 +325,7 @@ class SyncOperation:
         results: list[ResourceResult] = []
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="reconcile-sync") as pool:
             for group in groups:
-                results += pool.map(run, group) if len(group) > 1 else [run(task) for task in group]
+                results += pool.map(carried(run), group) if len(group) > 1 else [run(task) for task in group]
         return results
 
     def _dry_run_task(self, task: SyncTask) -> ResourceResult:
@@ -468,8 +509,16 @@ def _flat(groups: list[list[SyncTask]]) -> list[SyncTask]:
 
 
 def _label(key: ResourceKey) -> str:
-    """``apps/Deployment/web``: how the reference names an object it waits for."""
-    return f"{key.group}/{key.kind}/{key.name}"
+    """``apps/Deployment/web``, ``Service/web``: an object named in a message (core kinds without a group)."""
+    return f"{key.group}/{key.kind}/{key.name}" if key.group else f"{key.kind}/{key.name}"
+
+
+def _waiting_message(tasks: tuple[SyncTask, ...]) -> str:
+    """The reference's words: ``waiting for completion of hook X and 2 more hooks``, ``healthy state of`` else."""
+    first = tasks[0]
+    what, more = ("completion of hook", "hooks") if first.hook else ("healthy state of", "resources")
+    message = f"waiting for {what} {_label(first.key)}"
+    return f"{message} and {len(tasks) - 1} more {more}" if len(tasks) > 1 else message
 
 
 def _result(task: SyncTask, status: ResultCode, message: str, stored: Manifest | None = None) -> ResourceResult:

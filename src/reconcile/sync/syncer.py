@@ -33,7 +33,8 @@ class Syncer:
             changed object costs one write.
         checks: Custom health checks, tried before the built-in ones, for the waits between waves.
         health_timeout: Seconds one wave may take to become healthy before the operation fails.
-        poll: Seconds between health checks while :meth:`sync` waits.
+        poll: The longest pause between health checks while an operation waits: the pauses start at 10 ms and
+            double up to this.
         workers: How many objects of one kind are written at once (the cluster must be thread-safe).
     """
 
@@ -96,6 +97,7 @@ class Syncer:
             checks=self.checks,
             dry_run=dry_run,
             health_timeout=self.health_timeout,
+            max_check_interval=self.poll,
             workers=self.workers,
             revision=revision,
             log=log,
