@@ -704,3 +704,16 @@ def test_a_pass_has_a_deadline_and_says_what_it_was_waiting_for(tmp_path, cluste
     assert cluster.get(rc.ResourceKey("", "ConfigMap", "default", "settings")) is None
     with pytest.raises(rc.ConfigurationError, match="pass_timeout must be a positive number"):
         rc.Reconciler(name="x", source=app.source, renderer=app.renderer, cluster=cluster, pass_timeout=0)
+
+
+def test_a_custom_resource_without_its_crd_says_to_install_the_crd(tmp_path, cluster):
+    (tmp_path / "widget.yaml").write_text("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n")
+    app = rc.Reconciler(
+        name="widgets", source=rc.DirectorySource(tmp_path), renderer=rc.DirectoryRenderer(), cluster=cluster
+    )
+    result = app.sync()
+    assert not result.succeeded
+    assert [r.message for r in result.failed_resources] == [
+        'no matches for kind "Widget" in version "example.com/v1": install the CustomResourceDefinition for '
+        "example.com/Widget on the cluster first (or sync it in an earlier wave of the same application)"
+    ]

@@ -218,10 +218,16 @@ def test_unknown_kinds_and_versions_raise_unknown_kind_error(kube, ns):
         kube.list(GroupKind("nothing.example.com", "Nothing"))
     with pytest.raises(UnknownKindError) as raised:
         kube.apply({"apiVersion": "nothing.example.com/v1", "kind": "Nothing", "metadata": {"name": "x"}})
-    assert 'no matches for kind "Nothing"' in raised.value.message
+    # The server's words, and what to do: a missing CRD is installed first; a removed version is replaced.
+    assert raised.value.message == (
+        'no matches for kind "Nothing" in version "nothing.example.com/v1": install the CustomResourceDefinition '
+        "for nothing.example.com/Nothing on the cluster first (or sync it in an earlier wave of the same application)"
+    )
     with pytest.raises(UnknownKindError) as raised:
         kube.apply({"apiVersion": "apps/v1beta1", "kind": "Deployment", "metadata": {"name": "x", "namespace": ns}})
-    assert raised.value.message == 'no matches for kind "Deployment" in version "apps/v1beta1"'
+    assert (
+        raised.value.message == 'no matches for kind "Deployment" in version "apps/v1beta1": the server serves apps/v1'
+    )
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -796,25 +802,24 @@ def test_a_create_refused_before_sending_is_retried(tmp_path):
 
 
 def test_the_deadline_of_the_context_bounds_requests_and_their_retries(tmp_path):
-    # An API server whose etcd is frozen: each request hangs, then fails with a retryable 500.
+    # An API server whose etcd is frozen: each request hangs half a second, then fails with a retryable 500.
     with FakeApi() as fake:
         fake.fallback = (500, {}, status(500, "InternalError", "etcdserver: request timed out"))
-        fake.delay = 1.0
+        fake.delay = 0.5
         with KubernetesCluster.from_kubeconfig(kubeconfig_for(tmp_path, fake.url), backoff=0.05) as c:
             c.is_namespaced(GroupKind("", "ConfigMap"))  # discovery first, outside the deadline
             started = time.monotonic()
-            with bounded(2.5), pytest.raises(ClusterError) as raised:
+            with bounded(1.2), pytest.raises(ClusterError) as raised:
                 c.get(cm_key("default", "x"))
             took = time.monotonic() - started
             tries = len(fake.requests)
             with bounded(0.0), pytest.raises(ClusterError) as refused:
                 c.get(cm_key("default", "x"))
 
-    assert took < 4.0, took  # unbounded: six tries of a second each, and the backoffs between them
-    assert 2 <= tries < 6
+    assert 2 <= tries <= 3, tries  # unbounded: six tries (max_retries=5)
+    assert took < 2.5, took
     assert raised.value.retryable
-    assert "etcdserver: request timed out" in raised.value.message
-    assert "deadline" in raised.value.message
+    assert raised.value.message == "etcdserver: request timed out (not retried: the pass's deadline is reached)"
     assert refused.value.message == "get ConfigMap/default/x: not sent, the pass's deadline is reached"
     assert len(fake.requests) == tries, "nothing is sent past the deadline"
 

@@ -27,6 +27,7 @@ from reconcile.apiserver._builtin import (
     is_atomic_map,
     is_builtin_group,
     list_type,
+    no_match_message,
     omit_empty_metadata,
     pod_spec_path,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "list_types",
     "metadata_of",
     "newest_version",
+    "no_match_message",
     "omit_empty_metadata",
     "pod_spec_path",
     "resolve_version",

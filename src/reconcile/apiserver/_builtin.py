@@ -8,7 +8,7 @@ for a kind when the caller has no release at hand (the newest release's), and ho
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -42,6 +42,31 @@ _METADATA_LISTS: Mapping[str, ListType] = MappingProxyType(
 def is_builtin_group(group: str) -> bool:
     """Whether ``group`` is one of Kubernetes' own API groups (its objects have a schema compiled in)."""
     return group in _LEGACY_GROUPS or group in APISchema.for_version().groups
+
+
+def no_match_message(group_kind: GroupKind, api_version: str | None, served: Sequence[str] = ()) -> str:
+    """The server's ``no matches for kind`` words, and what to do about them.
+
+    Args:
+        group_kind: The kind asked for.
+        api_version: The ``apiVersion`` asked for, when there was one.
+        served: The versions the server does serve of this kind (none when it serves none).
+    """
+    if api_version:
+        where = f'version "{api_version}"'
+    else:
+        where = f'group "{group_kind.group}"' if group_kind.group else "the core group"
+    message = f'no matches for kind "{group_kind.kind}" in {where}'
+    if served:
+        prefix = f"{group_kind.group}/" if group_kind.group else ""
+        return f"{message}: the server serves {', '.join(prefix + version for version in served)}"
+    if group_kind.group and not is_builtin_group(group_kind.group):
+        # Argo CD: "Make sure the "Widget" CRD is installed on the destination cluster."
+        return (
+            f"{message}: install the CustomResourceDefinition for {group_kind} on the cluster first "
+            "(or sync it in an earlier wave of the same application)"
+        )
+    return f"{message}: this server does not serve it"
 
 
 def builtin_lists(group_kind: GroupKind) -> SchemaOverrides | None:

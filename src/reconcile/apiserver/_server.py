@@ -31,6 +31,7 @@ from reconcile.apiserver._builtin import (
     crd_kind,
     fill_list_keys,
     fold_string_data,
+    no_match_message,
     omit_empty_metadata,
 )
 from reconcile.apiserver._cel import CelPrograms
@@ -339,8 +340,7 @@ class APIServer:
         info = self._kinds.get(group_kind)
         version = split_api_version(api_version)[1] if api_version else None
         if info is None or (version is not None and version not in info.versions):
-            where = f'version "{api_version}"' if api_version else f'group "{group_kind.group}"'
-            raise UnknownKindError(f'no matches for kind "{group_kind.kind}" in {where}')
+            raise UnknownKindError(no_match_message(group_kind, api_version, info.versions if info else ()))
         return info
 
     @staticmethod

@@ -333,7 +333,7 @@ class KubernetesCluster:
         served = self._require(key.group_kind, key=key)
         version = split_api_version(api_version)[1] if api_version else None
         if version is not None and version not in served.versions:
-            raise UnknownKindError(f'no matches for kind "{key.kind}" in version "{api_version}"', key=key)
+            raise UnknownKindError(apiserver.no_match_message(key.group_kind, api_version, served.versions), key=key)
         namespace = self._namespace_for(served, key.namespace)
         key = _key(served, namespace, key.name)
         try:
@@ -893,10 +893,9 @@ class KubernetesCluster:
             if started - self._discovered_at >= self.discovery_interval:
                 served = self._refresh(unless_after=started).get(group_kind)
         if served is None or (version and version not in served.versions):
-            where = f'version "{group_kind.group}/{version}"' if group_kind.group else f'version "{version}"'
-            if not version:
-                where = f'group "{group_kind.group}"' if group_kind.group else "the core group"
-            raise UnknownKindError(f'no matches for kind "{group_kind.kind}" in {where}', key=key)
+            api_version = (f"{group_kind.group}/{version}" if group_kind.group else version) if version else None
+            versions = served.versions if served is not None else ()
+            raise UnknownKindError(apiserver.no_match_message(group_kind, api_version, versions), key=key)
         return served
 
     def _forget(self, matches: Callable[[Kind], bool]) -> None:
