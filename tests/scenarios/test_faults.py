@@ -90,6 +90,7 @@ def test_a_sync_cut_by_an_outage_completes_on_the_next_pass(tmp_path: Path):
         )
 
 
+@pytest.mark.integration
 def test_a_pass_against_a_frozen_etcd_ends_at_its_deadline(tmp_path: Path):
     folder = tmp_path / "app"
     folder.mkdir()
