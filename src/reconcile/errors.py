@@ -57,7 +57,17 @@ class ReconcileError(Exception):
 
 
 class ConfigurationError(ReconcileError):
-    """The host passed options that cannot work (a bad URL, conflicting settings)."""
+    """The host passed options that cannot work (a bad URL, conflicting settings, an argument of the wrong type)."""
+
+    @classmethod
+    def argument(cls, argument: str, expected: str, value: object) -> ConfigurationError:
+        """The error for an argument of the wrong type or an empty value, at the public API's boundary.
+
+        It names the argument, what it must be, and the type it had (``None``, or ``''`` for an empty string):
+        never the value itself, which may be a secret.
+        """
+        got = "None" if value is None else "an empty string" if value == "" else type(value).__name__
+        return cls(f"{argument}: expected {expected}, got {got}")
 
 
 class SourceError(ReconcileError):

@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from reconcile.errors import ConfigurationError
 from reconcile.jsonvalues import deep_copy
 
 Manifest = dict[str, Any]
@@ -65,6 +66,12 @@ class ResourceKey:
     kind: str
     namespace: str
     name: str
+
+    def __attrs_post_init__(self) -> None:
+        # Four type checks on a hot path: ResourceKey(kind=None) fails here, naming the field, not far away.
+        for field in ("group", "kind", "namespace", "name"):
+            if not isinstance(getattr(self, field), str):
+                raise ConfigurationError.argument(f"ResourceKey.{field}", "a string", getattr(self, field))
 
     @classmethod
     def from_manifest(cls, obj: Manifest) -> ResourceKey:

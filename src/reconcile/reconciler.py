@@ -218,6 +218,24 @@ class ReconcileResult:
         return f"{head}<table><tr>{header}</tr>{cells}</table>"
 
 
+def _check_arguments(*, name: Any, source: Any, renderer: Any, cluster: Any, namespace: Any) -> None:
+    """The Reconciler's parts, checked when it is built rather than failing on the first pass."""
+    if not isinstance(name, str) or not name:
+        raise ConfigurationError.argument("Reconciler(name)", "a non-empty string", name)
+    if ":" in name or "/" in name:
+        raise ConfigurationError(f"application name {name!r} must be non-empty and contain no ':' or '/'")
+    for argument, value, protocol, expected in (
+        ("source", source, Source, "a Source (an object with fetch())"),
+        ("renderer", renderer, Renderer, "a Renderer (an object with render(snapshot))"),
+        ("cluster", cluster, Cluster, "a Cluster (MemoryCluster, KubernetesCluster or the protocol's methods)"),
+    ):
+        if not isinstance(value, protocol):
+            raise ConfigurationError.argument(f"Reconciler({argument})", expected, value)
+    if not isinstance(namespace, str) or not namespace:
+        # An empty namespace would make keys like ConfigMap//a that never match the live objects.
+        raise ConfigurationError.argument("Reconciler(namespace)", "a namespace's name", namespace)
+
+
 def _described(snapshot: Snapshot) -> str:
     """The application folder, as a person looks for it: its path in the source, and the revision."""
     where = "the source's root folder" if snapshot.path in ("", ".") else snapshot.path
@@ -279,8 +297,7 @@ class Reconciler:
         logger: Any = None,
         pass_timeout: float | None = DEFAULT_PASS_TIMEOUT,
     ) -> None:
-        if not name or ":" in name or "/" in name:
-            raise ConfigurationError(f"application name {name!r} must be non-empty and contain no ':' or '/'")
+        _check_arguments(name=name, source=source, renderer=renderer, cluster=cluster, namespace=namespace)
         self.name = name
         self.source = source
         self.renderer = renderer

@@ -380,7 +380,7 @@ def test_garbage_is_neither_an_index_nor_an_archive(tmp_path, cache):
     [
         ({"url": "oci://registry.example.com/charts"}, "OCI chart registries"),
         ({"url": "file:///srv/charts"}, "must be http"),
-        ({"url": ""}, "needs a repository URL"),
+        ({"url": ""}, r"HelmRepositorySource\(url\): expected a repository URL, got an empty string"),
         ({"chart": "a/b"}, "needs a chart name"),
         ({"version": ">=1 <"}, "is not a version constraint"),
         ({"timeout": 0}, "timeout must be positive"),

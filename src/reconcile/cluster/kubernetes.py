@@ -36,9 +36,11 @@ from typing import Any
 import kubernetes
 import structlog
 import urllib3
+import yaml
 
 from reconcile import apiserver
 from reconcile.apiserver import Kind
+from reconcile.cluster import _arguments as arguments
 from reconcile.cluster._kube_discovery import (
     UNLISTED_KINDS,
     build_table,
@@ -190,6 +192,8 @@ class KubernetesCluster:
         except (kubernetes.config.ConfigException, OSError, ValueError, TypeError) as exc:
             where = config_file or "the default kubeconfig"
             raise ConfigurationError(f"cannot load {where}: {exc}") from exc
+        except yaml.YAMLError as exc:  # the client parses the file with PyYAML and lets its errors through
+            raise ConfigurationError(_yaml_problem(config_file, exc)) from exc
         chosen = next((c for c in contexts or () if c.get("name") == context), None) if context else active
         context_namespace = ((chosen or {}).get("context") or {}).get("namespace")
         if context_namespace:
@@ -278,6 +282,7 @@ class KubernetesCluster:
         An unknown kind refreshes discovery first (at most once per ``discovery_interval``), so a kind whose CRD
         was just established is found.
         """
+        arguments.group_kind("is_namespaced", group_kind)
         served = self._served(group_kind)
         return served.namespaced if served is not None else None
 
@@ -330,6 +335,7 @@ class KubernetesCluster:
             UnknownKindError: The server does not serve the key's kind.
             ClusterError: Any other failure, after retries.
         """
+        arguments.named_key("get", key)
         served = self._require(key.group_kind, key=key)
         version = split_api_version(api_version)[1] if api_version else None
         if version is not None and version not in served.versions:
@@ -358,6 +364,7 @@ class KubernetesCluster:
             UnknownKindError: The server does not serve ``group_kind``.
             ClusterError: Any other failure, after retries.
         """
+        arguments.group_kind("list", group_kind, optional=True)
         if group_kind is not None:
             return self._list_kind(self._require(group_kind), namespace)
         kinds = listed_kinds(self._table(), self.unlisted_kinds)
@@ -465,6 +472,7 @@ class KubernetesCluster:
             NotFoundError: Its namespace does not exist.
             UnknownKindError: The server does not serve its kind or version.
         """
+        arguments.manifest("apply", obj)
         try:
             return self._apply(deep_copy(obj), field_manager=field_manager, force=force, dry_run=dry_run)
         except InvalidError as exc:
@@ -526,6 +534,7 @@ class KubernetesCluster:
             ConflictError: It exists already (reason ``AlreadyExists``).
             InvalidError, NotFoundError, UnknownKindError: As for :meth:`apply`.
         """
+        arguments.manifest("create", obj)
         config = deep_copy(obj)
         served, key, version = self._identify(config, generate_name=True)
         result = self._call(
@@ -553,6 +562,7 @@ class KubernetesCluster:
             ConflictError: ``metadata.resourceVersion`` is stale.
             InvalidError, UnknownKindError: As for :meth:`apply`.
         """
+        arguments.manifest("replace", obj)
         config = deep_copy(obj)
         served, key, version = self._identify(config)
         given = _resource_version(config)
@@ -592,6 +602,8 @@ class KubernetesCluster:
             ConflictError: The patch carries a stale ``metadata.resourceVersion``.
             InvalidError, UnknownKindError: As for :meth:`apply`.
         """
+        arguments.named_key("patch", key)
+        arguments.merge_patch(patch)
         served = self._require(key.group_kind, key=key)
         namespace = self._namespace_for(served, key.namespace)
         key = _key(served, namespace, key.name)
@@ -618,6 +630,7 @@ class KubernetesCluster:
             NotFoundError: The object does not exist (a retry that finds it gone counts as success).
             UnknownKindError: The server does not serve the key's kind.
         """
+        arguments.named_key("delete", key)
         served = self._require(key.group_kind, key=key)
         namespace = self._namespace_for(served, key.namespace)
         key = _key(served, namespace, key.name)
@@ -1009,6 +1022,16 @@ class KubernetesCluster:
 
 # ----------------------------------------------------------------------------------------------------
 # Small helpers.
+
+
+def _yaml_problem(config_file: str | None, exc: yaml.YAMLError) -> str:
+    """``<file>:<line>: not valid YAML: <problem>`` for a kubeconfig PyYAML could not parse."""
+    where = config_file or "the default kubeconfig"
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        where = f"{where}:{mark.line + 1}"
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"{where}: the kubeconfig is not valid YAML: {problem}"
 
 
 def _check_deadline(verb: str, target: ResourceKey | str) -> None:

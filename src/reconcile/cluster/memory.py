@@ -27,6 +27,7 @@ from typing import Any
 import attrs
 
 from reconcile.apiserver import APISchema, APIServer, Watch, WatchEvent
+from reconcile.cluster import _arguments as arguments
 from reconcile.errors import ClusterError, ConfigurationError
 from reconcile.model import Capabilities, GroupKind, Manifest, ResourceKey
 from reconcile.protocols import PropagationPolicy
@@ -95,6 +96,7 @@ class MemoryCluster:
         Raises:
             UnknownKindError: The cluster does not serve the key's kind.
         """
+        arguments.named_key("get", key)
         self._maybe_fail("get", key)
         return self._server.get(key, api_version=api_version)
 
@@ -104,11 +106,13 @@ class MemoryCluster:
         Raises:
             UnknownKindError: The cluster does not serve ``group_kind``.
         """
+        arguments.group_kind("list", group_kind, optional=True)
         self._maybe_fail("list", None, group_kind)
         return self._server.list(group_kind, namespace=namespace)
 
     def is_namespaced(self, group_kind: GroupKind) -> bool | None:
         """Whether the kind is namespaced; ``None`` when the cluster does not serve it."""
+        arguments.group_kind("is_namespaced", group_kind)
         self._maybe_fail("is_namespaced", None, group_kind)
         return self._server.is_namespaced(group_kind)
 
@@ -132,6 +136,7 @@ class MemoryCluster:
             NotFoundError: Its namespace does not exist.
             UnknownKindError: The cluster does not serve its kind or version.
         """
+        arguments.manifest("apply", obj)
         self._maybe_fail("apply", self._server.key_of(obj))
         return self._server.apply(obj, field_manager=field_manager, force=force, dry_run=dry_run)
 
@@ -142,6 +147,7 @@ class MemoryCluster:
             ConflictError: It exists already (reason ``AlreadyExists``).
             InvalidError, NotFoundError, UnknownKindError: As for :meth:`apply`.
         """
+        arguments.manifest("create", obj)
         self._maybe_fail("create", self._server.key_of(obj))
         return self._server.create(obj, field_manager=field_manager, dry_run=dry_run)
 
@@ -159,6 +165,8 @@ class MemoryCluster:
             NotFoundError: The object does not exist.
             ConflictError: The patch carries a stale ``metadata.resourceVersion``.
         """
+        arguments.named_key("patch", key)
+        arguments.merge_patch(patch)
         self._maybe_fail("patch", key)
         return self._server.patch(key, patch, field_manager=field_manager, dry_run=dry_run)
 
@@ -171,6 +179,7 @@ class MemoryCluster:
         Raises:
             NotFoundError: The object does not exist.
         """
+        arguments.named_key("delete", key)
         self._maybe_fail("delete", key)
         self._server.delete(key, propagation=propagation, dry_run=dry_run)
 
@@ -187,6 +196,7 @@ class MemoryCluster:
             NotFoundError: The object does not exist.
             ConflictError: ``metadata.resourceVersion`` is stale.
         """
+        arguments.manifest("replace", obj)
         self._maybe_fail("replace", self._server.key_of(obj))
         return self._server.replace(obj, field_manager=field_manager, dry_run=dry_run)
 

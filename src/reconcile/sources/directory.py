@@ -9,12 +9,18 @@ from pathlib import Path
 
 import attrs
 
-from reconcile.errors import PathNotFoundError, SourceError
+from reconcile.errors import ConfigurationError, PathNotFoundError, SourceError
 from reconcile.model import Revision, Snapshot
 
 __all__ = ["DirectorySource", "folder_digest"]
 
 _CHUNK = 1 << 20
+
+
+def _folder(value: object) -> Path:
+    if not isinstance(value, str | os.PathLike) or value == "":
+        raise ConfigurationError.argument("DirectorySource(path)", "a folder's path (str or os.PathLike)", value)
+    return Path(value)
 
 
 @attrs.frozen
@@ -28,7 +34,7 @@ class DirectorySource:
         path: The folder.
     """
 
-    path: Path = attrs.field(converter=Path)
+    path: Path = attrs.field(converter=_folder)
 
     def fetch(self) -> Snapshot:
         """Digest the folder and describe it as a snapshot.

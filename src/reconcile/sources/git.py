@@ -102,8 +102,8 @@ class _Url:
 
 def _parse_url(url: str) -> _Url:
     """Split ``url`` (file://, plain path, http(s)://, ssh://, scp-like, git://) into a :class:`_Url`."""
-    if not url or not url.strip():
-        raise ConfigurationError("GitSource needs a repository URL")
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigurationError.argument("GitSource(url)", "a repository URL", url)
     url = url.strip()
     if "://" not in url:
         scp = _SCP_LIKE.fullmatch(url)
@@ -239,8 +239,8 @@ class GitSource:
         logger: FilteringBoundLogger | None = None,
     ) -> None:
         self._url = _parse_url(url)
-        if not revision or not revision.strip():
-            raise ConfigurationError(f"GitSource for {self._url.display} needs a revision")
+        if not isinstance(revision, str) or not revision.strip():
+            raise ConfigurationError.argument(f"GitSource({self._url.display}).revision", "a revision", revision)
         self.revision = revision.strip()
         self.path = _normalize_path(path)
         base = Path(cache_dir) if cache_dir is not None else Path(platformdirs.user_cache_dir("reconcile")) / "git"

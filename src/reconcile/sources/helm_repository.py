@@ -161,7 +161,7 @@ class HelmRepositorySource:
         logger: FilteringBoundLogger | None = None,
     ) -> None:
         self._base, self.url, url_user, url_password = _parse_url(url)
-        if not chart or not chart.strip() or "/" in chart:
+        if not isinstance(chart, str) or not chart.strip() or "/" in chart:
             raise ConfigurationError(f"HelmRepositorySource for {self.url} needs a chart name without '/'")
         self.chart = chart.strip()
         self.version = (version or "*").strip() or "*"
@@ -460,8 +460,8 @@ class HelmRepositorySource:
 
 def _parse_url(url: str) -> tuple[str, str, str | None, str | None]:
     """``(base URL without credentials or trailing slash, display URL, user, password)``."""
-    if not url or not url.strip():
-        raise ConfigurationError("HelmRepositorySource needs a repository URL")
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigurationError.argument("HelmRepositorySource(url)", "a repository URL", url)
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     if scheme == "oci":
