@@ -101,3 +101,25 @@ def test_a_job_fails_once_its_pod_fails(kubelet, kube_cluster, kube_namespace):
     assert pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 1
     # A finished pod is left alone.
     assert kubelet.fail_pods(kube_namespace, selector={"job-name": "doomed"}) == 0
+
+
+def test_run_pods_starts_only_pending_pods(kubelet, kube_cluster, kube_namespace):
+    # A finished Pod cannot go back to Running (the server refuses with 422): that is not run_pods' business.
+    for name in ("done", "waiting"):
+        kube_cluster.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": name, "namespace": kube_namespace, "labels": {"which": name}},
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]},
+            }
+        )
+    assert kubelet.succeed_pods(kube_namespace, selector={"which": "done"}) == 1
+
+    assert kubelet.run_pods(kube_namespace) == 1
+    assert kubelet.run_pods(kube_namespace) == 0
+    phases = {
+        pod["metadata"]["name"]: pod["status"]["phase"]
+        for pod in kube_cluster.list(rc.GroupKind("", "Pod"), namespace=kube_namespace)
+    }
+    assert phases == {"done": "Succeeded", "waiting": "Running"}

@@ -42,9 +42,18 @@ class FakeKubelet:
         self.plane.request("PATCH", path, {"status": status})
 
     def run_pods(self, namespace: str, *, selector: Mapping[str, str] | None = None) -> int:
-        """Mark every Pod of the namespace (or matching ``selector``) Running and Ready; returns how many."""
+        """Mark every pending Pod of the namespace (or matching ``selector``) Running and Ready; returns how many.
+
+        Only Pods a kubelet would start: pending ones that are not being deleted. A Pod that already ran, or
+        finished (a server refuses to take a terminated container back to running), is left as it is.
+        """
         now = _now()
-        pods = [p for p in self._pods(namespace, selector) if (p.get("status") or {}).get("phase") != "Running"]
+        pods = [
+            p
+            for p in self._pods(namespace, selector)
+            if (p.get("status") or {}).get("phase", "Pending") == "Pending"
+            and not (p.get("metadata") or {}).get("deletionTimestamp")
+        ]
         for index, pod in enumerate(pods):
             containers = (pod.get("spec") or {}).get("containers") or []
             conditions = [
