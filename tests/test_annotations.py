@@ -1,4 +1,4 @@
-from reconcile.annotations import COMPARE_OPTIONS, SYNC_OPTIONS, has_option, object_options
+from reconcile.argocd.annotations import COMPARE_OPTIONS, SYNC_OPTIONS, has_option, object_options
 
 
 def _with(annotations: dict) -> dict:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import reconcile as rc
-from reconcile.application import ApplicationSource
+from reconcile.argocd.application import ApplicationSource
 from reconcile.manifests import dump_yaml, load_manifests
 
 NAMESPACE = "grade-api-prod"

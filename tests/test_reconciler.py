@@ -10,7 +10,7 @@ import pytest
 import structlog
 
 import reconcile as rc
-from reconcile.tracking import TRACKING_ANNOTATION
+from reconcile.argocd.tracking import TRACKING_ANNOTATION
 
 GUESTBOOK = Path(__file__).parents[1] / "examples" / "guestbook"
 DEPLOYMENT = rc.ResourceKey("apps", "Deployment", "default", "guestbook-ui")

@@ -1,4 +1,4 @@
-from reconcile import tracking
+from reconcile.argocd import tracking
 from reconcile.model import ResourceKey
 
 

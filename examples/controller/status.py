@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconcile import ReconcileResult, ResourceKey, ResourceResult, ResourceStatus, SyncResult
+from reconcile.argocd.hooks import hook_phases
 from reconcile.model import split_api_version
-from reconcile.sync.hooks import hook_phases
 
 RECONCILED_AT = "reconciledAt"
 _VOLATILE = frozenset({RECONCILED_AT})  # changes every pass: writing for it alone would write every pass

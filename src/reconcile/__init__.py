@@ -17,7 +17,8 @@ Fetch the desired state from Git (or a folder), render it, compare it with a liv
 from typing import TYPE_CHECKING, Any
 
 from reconcile import diff, health, sync
-from reconcile.application import Application, UnsupportedFieldWarning
+from reconcile.argocd.application import Application, UnsupportedFieldWarning
+from reconcile.argocd.tracking import TRACKING_ANNOTATION
 from reconcile.cluster.memory import MemoryCluster
 from reconcile.diff import Change, Differ, DiffResult, DiffSettings, IgnoreRule, KnownTypeField, ResourceDiff
 from reconcile.errors import (
@@ -83,7 +84,6 @@ from reconcile.sync import (
     SyncPlan,
     SyncResult,
 )
-from reconcile.tracking import TRACKING_ANNOTATION
 
 if TYPE_CHECKING:
     from reconcile.cluster.kubernetes import KubernetesCluster

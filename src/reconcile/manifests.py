@@ -757,7 +757,7 @@ def _identity_problem(obj: Manifest) -> str | None:
     if not isinstance(metadata, dict):
         return f"has metadata that is {_describe_type(metadata)}, not a mapping"
     if metadata.get("name") is None and metadata.get("generateName") is not None:
-        # A hook may carry only generateName: the sync names it (see reconcile.sync.hooks.hook_name).
+        # A hook may carry only generateName: the sync names it (see reconcile.argocd.hooks.hook_name).
         return _string_problem("metadata.generateName", metadata.get("generateName")) or _metadata_problem(metadata)
     return _string_problem("metadata.name", metadata.get("name")) or _metadata_problem(metadata)
 

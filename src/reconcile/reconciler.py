@@ -11,9 +11,11 @@ from typing import Any
 import attrs
 import structlog
 
-from reconcile import protocols, tracking
-from reconcile.annotations import has_option
+from reconcile import protocols
 from reconcile.apiserver import CRD, crd_kind, fill_list_keys
+from reconcile.argocd import tracking
+from reconcile.argocd.annotations import RESPECT_IGNORE_DIFFERENCES, has_option
+from reconcile.argocd.hooks import is_hook, split_hooks
 from reconcile.deadline import bounded, remaining
 from reconcile.diff import Differ, DiffResult, DiffSettings, IgnoreRule, ResourceDiff
 from reconcile.diff.ignore import as_rules, keep_live_values
@@ -41,11 +43,9 @@ from reconcile.model import (
 from reconcile.protocols import Cluster, ClusterAwareRenderer, PropagationPolicy, Renderer, Source
 from reconcile.renderers.directory import check_unique
 from reconcile.sync import ResourceResult, RetryPolicy, Syncer, SyncOperation, SyncOptions, SyncPlan, SyncResult
-from reconcile.sync.hooks import is_hook, split_hooks
 from reconcile.sync.order import prune_order
 
 _SHOWN_PATHS = 3  # paths named in an out-of-sync message
-_RESPECT = "RespectIgnoreDifferences=true"
 
 
 def _namespace_metadata(value: Mapping[str, Mapping[str, str]] | None) -> dict[str, dict[str, str]] | None:
@@ -563,7 +563,9 @@ class Reconciler:
         targets = []
         for target in comparison.targets:
             live = comparison.live.get(target.key)
-            respect = self.policy.respect_ignore_differences or has_option(target.manifest, _RESPECT)
+            respect = self.policy.respect_ignore_differences or has_option(
+                target.manifest, f"{RESPECT_IGNORE_DIFFERENCES}=true"
+            )
             rules = self.diff_settings.with_rules(self.ignore_differences)
             if live is not None and respect and rules:
                 kept = keep_live_values(rules, target.key, target.manifest, live)

@@ -23,9 +23,10 @@ from typing import Any, ClassVar
 import pytest
 
 import reconcile as rc
+from reconcile.apiserver import LAST_APPLIED
 from reconcile.cluster._kube_errors import error_from_response, retry_after
 from reconcile.cluster._kube_merge import last_applied_text, three_way_patch
-from reconcile.cluster.kubernetes import LAST_APPLIED, KubernetesCluster
+from reconcile.cluster.kubernetes import KubernetesCluster
 from reconcile.deadline import bounded
 from reconcile.errors import ClusterError, ConflictError, InvalidError, NotFoundError, UnknownKindError
 from reconcile.model import GroupKind, ResourceKey

@@ -6,9 +6,8 @@ from typing import Any
 import pytest
 
 import reconcile as rc
-from reconcile.apiserver import newest_version
+from reconcile.apiserver import LAST_APPLIED, newest_version
 from reconcile.diff import Change, Differ, DiffResult, DiffSettings, ResourceDiff, compare
-from reconcile.diff.mask import LAST_APPLIED
 from reconcile.errors import DiffError
 from reconcile.manifests import load_manifests
 from reconcile.model import Resource, ResourceKey, SyncStatus

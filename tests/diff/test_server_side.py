@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import reconcile as rc
-from reconcile.tracking import annotate
+from reconcile.argocd.tracking import annotate
 
 CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "default"}, "data": {"a": "1"}}
 KEY = rc.ResourceKey("", "ConfigMap", "default", "cfg")

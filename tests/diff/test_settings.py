@@ -4,8 +4,8 @@ import json
 
 import pytest
 
+from reconcile.apiserver import LAST_APPLIED
 from reconcile.diff import Differ, DiffSettings, IgnoreRule, compare
-from reconcile.diff.mask import LAST_APPLIED
 from reconcile.errors import ConfigurationError
 from reconcile.model import Resource, ResourceKey
 

@@ -4,10 +4,7 @@ from typing import Any
 
 import pytest
 
-from reconcile.errors import ConfigurationError, ManifestError
-from reconcile.manifests import validate_manifest
-from reconcile.model import Resource, ResourceKey
-from reconcile.sync.hooks import (
+from reconcile.argocd.hooks import (
     HookDeletePolicy,
     SyncPhase,
     delete_policies,
@@ -17,6 +14,9 @@ from reconcile.sync.hooks import (
     split_hooks,
     sync_wave,
 )
+from reconcile.errors import ConfigurationError, ManifestError
+from reconcile.manifests import validate_manifest
+from reconcile.model import Resource, ResourceKey
 
 PRE, SYNC, POST, FAIL = SyncPhase.PRE_SYNC, SyncPhase.SYNC, SyncPhase.POST_SYNC, SyncPhase.SYNC_FAIL
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 import reconcile as rc
-from reconcile import tracking
+from reconcile.argocd import tracking
+from reconcile.argocd.annotations import HOOK_FINALIZER
 from reconcile.deadline import bounded
 from reconcile.diff import Differ
 from reconcile.errors import ClusterError
-from reconcile.health import HOOK_FINALIZER
 from reconcile.sync import RetryPolicy, SyncOperation, SyncPhase, build_plan, split_hooks
 
 NS = "default"
@@ -69,7 +69,7 @@ def _operation(cluster: rc.MemoryCluster, *objs: dict, prune: bool = False, **kw
     live = {
         rc.ResourceKey.from_manifest(o): o
         for o in cluster.list()
-        if tracking.is_owned_by(o, "app") and not rc.sync.hooks.is_hook(o)
+        if tracking.is_owned_by(o, "app") and not rc.argocd.hooks.is_hook(o)
     }
     diff = Differ().diff(targets, live, cluster=cluster)
     plan = build_plan(app="app", targets=targets, diff=diff, hooks=hooks, prune=prune, served=cluster.is_namespaced)

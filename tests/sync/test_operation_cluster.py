@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 
 import reconcile as rc
-from reconcile import tracking
+from reconcile.argocd import tracking
+from reconcile.argocd.annotations import HOOK_FINALIZER
 from reconcile.errors import NotFoundError
-from reconcile.health import HOOK_FINALIZER, assess
+from reconcile.health import assess
 from reconcile.sync import SyncOperation, SyncPhase
 
 RUNNING = rc.OperationPhase.RUNNING

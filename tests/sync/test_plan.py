@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
+from reconcile.argocd.hooks import HookDeletePolicy, SyncPhase
+from reconcile.argocd.tracking import annotate
 from reconcile.diff import DiffResult, compare
 from reconcile.errors import ConfigurationError
 from reconcile.model import GroupKind, Manifest, Resource, ResourceKey, SyncAction
-from reconcile.sync.hooks import HookDeletePolicy, SyncPhase
 from reconcile.sync.options import Permission, SyncOptions
 from reconcile.sync.plan import NO_PRUNE, REQUIRES_PRUNING, SyncPlan, SyncTask, build_plan
-from reconcile.tracking import annotate
 
 APP = "shop"
 PRE, SYNC, POST, FAIL = SyncPhase.PRE_SYNC, SyncPhase.SYNC, SyncPhase.POST_SYNC, SyncPhase.SYNC_FAIL

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import reconcile as rc
-from reconcile import tracking
+from reconcile.argocd import tracking
 from reconcile.diff import Differ
 from reconcile.sync import Syncer, SyncOptions
 

@@ -225,6 +225,9 @@ def omit_empty_metadata(obj: Manifest) -> Manifest:
     return out
 
 
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+"""kubectl's annotation: the manifest a client-side apply sent, which the server stores as any annotation."""
+
 CRD = GroupKind("apiextensions.k8s.io", "CustomResourceDefinition")
 
 WITHOUT_GENERATION: frozenset[GroupKind] = frozenset(

@@ -27,13 +27,13 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from reconcile.apiserver._builtin import CRD as _CRD
+from reconcile.apiserver._builtin import NAMESPACE as _NAMESPACE
+from reconcile.apiserver._builtin import SERVICE as _SERVICE
 from reconcile.apiserver._schema import APISchema
 from reconcile.jsonvalues import json_equal
 from reconcile.model import GroupKind, Manifest
 
-_NAMESPACE = GroupKind("", "Namespace")
-_SERVICE = GroupKind("", "Service")
-_CRD = GroupKind("apiextensions.k8s.io", "CustomResourceDefinition")
 _HPA = GroupKind("autoscaling", "HorizontalPodAutoscaler")
 
 _MAX_INT32 = 2**31 - 1

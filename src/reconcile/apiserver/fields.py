@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 
 from reconcile.apiserver import _builtin as schema
-from reconcile.apiserver._builtin import SERVER_SET_METADATA
+from reconcile.apiserver._builtin import LAST_APPLIED, SECRET, SERVER_SET_METADATA
 from reconcile.apiserver._lists import FieldPath, ListType, SchemaOverrides
 from reconcile.apiserver._schema import APISchema
 from reconcile.jsonvalues import deep_copy, json_equal, without_nulls
@@ -473,9 +473,6 @@ def owners(obj: Manifest | None) -> dict[str, FieldSet]:
     return {manager: _from_paths(owned) for manager, owned in found.items()}
 
 
-_SECRET = GroupKind("", "Secret")
-
-
 def as_stored(owned: FieldSet, group_kind: GroupKind) -> FieldSet:
     """``owned`` with what write-only fields own moved to where the server stores their values.
 
@@ -483,7 +480,7 @@ def as_stored(owned: FieldSet, group_kind: GroupKind) -> FieldSet:
     ownership under ``f:stringData``. Read as stored, that manager owns the same keys of ``data``, so a live
     change to them (another manager's write of ``data`` or ``stringData``) is a change to its fields.
     """
-    if group_kind != _SECRET or "f:stringData" not in owned:
+    if group_kind != SECRET or "f:stringData" not in owned:
         return owned
     rest = {name: child for name, child in owned.items() if name != "f:stringData"}
     return union(rest, {"f:data": owned["f:stringData"]})
@@ -736,10 +733,9 @@ def predict_apply(
             previously_owned |= owned
         else:
             others.append(owned)
-    last_applied_name = "kubectl.kubernetes.io/last-applied-configuration"
-    last_applied_path = ("f:metadata", "f:annotations", f"f:{last_applied_name}")
+    last_applied_path = ("f:metadata", "f:annotations", f"f:{LAST_APPLIED}")
     annotations = ((live or {}).get("metadata") or {}).get("annotations") or {}
-    text = annotations.get(last_applied_name) if isinstance(annotations, dict) else None
+    text = annotations.get(LAST_APPLIED) if isinstance(annotations, dict) else None
     if not applied_before and isinstance(text, str):
         # A client-side `kubectl apply` records what it applied in this annotation instead: what it names was
         # applied before, so a field dropped from it since is pruned (kubectl's three-way diff).

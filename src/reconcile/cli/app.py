@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import attrs
 
+from reconcile.argocd.tracking import CONTROL_PLANE_NAMESPACE
 from reconcile.cli import output
 from reconcile.cli.loading import cluster_map, load_applications, open_cluster, pick
 from reconcile.cli.progress import LiveProgress, PlainProgress
@@ -19,10 +20,9 @@ from reconcile.cluster.memory import MemoryCluster
 from reconcile.diff import Differ
 from reconcile.model import HealthStatus, OperationPhase, SyncStatus
 from reconcile.protocols import PropagationPolicy
-from reconcile.tracking import CONTROL_PLANE_NAMESPACE
 
 if TYPE_CHECKING:
-    from reconcile.application import Application
+    from reconcile.argocd.application import Application
     from reconcile.protocols import Cluster
     from reconcile.reconciler import Reconciler, ReconcileResult
     from reconcile.sync import SyncOperation, SyncResult

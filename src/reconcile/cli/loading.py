@@ -12,7 +12,7 @@ from reconcile.errors import ConfigurationError, ManifestError
 from reconcile.manifests import load_manifests
 
 if TYPE_CHECKING:
-    from reconcile.application import Application
+    from reconcile.argocd.application import Application
     from reconcile.protocols import Cluster
 
 _SUFFIXES = (".yaml", ".yml", ".json")
@@ -33,7 +33,7 @@ def load_applications(path: Path, warn: Callable[[str], None]) -> tuple[Applicat
         ConfigurationError: Nothing was found, or an Application is malformed.
         ManifestError: A file is not valid YAML or JSON.
     """
-    from reconcile.application import Application  # noqa: PLC0415 - the CLI's slow imports wait for a command
+    from reconcile.argocd.application import Application  # noqa: PLC0415 - the CLI's slow imports wait for a command
 
     if not path.exists():
         raise ConfigurationError(f"{path}: no such file or folder")

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from reconcile.apiserver import LAST_APPLIED
 from reconcile.jsonvalues import deep_copy, json_equal
 from reconcile.model import Manifest
 
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 """The annotation ``kubectl apply`` reads and writes."""
 
 

@@ -39,7 +39,7 @@ import urllib3
 import yaml
 
 from reconcile import apiserver
-from reconcile.apiserver import Kind
+from reconcile.apiserver import LAST_APPLIED, Kind
 from reconcile.cluster import _arguments as arguments
 from reconcile.cluster._kube_discovery import (
     UNLISTED_KINDS,
@@ -48,7 +48,7 @@ from reconcile.cluster._kube_discovery import (
     listed_kinds,
 )
 from reconcile.cluster._kube_errors import error_from_response, json_body, retry_after, secret_values
-from reconcile.cluster._kube_merge import LAST_APPLIED, read_last_applied, three_way_patch, with_last_applied
+from reconcile.cluster._kube_merge import read_last_applied, three_way_patch, with_last_applied
 from reconcile.cluster._kube_stats import RequestStats
 from reconcile.cluster.informer import WatchExpiredError
 from reconcile.deadline import carried, remaining

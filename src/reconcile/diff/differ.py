@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from reconcile.annotations import COMPARE_OPTIONS, has_option
 from reconcile.apiserver import APISchema, KubeVersion, list_type, supported_versions
 from reconcile.apiserver.fields import predict_apply
+from reconcile.argocd.annotations import COMPARE_OPTIONS, has_option
 from reconcile.diff.changes import Change, ListKeys, diff_values
 from reconcile.diff.ignore import IgnoreRule, apply_rules, as_rules
 from reconcile.diff.mask import mask_secrets

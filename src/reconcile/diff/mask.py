@@ -18,10 +18,10 @@ import json
 from collections.abc import Collection, Sequence
 from typing import Any
 
+from reconcile.apiserver import LAST_APPLIED
 from reconcile.jsonvalues import deep_copy
 from reconcile.model import Manifest, holds_secret_values
 
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 """The annotation where ``kubectl apply`` keeps the whole applied object."""
 
 MASK_CHAR = "+"

@@ -12,17 +12,13 @@
 
 from __future__ import annotations
 
-from reconcile.health.assess import HOOK_FINALIZER, IGNORE_HEALTHCHECK, app_health, assess
+from reconcile.health.assess import app_health, assess
 from reconcile.health.builtin import BuiltinHealthChecks
 from reconcile.health.custom import CustomHealthChecks
 from reconcile.health.lua import LuaHealthChecks, LuaSandbox, LuaScript
-from reconcile.health.pod import IGNORE_RESTART_POLICY
 from reconcile.health.status import ORDER, Health, HealthCheck, HealthChecks, is_worse, worst
 
 __all__ = [
-    "HOOK_FINALIZER",
-    "IGNORE_HEALTHCHECK",
-    "IGNORE_RESTART_POLICY",
     "ORDER",
     "BuiltinHealthChecks",
     "CustomHealthChecks",

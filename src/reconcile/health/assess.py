@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from reconcile.argocd.annotations import HOOK_FINALIZER, IGNORE_HEALTHCHECK
+from reconcile.argocd.hooks import is_hook
 from reconcile.health import generic
 from reconcile.health.builtin import BuiltinHealthChecks
-from reconcile.health.pod import is_hook
 from reconcile.health.status import Health, HealthCheck, HealthChecks, annotations_of, field, is_worse
 from reconcile.jsonvalues import deep_copy
 from reconcile.model import GroupKind, HealthStatus, Manifest, ResourceKey
-
-IGNORE_HEALTHCHECK = "argocd.argoproj.io/ignore-healthcheck"
-"""Annotation: with ``"true"``, the object gets no verdict and does not count towards its application's health."""
-
-HOOK_FINALIZER = "argocd.argoproj.io/hook-finalizer"
-"""A hook being deleted while it holds this finalizer is still judged by its checks, as in the reference."""
 
 _BUILTIN = BuiltinHealthChecks()
 

@@ -4,20 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconcile.argocd.annotations import IGNORE_RESTART_POLICY
+from reconcile.argocd.hooks import is_hook
 from reconcile.health.status import Health, annotations_of, condition, field, integer, items, section, text
 from reconcile.model import HealthStatus, Manifest
-
-IGNORE_RESTART_POLICY = "argocd.argoproj.io/ignore-restart-policy"
-"""Annotation: judge a Running pod as if its restartPolicy were Always (ignored on hooks), as Argo CD does."""
-
-
-def is_hook(obj: Manifest) -> bool:
-    """Whether the object is an Argo CD or Helm hook (Helm's ``crd-install`` is not a hook to Argo CD)."""
-    found = annotations_of(obj)
-    if "argocd.argoproj.io/hook" in found:
-        return True
-    helm = found.get("helm.sh/hook")
-    return isinstance(helm, str) and helm != "crd-install"
 
 
 def _restart_policy(obj: Manifest) -> str:

@@ -4,7 +4,7 @@
 happens); a :class:`SyncOperation` runs one, a step per call; :class:`Syncer` does both for the Reconciler.
 """
 
-from reconcile.sync.hooks import HookDeletePolicy, SyncPhase, split_hooks
+from reconcile.argocd.hooks import HookDeletePolicy, SyncPhase, split_hooks
 from reconcile.sync.operation import SyncOperation
 from reconcile.sync.options import ObjectOptions, Permission, SyncOptions
 from reconcile.sync.order import KIND_ORDER, apply_order, prune_order

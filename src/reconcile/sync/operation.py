@@ -20,13 +20,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from reconcile import tracking
+from reconcile.argocd import tracking
+from reconcile.argocd.annotations import HOOK_FINALIZER
+from reconcile.argocd.hooks import HookDeletePolicy, SyncPhase
 from reconcile.deadline import carried, remaining
 from reconcile.errors import ClusterError, InvalidError, NotFoundError
-from reconcile.health import HOOK_FINALIZER, Health, HealthChecks, assess
+from reconcile.health import Health, HealthChecks, assess
 from reconcile.model import HealthStatus, Manifest, OperationPhase, ResourceKey, ResultCode, Revision, SyncAction
 from reconcile.protocols import Cluster
-from reconcile.sync.hooks import HookDeletePolicy, SyncPhase
 from reconcile.sync.plan import SyncPlan, SyncTask
 from reconcile.sync.result import ResourceResult, SyncResult
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from reconcile.annotations import object_options
+from reconcile.argocd.annotations import object_options
 from reconcile.errors import ConfigurationError
 from reconcile.model import Manifest
 from reconcile.protocols import PropagationPolicy

@@ -16,13 +16,9 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from reconcile import tracking
-from reconcile.apiserver import CRD, crd_kind
-from reconcile.diff import DiffResult, ResourceDiff
-from reconcile.errors import ConfigurationError
-from reconcile.jsonvalues import deep_copy
-from reconcile.model import GroupKind, Manifest, Resource, ResourceKey, SyncAction
-from reconcile.sync.hooks import (
+from reconcile.apiserver import CRD, NAMESPACE, crd_kind
+from reconcile.argocd import tracking
+from reconcile.argocd.hooks import (
     PHASE_ORDER,
     HookDeletePolicy,
     SyncPhase,
@@ -31,10 +27,12 @@ from reconcile.sync.hooks import (
     hook_phases,
     sync_wave,
 )
+from reconcile.diff import DiffResult, ResourceDiff
+from reconcile.errors import ConfigurationError
+from reconcile.jsonvalues import deep_copy
+from reconcile.model import GroupKind, Manifest, Resource, ResourceKey, SyncAction
 from reconcile.sync.options import ObjectOptions, Permission, SyncOptions
 from reconcile.sync.order import kind_rank
-
-_NAMESPACE = GroupKind("", "Namespace")
 
 REQUIRES_PRUNING = "ignored (requires pruning)"
 """The reference's message for a leftover when the sync does not prune."""
@@ -223,7 +221,7 @@ def build_plan(
         targets: The desired objects, ready to apply (namespaced and tracked by the caller). Hooks among them
             are planned as hooks; skipped hooks (``hook: Skip``) are left out.
         diff: The comparison of the targets with live state; its ``requires_pruning`` entries are the leftovers.
-        hooks: Hook objects (see :func:`~reconcile.sync.hooks.split_hooks`); each runs once per phase it names.
+        hooks: Hook objects (see :func:`~reconcile.argocd.hooks.split_hooks`); each runs once per phase it names.
         options: The app's sync options; each object's annotation overrides them.
         prune: Whether leftovers are deleted; otherwise each is reported ``ignored (requires pruning)``.
         operation_id: Names unnamed hooks deterministically, so a resumed operation finds its hooks.
@@ -249,7 +247,7 @@ def build_plan(
     hook_objects = [r for r in (*targets, *hooks) if hook_phases(r.manifest)]
     compared = {d.key: d for d in diff.resources}
     target_keys = {r.key for r in normal}
-    new_namespaces = {r.key.name for r in normal if r.key.group_kind == _NAMESPACE and _live(compared, r.key) is None}
+    new_namespaces = {r.key.name for r in normal if r.key.group_kind == NAMESPACE and _live(compared, r.key) is None}
     tasks: list[SyncTask] = []
     namespace = _namespace_manifest(create_namespace)
     if namespace is not None and ResourceKey.from_manifest(namespace) not in target_keys:
@@ -437,7 +435,7 @@ def _ordered(tasks: list[SyncTask]) -> list[SyncTask]:
 
 
 def _namespace_of_task(task: SyncTask) -> object | None:
-    return task.key.name if task.key.group_kind == _NAMESPACE else None
+    return task.key.name if task.key.group_kind == NAMESPACE else None
 
 
 def _namespace_used(task: SyncTask) -> object | None:

@@ -15,15 +15,16 @@ import json
 import re
 from collections.abc import Sequence
 
+from reconcile.argocd.annotations import (
+    HELM_HOOK,
+    HELM_HOOK_DELETE_POLICY,
+    HELM_HOOK_WEIGHT,
+    HOOK,
+    HOOK_DELETE_POLICY,
+    SYNC_WAVE,
+)
 from reconcile.errors import ConfigurationError
 from reconcile.model import Manifest, Resource, ResourceKey
-
-HOOK = "argocd.argoproj.io/hook"
-HOOK_DELETE_POLICY = "argocd.argoproj.io/hook-delete-policy"
-SYNC_WAVE = "argocd.argoproj.io/sync-wave"
-HELM_HOOK = "helm.sh/hook"
-HELM_HOOK_DELETE_POLICY = "helm.sh/hook-delete-policy"
-HELM_HOOK_WEIGHT = "helm.sh/hook-weight"
 
 _SKIP = "Skip"
 _INTEGER = re.compile(r"[+-]?[0-9]+")

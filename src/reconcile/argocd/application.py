@@ -30,6 +30,8 @@ from typing import Any, TypeVar
 import attrs
 
 from reconcile.apiserver import SERVER_SET_METADATA
+from reconcile.argocd.annotations import RESPECT_IGNORE_DIFFERENCES
+from reconcile.argocd.tracking import CONTROL_PLANE_NAMESPACE, instance_name
 from reconcile.diff.ignore import IgnoreRule, as_rules
 from reconcile.errors import ConfigurationError, ManifestError
 from reconcile.jsonvalues import deep_copy
@@ -44,7 +46,6 @@ from reconcile.sources.git import GitSource
 from reconcile.sources.helm_repository import HelmRepositorySource
 from reconcile.sources.multi import MultiSource
 from reconcile.sync import RetryPolicy, SyncOptions
-from reconcile.tracking import CONTROL_PLANE_NAMESPACE, instance_name
 
 __all__ = ["Application", "ApplicationSource", "UnsupportedFieldWarning"]
 
@@ -88,7 +89,6 @@ _JSONNET = _keys("extVars tlas libs")
 _DESTINATION = _keys("server name namespace")
 _SYNC_POLICY = _keys("automated syncOptions retry managedNamespaceMetadata", "")
 _AUTOMATED = _keys("prune selfHeal allowEmpty enabled")
-_RESPECT = "RespectIgnoreDifferences"
 _RECONCILER_SETS = ("name", "source", "renderer", "cluster", "namespace", "policy", "ignore_differences")
 
 
@@ -458,7 +458,7 @@ def _read_policy(raw: Any, path: str, warn: _Warn) -> SyncPolicy:
         # The two options SyncPolicy has fields for are kept as those fields only: one spelling, so round trips hold.
         if name == "CreateNamespace":
             flags["create_namespace"] = parsed.create_namespace
-        elif name == _RESPECT:
+        elif name == RESPECT_IGNORE_DIFFERENCES:
             flags["respect_ignore_differences"] = parsed.respect_ignore_differences
         else:
             options.append(text)
@@ -495,7 +495,10 @@ def _policy_manifest(policy: SyncPolicy) -> Manifest:
     elif automated:
         out["automated"] = {"enabled": False, **automated}
     options = list(policy.sync_options)
-    for flag, name in ((policy.create_namespace, "CreateNamespace"), (policy.respect_ignore_differences, _RESPECT)):
+    for flag, name in (
+        (policy.create_namespace, "CreateNamespace"),
+        (policy.respect_ignore_differences, RESPECT_IGNORE_DIFFERENCES),
+    ):
         if flag and f"{name}=true" not in options:
             options.append(f"{name}=true")
     if options:
