@@ -141,8 +141,8 @@ def main(components: int) -> None:
         write_chart(root, components)
         helm = rc.HelmRenderer(value_files=("environments/prod/values.yaml",), namespace="grades")
 
-        def snapshot(sha: str) -> rc.Snapshot:
-            return rc.Snapshot(revision=rc.Revision(sha=sha, ref="main"), root=root, path="helm/grade-api")
+        def snapshot(sha: str) -> rc.model.Snapshot:
+            return rc.model.Snapshot(revision=rc.model.Revision(sha=sha, ref="main"), root=root, path="helm/grade-api")
 
         count = len(helm.render(snapshot("0" * 40)))
         miss = median_time(lambda: CachingRenderer(inner=helm).render(snapshot("1" * 40)))

@@ -28,7 +28,7 @@ def main() -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="reconcile-quickstart-") as tmp:
         # A real Git repository holding the guestbook app in its "guestbook" folder.
-        repo = rc.LocalRepository.init(Path(tmp) / "repo.git")
+        repo = rc.testing.LocalRepository.init(Path(tmp) / "repo.git")
         repo.commit_directory(GUESTBOOK, "Add the guestbook", prefix="guestbook")
 
         # In memory, with its workloads settling at once as a real cluster's controllers would make them.

@@ -97,8 +97,8 @@ def on_path(helm_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> rc.LocalRepository:
-    repository = rc.LocalRepository.init(tmp_path / "repo.git")
+def repo(tmp_path: Path) -> rc.testing.LocalRepository:
+    repository = rc.testing.LocalRepository.init(tmp_path / "repo.git")
     repository.commit(CHART, "grade-api chart")
     return repository
 
@@ -169,7 +169,7 @@ def test_the_seed_forms_map_to_helm_settings(repo):
     assert renderer.release_name == "grade-api-prod"
     assert renderer.namespace == NAMESPACE
     assert parameters.ignore_differences == (
-        rc.IgnoreRule(group="apps", kind="Deployment", json_pointers=("/spec/replicas",)),
+        rc.diff.IgnoreRule(group="apps", kind="Deployment", json_pointers=("/spec/replicas",)),
     )
 
     files = renderer_of(rc.Application.parse(SEED_VALUE_FILES.format(url=repo.url)).manifest)
@@ -178,9 +178,9 @@ def test_the_seed_forms_map_to_helm_settings(repo):
 
 
 def test_a_multi_source_application_reads_value_files_from_a_ref_source(tmp_path, on_path):
-    charts = rc.LocalRepository.init(tmp_path / "charts.git")
+    charts = rc.testing.LocalRepository.init(tmp_path / "charts.git")
     charts.commit({k: v for k, v in CHART.items() if "environments" not in k}, "chart only")
-    config = rc.LocalRepository.init(tmp_path / "config.git")
+    config = rc.testing.LocalRepository.init(tmp_path / "config.git")
     config.commit({"grade-api/prod.yaml": "replicas: 2\nimage:\n  tag: v2.0.0\n"}, "prod values")
     manifest = app_dict(
         sources=[
@@ -389,12 +389,12 @@ def test_options_the_application_sets_are_refused():
     app = rc.Application.parse(app_dict())
     with pytest.raises(rc.ConfigurationError, match="namespace, policy"):
         app.reconciler({"in-cluster": rc.MemoryCluster()}, policy=rc.SyncPolicy(), namespace="x")
-    settings = rc.DiffSettings()
+    settings = rc.diff.DiffSettings()
     assert app.reconciler({"in-cluster": rc.MemoryCluster()}, diff_settings=settings).diff_settings is settings
 
 
 def test_several_rendering_sources_are_rendered_each_and_joined(repo, tmp_path, on_path):
-    extras = rc.LocalRepository.init(tmp_path / "extras.git")
+    extras = rc.testing.LocalRepository.init(tmp_path / "extras.git")
     extras.commit(
         {"extras/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: grade-api-extras}\ndata: {k: v}\n"},
         "extras",
@@ -807,7 +807,7 @@ def test_a_credential_in_a_repository_url_is_never_in_a_repr(tmp_path):
 )
 def test_a_folder_of_jsonnet_is_evaluated_with_or_without_directory_settings(tmp_path, directory):
     # Argo CD's jsonnet-guestbook: Synced/Healthy there with no settings, because it evaluates *.jsonnet.
-    repository = rc.LocalRepository.init(tmp_path / "repo.git")
+    repository = rc.testing.LocalRepository.init(tmp_path / "repo.git")
     example = Path(__file__).parent / "renderers" / "jsonnet-guestbook"
     repository.commit({f"jsonnet-guestbook/{f.name}": f.read_text() for f in example.iterdir()}, "jsonnet guestbook")
     source: dict[str, Any] = {"repoURL": repository.url, "path": "jsonnet-guestbook", "targetRevision": "main"}

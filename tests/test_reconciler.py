@@ -359,11 +359,11 @@ def test_one_object_twice_after_namespace_defaulting_is_a_duplicate(folder, clus
 
     result = app.reconcile()
 
-    assert isinstance(result.error, rc.DuplicateResourceError)
+    assert isinstance(result.error, rc.errors.DuplicateResourceError)
     assert result.sync_status is rc.SyncStatus.UNKNOWN
     assert "configmap.yaml" in str(result.error)
     assert "copy.yaml" in str(result.error)
-    with pytest.raises(rc.DuplicateResourceError):
+    with pytest.raises(rc.errors.DuplicateResourceError):
         app.diff()
 
 
@@ -372,12 +372,12 @@ def test_source_errors_are_results_from_reconcile_and_raised_by_diff(tmp_path, c
 
     result = app.reconcile()
 
-    assert isinstance(result.error, rc.PathNotFoundError)
+    assert isinstance(result.error, rc.errors.PathNotFoundError)
     assert result.sync_status is rc.SyncStatus.UNKNOWN
     assert result.revision is None
-    with pytest.raises(rc.PathNotFoundError):
+    with pytest.raises(rc.errors.PathNotFoundError):
         app.diff()
-    with pytest.raises(rc.PathNotFoundError):
+    with pytest.raises(rc.errors.PathNotFoundError):
         app.sync()
 
 
@@ -482,7 +482,7 @@ def test_app_health_is_the_worst_object_and_follows_the_cluster(folder, cluster)
         },
     )
 
-    assert app.reconcile().health == rc.Health(rc.HealthStatus.HEALTHY)
+    assert app.reconcile().health == rc.health.Health(rc.HealthStatus.HEALTHY)
 
 
 def test_an_invalid_app_name_is_a_configuration_error(folder, cluster):
@@ -497,7 +497,7 @@ def test_an_invalid_app_name_is_a_configuration_error(folder, cluster):
 
 @pytest.mark.integration
 def test_a_git_repository_end_to_end(tmp_path, cluster):
-    repo = rc.LocalRepository.init(tmp_path / "repo.git")
+    repo = rc.testing.LocalRepository.init(tmp_path / "repo.git")
     first = repo.commit_directory(GUESTBOOK, "Add the guestbook", prefix="guestbook")
     app = rc.Reconciler(
         name="guestbook",
@@ -587,13 +587,15 @@ def test_ignore_differences_go_to_the_differ_the_reconciler_builds(folder, clust
             source=rc.DirectorySource(folder),
             renderer=rc.DirectoryRenderer(),
             cluster=cluster,
-            differ=rc.Differ(),
+            differ=rc.diff.ArgoDiffer(),
             ignore_differences=[REPLICAS_RULE],
         )
 
 
 def test_system_wide_rules_in_diff_settings_apply_to_every_application(folder, cluster):
-    settings = rc.DiffSettings(ignore_differences=[{"group": "apps", "kind": "*", "jsonPointers": ["/spec/replicas"]}])
+    settings = rc.diff.DiffSettings(
+        ignore_differences=[{"group": "apps", "kind": "*", "jsonPointers": ["/spec/replicas"]}]
+    )
     app = rc.Reconciler(
         name="guestbook",
         source=rc.DirectorySource(folder),
@@ -621,7 +623,7 @@ def test_system_wide_rules_in_diff_settings_apply_to_every_application(folder, c
             source=rc.DirectorySource(folder),
             renderer=rc.DirectoryRenderer(),
             cluster=cluster,
-            differ=rc.Differ(),
+            differ=rc.diff.ArgoDiffer(),
             diff_settings=settings,
         )
 

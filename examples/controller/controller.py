@@ -41,8 +41,9 @@ import attrs
 import structlog
 
 import reconcile as rc
-from reconcile import GroupKind, Manifest, ReconcileError, ResourceKey
-from reconcile.cluster.informer import WatchExpiredError
+from reconcile import GroupKind, ReconcileError, ResourceKey
+from reconcile.errors import WatchExpiredError
+from reconcile.model import Manifest
 
 if TYPE_CHECKING:
     from reconcile.cluster.kubernetes import KubernetesCluster
@@ -314,7 +315,7 @@ class Controller:
 
     def _release_app(self, key: ResourceKey, obj: Manifest) -> None:
         finalizers = [f for f in (obj.get("metadata") or {}).get("finalizers") or [] if f != RESOURCES_FINALIZER]
-        with contextlib.suppress(rc.NotFoundError):
+        with contextlib.suppress(rc.errors.NotFoundError):
             self.cluster.patch(key, {"metadata": {"finalizers": finalizers or None}})
         self._reconcilers.pop(key, None)
 

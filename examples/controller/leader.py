@@ -23,7 +23,9 @@ from typing import Any
 
 import structlog
 
-from reconcile import ClusterError, ConflictError, GroupKind, Manifest, NotFoundError, ResourceKey
+from reconcile import ClusterError, GroupKind, ResourceKey
+from reconcile.errors import ConflictError, NotFoundError
+from reconcile.model import Manifest
 from reconcile.protocols import Cluster
 
 LEASE = GroupKind("coordination.k8s.io", "Lease")

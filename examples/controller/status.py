@@ -12,9 +12,10 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from reconcile import ReconcileResult, ResourceKey, ResourceResult, ResourceStatus, SyncResult
+from reconcile import ReconcileResult, ResourceKey, ResourceStatus
 from reconcile.argocd.hooks import hook_phases
 from reconcile.model import split_api_version
+from reconcile.sync import ResourceResult, SyncResult
 
 RECONCILED_AT = "reconciledAt"
 _VOLATILE = frozenset({RECONCILED_AT})  # changes every pass: writing for it alone would write every pass

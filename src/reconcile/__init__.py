@@ -14,52 +14,31 @@ Fetch the desired state from Git (or a folder), render it, compare it with a liv
     result = app.reconcile()
 """
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from reconcile import diff, health, sync
+from reconcile import argocd, diff, errors, health, sync
 from reconcile.argocd.application import Application, UnsupportedFieldWarning
-from reconcile.argocd.tracking import TRACKING_ANNOTATION
 from reconcile.cluster.memory import MemoryCluster
-from reconcile.diff import Change, Differ, DiffResult, DiffSettings, IgnoreRule, KnownTypeField, ResourceDiff
 from reconcile.errors import (
-    AuthenticationError,
     ClusterError,
     ConfigurationError,
-    ConflictError,
     DiffError,
-    DuplicateResourceError,
-    InvalidError,
     ManifestError,
-    NotFoundError,
-    PathEscapeError,
-    PathNotFoundError,
     ReconcileError,
     RenderError,
-    RepositoryUnreachableError,
-    RevisionNotFoundError,
     SourceError,
     SyncError,
-    ToolError,
-    ToolNotFoundError,
-    UnknownKindError,
 )
-from reconcile.health import CustomHealthChecks, Health, LuaHealthChecks
 from reconcile.model import (
-    Capabilities,
     GroupKind,
     HealthStatus,
-    Location,
-    Manifest,
     OperationPhase,
-    Resource,
     ResourceKey,
     ResultCode,
-    Revision,
-    Snapshot,
     SyncAction,
     SyncStatus,
 )
-from reconcile.protocols import Cluster, Renderer, Source
 from reconcile.reconciler import Reconciler, ReconcileResult, ResourceStatus, SyncPolicy
 from reconcile.renderers import (
     AutoRenderer,
@@ -70,113 +49,70 @@ from reconcile.renderers import (
     KustomizeRenderer,
     RenderCache,
 )
-from reconcile.sources.directory import DirectorySource
-from reconcile.sources.git import GitSource, LocalRepository
-from reconcile.sources.helm_repository import HelmRepositorySource
-from reconcile.sources.multi import MultiSource
-from reconcile.sync import (
-    ResourceResult,
-    RetryPolicy,
-    Syncer,
-    SyncOperation,
-    SyncOptions,
-    SyncPhase,
-    SyncPlan,
-    SyncResult,
-)
+from reconcile.sources import DirectorySource, GitSource, HelmRepositorySource, MultiSource
+from reconcile.sync import RetryPolicy
 
 if TYPE_CHECKING:
+    from reconcile import testing
     from reconcile.cluster.kubernetes import KubernetesCluster
 
 __version__ = "0.1.0.dev0"
 
+# The front door: what a notebook user types after ``rc.``. The rest lives in the subpackages, each with its own
+# ``__all__``: ``rc.diff``, ``rc.sync``, ``rc.health``, ``rc.errors``, ``rc.argocd``, ``rc.testing``, and
+# ``reconcile.model``, ``reconcile.protocols``, ``reconcile.cluster``, ``reconcile.sources``, ``reconcile.renderers``.
 __all__ = [
-    "TRACKING_ANNOTATION",
     "Application",
-    "AuthenticationError",
     "AutoRenderer",
     "CachingRenderer",
-    "Capabilities",
-    "Change",
-    "Cluster",
     "ClusterError",
     "ConfigurationError",
-    "ConflictError",
-    "CustomHealthChecks",
     "DiffError",
-    "DiffResult",
-    "DiffSettings",
-    "Differ",
     "DirectoryRenderer",
     "DirectorySource",
-    "DuplicateResourceError",
     "GitSource",
     "GroupKind",
-    "Health",
     "HealthStatus",
     "HelmRenderer",
     "HelmRepositorySource",
-    "IgnoreRule",
-    "InvalidError",
     "JsonnetRenderer",
-    "KnownTypeField",
     "KubernetesCluster",
     "KustomizeRenderer",
-    "LocalRepository",
-    "Location",
-    "LuaHealthChecks",
-    "Manifest",
     "ManifestError",
     "MemoryCluster",
     "MultiSource",
-    "NotFoundError",
     "OperationPhase",
-    "PathEscapeError",
-    "PathNotFoundError",
     "ReconcileError",
     "ReconcileResult",
     "Reconciler",
     "RenderCache",
     "RenderError",
-    "Renderer",
-    "RepositoryUnreachableError",
-    "Resource",
-    "ResourceDiff",
     "ResourceKey",
-    "ResourceResult",
     "ResourceStatus",
     "ResultCode",
     "RetryPolicy",
-    "Revision",
-    "RevisionNotFoundError",
-    "Snapshot",
-    "Source",
     "SourceError",
     "SyncAction",
     "SyncError",
-    "SyncOperation",
-    "SyncOptions",
-    "SyncPhase",
-    "SyncPlan",
     "SyncPolicy",
-    "SyncResult",
     "SyncStatus",
-    "Syncer",
-    "ToolError",
-    "ToolNotFoundError",
-    "UnknownKindError",
     "UnsupportedFieldWarning",
     "__version__",
+    "argocd",
     "diff",
+    "errors",
     "health",
     "sync",
+    "testing",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    # The Kubernetes client takes a while to import: load it only for hosts that use a real cluster.
+    # The Kubernetes client takes a while to import, and the test helpers start servers: load each when used.
     if name == "KubernetesCluster":
         from reconcile.cluster.kubernetes import KubernetesCluster  # noqa: PLC0415
 
         return KubernetesCluster
+    if name == "testing":
+        return importlib.import_module("reconcile.testing")
     raise AttributeError(f"module 'reconcile' has no attribute {name!r}")

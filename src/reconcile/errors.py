@@ -21,7 +21,8 @@
         ├── NotFoundError               404
         ├── ConflictError               409 (already exists, stale resourceVersion, field manager conflict)
         ├── InvalidError                422 (names the field)
-        └── UnknownKindError            the server serves no such kind
+        ├── UnknownKindError            the server serves no such kind
+        └── WatchExpiredError           410 on a watch: its resourceVersion is too old, list again
 
 Errors carry structured fields and ``retryable`` says whether trying again unchanged can help. Messages name what
 was wrong and where; they never carry a Secret value or a credential.
@@ -306,3 +307,10 @@ class UnknownKindError(ClusterError):
 
     def __init__(self, message: str, *, key: ResourceKey | None = None) -> None:
         super().__init__(message, key=key, status=404, reason="NotFound", retryable=False)
+
+
+class WatchExpiredError(ClusterError):
+    """A watch's ``resourceVersion`` is too old (HTTP 410 Gone): list again and watch from the new version."""
+
+    def __init__(self, message: str, *, key: ResourceKey | None = None) -> None:
+        super().__init__(message, key=key, status=410, reason="Expired", retryable=True)

@@ -6,7 +6,7 @@ never on concrete classes, so a host can bring its own source, renderer or clust
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from reconcile.model import Capabilities, GroupKind, Manifest, Resource, ResourceKey, Revision, Snapshot
@@ -111,8 +111,23 @@ class Cluster(Protocol):
 
 
 @runtime_checkable
+class WatchableCluster(Cluster, Protocol):
+    """A cluster that can list a kind with its resourceVersion and watch it from there (for informers)."""
+
+    def list_with_version(self, group_kind: GroupKind) -> tuple[list[Manifest], str]:
+        """Every object of a kind, and the list's resourceVersion."""
+        ...
+
+    def watch(
+        self, group_kind: GroupKind, resource_version: str, timeout: float = 300.0
+    ) -> Iterator[tuple[str, Manifest]]:
+        """Events of a kind from a resourceVersion; :class:`~reconcile.errors.WatchExpiredError` when too old."""
+        ...
+
+
+@runtime_checkable
 class Differ(Protocol):
-    """Compares desired objects with live ones. The default is :class:`reconcile.diff.Differ`."""
+    """Compares desired objects with live ones. The default is :class:`reconcile.diff.ArgoDiffer`."""
 
     def diff(
         self,
@@ -132,7 +147,7 @@ class Differ(Protocol):
 
 @runtime_checkable
 class Syncer(Protocol):
-    """Runs a sync operation. The default is :class:`reconcile.sync.Syncer`."""
+    """Runs a sync operation. The default is :class:`reconcile.sync.ArgoSyncer`."""
 
     def sync(
         self,

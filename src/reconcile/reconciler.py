@@ -17,7 +17,7 @@ from reconcile.argocd import tracking
 from reconcile.argocd.annotations import RESPECT_IGNORE_DIFFERENCES, has_option
 from reconcile.argocd.hooks import is_hook, split_hooks
 from reconcile.deadline import bounded, remaining
-from reconcile.diff import Differ, DiffResult, DiffSettings, IgnoreRule, ResourceDiff
+from reconcile.diff import ArgoDiffer, DiffResult, DiffSettings, IgnoreRule, ResourceDiff
 from reconcile.diff.ignore import as_rules, keep_live_values
 from reconcile.errors import (
     ClusterError,
@@ -42,7 +42,7 @@ from reconcile.model import (
 )
 from reconcile.protocols import Cluster, ClusterAwareRenderer, PropagationPolicy, Renderer, Source
 from reconcile.renderers.directory import check_unique
-from reconcile.sync import ResourceResult, RetryPolicy, Syncer, SyncOperation, SyncOptions, SyncPlan, SyncResult
+from reconcile.sync import ArgoSyncer, ResourceResult, RetryPolicy, SyncOperation, SyncOptions, SyncPlan, SyncResult
 from reconcile.sync.order import prune_order
 
 _SHOWN_PATHS = 3  # paths named in an out-of-sync message
@@ -269,9 +269,9 @@ class Reconciler:
             ``ignoreDifferences`` entries; given to the default differ (pass them to your own differ instead).
         diff_settings: Comparison settings shared by all applications (system-wide ignore rules, known-type
             fields, sensitive annotations: :class:`~reconcile.diff.DiffSettings`); given to the default differ.
-        differ: How to compare (default :class:`~reconcile.diff.Differ`).
-        syncer: How to sync (default :class:`~reconcile.sync.Syncer` with the policy's sync options and
-            ``health_checks``); :meth:`plan` and :meth:`start_sync` need a :class:`~reconcile.sync.Syncer`.
+        differ: How to compare (default :class:`~reconcile.diff.ArgoDiffer`).
+        syncer: How to sync (default :class:`~reconcile.sync.ArgoSyncer` with the policy's sync options and
+            ``health_checks``); :meth:`plan` and :meth:`start_sync` need a :class:`~reconcile.sync.ArgoSyncer`.
         health_checks: Custom health checks for the waits between sync waves, tried before the built-in ones.
         logger: A structlog-style logger; default ``structlog.get_logger("reconcile")``.
         pass_timeout: Seconds one :meth:`reconcile` or :meth:`sync` call may take, all stages and retries
@@ -310,7 +310,7 @@ class Reconciler:
                 "give ignore_differences and diff_settings to the differ you pass, or let the Reconciler build it"
             )
         self.diff_settings = diff_settings or DiffSettings()
-        self.differ: protocols.Differ = differ or Differ(
+        self.differ: protocols.Differ = differ or ArgoDiffer(
             ignore_differences=self.ignore_differences, settings=self.diff_settings
         )
         if syncer is not None and (self.policy.sync_options or health_checks is not None):
@@ -318,7 +318,7 @@ class Reconciler:
                 "give sync options and health checks to the syncer you pass, or let the Reconciler build it"
             )
         self.health_checks = health_checks
-        self.syncer: protocols.Syncer = syncer or Syncer(options=self.policy.options, checks=health_checks)
+        self.syncer: protocols.Syncer = syncer or ArgoSyncer(options=self.policy.options, checks=health_checks)
         if pass_timeout is not None and not pass_timeout > 0:
             raise ConfigurationError(f"pass_timeout must be a positive number of seconds or None, got {pass_timeout!r}")
         self.pass_timeout = pass_timeout
@@ -423,7 +423,7 @@ class Reconciler:
 
         Raises:
             ReconcileError: A stage failed (source, render, cluster).
-            ConfigurationError: The Reconciler's syncer is not a :class:`~reconcile.sync.Syncer`.
+            ConfigurationError: The Reconciler's syncer is not a :class:`~reconcile.sync.ArgoSyncer`.
         """
         return self._plan(self._compare(), prune=prune)
 
@@ -445,7 +445,7 @@ class Reconciler:
 
         Raises:
             ReconcileError: A stage failed (source, render, cluster).
-            ConfigurationError: The Reconciler's syncer is not a :class:`~reconcile.sync.Syncer`.
+            ConfigurationError: The Reconciler's syncer is not a :class:`~reconcile.sync.ArgoSyncer`.
         """
         comparison = self._compare()
         plan = self._plan(comparison, prune=prune)
@@ -463,9 +463,11 @@ class Reconciler:
             return self.namespace
         return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace, **metadata}}
 
-    def _syncer(self) -> Syncer:
-        if not isinstance(self.syncer, Syncer):
-            raise ConfigurationError(f"plans and step-driven syncs need a reconcile.sync.Syncer, not {self.syncer!r}")
+    def _syncer(self) -> ArgoSyncer:
+        if not isinstance(self.syncer, ArgoSyncer):
+            raise ConfigurationError(
+                f"plans and step-driven syncs need a reconcile.sync.ArgoSyncer, not {self.syncer!r}"
+            )
         return self.syncer
 
     def reconcile(self) -> ReconcileResult:

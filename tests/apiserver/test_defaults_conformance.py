@@ -74,7 +74,7 @@ def _wait_for(condition: Any, what: str) -> None:
         time.sleep(0.05)
 
 
-def _dry_run(cluster: rc.Cluster, request: Manifest, *, apply: bool) -> Manifest:
+def _dry_run(cluster: rc.protocols.Cluster, request: Manifest, *, apply: bool) -> Manifest:
     if apply:
         return cluster.apply(copy.deepcopy(request), dry_run=True)
     return cluster.create(copy.deepcopy(request), dry_run=True)

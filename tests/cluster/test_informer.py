@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from reconcile.cluster.informer import Informer, WatchExpiredError
+from reconcile.cluster.informer import Informer
+from reconcile.errors import WatchExpiredError
 from reconcile.model import GroupKind, ResourceKey
 
 CM = GroupKind("", "ConfigMap")
@@ -85,7 +86,7 @@ def test_an_expired_watch_lists_again_and_loses_nothing(server):
         # Changes happen while the watch is expired: only a new list can bring them.
         server.state["c"] = cm("c", 7)
         server.version = 7
-        server.steps.put(WatchExpiredError())
+        server.steps.put(WatchExpiredError("too old resource version"))
 
         eventually(lambda: informer.get(ResourceKey("", "ConfigMap", "default", "c")) is not None)
         assert informer.relists == 1

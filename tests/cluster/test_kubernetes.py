@@ -844,7 +844,7 @@ def test_connection_refused_is_a_retryable_status_0_error(tmp_path):
 
 
 def test_a_watch_from_an_expired_version_says_so(tmp_path):
-    from reconcile.cluster.informer import WatchExpiredError
+    from reconcile.errors import WatchExpiredError
 
     expired = status(410, "Expired", "too old resource version: 5 (100)")
     with FakeApi() as fake, KubernetesCluster.from_kubeconfig(kubeconfig_for(tmp_path, fake.url)) as c:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from reconcile import health
-from reconcile.apiserver import fields
-from reconcile.cluster.memory import MemoryCluster, WatchEvent
+from reconcile.apiserver import WatchEvent, fields
+from reconcile.cluster.memory import MemoryCluster
 from reconcile.errors import (
     ClusterError,
     ConfigurationError,

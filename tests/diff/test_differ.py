@@ -7,7 +7,7 @@ import pytest
 
 import reconcile as rc
 from reconcile.apiserver import LAST_APPLIED, newest_version
-from reconcile.diff import Change, Differ, DiffResult, DiffSettings, ResourceDiff, compare
+from reconcile.diff import ArgoDiffer, Change, DiffResult, DiffSettings, ResourceDiff, compare
 from reconcile.errors import DiffError
 from reconcile.manifests import load_manifests
 from reconcile.model import Resource, ResourceKey, SyncStatus
@@ -284,7 +284,7 @@ def test_differ_compares_targets_and_reports_live_objects_without_target():
         _cm_key("kept"): _cm("kept", "1"),
         _cm_key("gone"): _cm("gone", "1"),
     }
-    result = Differ().diff(targets, live)
+    result = ArgoDiffer().diff(targets, live)
     assert [d.key for d in result] == [_cm_key("gone"), _cm_key("kept"), _cm_key("new"), WEB]
     assert len(result) == 4
     assert result.modified
@@ -305,14 +305,14 @@ def test_differ_uses_its_field_manager():
     applied = _deployment()
     applied["spec"]["minReadySeconds"] = 5
     live = _as_live(applied)
-    assert Differ().diff([Resource.from_manifest(_deployment())], {WEB: live}).modified
-    assert not Differ(manager="someone-else").diff([Resource.from_manifest(_deployment())], {WEB: live}).modified
+    assert ArgoDiffer().diff([Resource.from_manifest(_deployment())], {WEB: live}).modified
+    assert not ArgoDiffer(manager="someone-else").diff([Resource.from_manifest(_deployment())], {WEB: live}).modified
 
 
 def test_differ_refuses_a_target_twice():
     twice = [Resource.from_manifest(_cm("a", "1")), Resource.from_manifest(_cm("a", "2"))]
     with pytest.raises(DiffError, match="twice"):
-        Differ().diff(twice, {})
+        ArgoDiffer().diff(twice, {})
 
 
 def test_result_is_sorted_and_refuses_duplicates():
@@ -387,7 +387,7 @@ class _CountingCluster:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def capabilities(self) -> rc.Capabilities:
+    def capabilities(self) -> rc.model.Capabilities:
         self.asked += 1
         return self.inner.capabilities()
 
@@ -401,15 +401,15 @@ def test_local_predictions_take_the_clusters_release_read_once():
         "data": {"a": "1"},
     }
     live = {rc.ResourceKey.from_manifest(cm): cluster.apply(cm)}
-    target = rc.Resource.from_manifest(cm)
-    local = rc.Differ(server_side=False)
+    target = rc.model.Resource.from_manifest(cm)
+    local = rc.diff.ArgoDiffer(server_side=False)
     for _ in range(3):
         assert not local.diff([target], live, cluster=cluster).modified
     assert cluster.asked == 1
     # With the server's own predictions there is no local prediction, and the release is never asked.
     served = _CountingCluster("1.28")
     live = {rc.ResourceKey.from_manifest(cm): served.apply(cm)}
-    assert not rc.Differ().diff([target], live, cluster=served).modified
+    assert not rc.diff.ArgoDiffer().diff([target], live, cluster=served).modified
     assert served.asked == 0
 
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconcile.diff import Differ, IgnoreRule, compare
+from reconcile.diff import ArgoDiffer, IgnoreRule, compare
 from reconcile.diff.changes import pointer
 from reconcile.diff.ignore import apply_rules
 from reconcile.errors import ConfigurationError, DiffError
@@ -372,16 +372,18 @@ def test_rules_of_a_plain_cluster_role_are_still_compared():
     assert _paths(compare(desired, live, ignore_aggregated_roles=True)) == ["/rules/0/verbs/0"]
 
 
-# Differ ----------------------------------------------------------------------------------------------------
+# ArgoDiffer ----------------------------------------------------------------------------------------------------
 
 
 def test_differ_passes_its_rules_to_every_comparison():
-    differ = Differ(ignore_differences=[{"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]}])
+    differ = ArgoDiffer(
+        ignore_differences=[{"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]}]
+    )
     assert differ.ignore_differences == (
         IgnoreRule(group="apps", kind="Deployment", json_pointers=("/spec/replicas",)),
     )
     target = Resource(key=WEB, manifest=_deployment(replicas=2))
-    result = Differ().diff([target], {WEB: _deployment(replicas=5)})
+    result = ArgoDiffer().diff([target], {WEB: _deployment(replicas=5)})
     assert [_paths(diff) for diff in result.resources] == [["/spec/replicas"]]
     result = differ.diff([target], {WEB: _deployment(replicas=5)})
     assert [diff.modified for diff in result.resources] == [False]
@@ -389,7 +391,7 @@ def test_differ_passes_its_rules_to_every_comparison():
 
 def test_differ_refuses_malformed_rules():
     with pytest.raises(ConfigurationError, match="unknown key 'pointers'"):
-        Differ(ignore_differences=[{"pointers": ["/spec"]}])
+        ArgoDiffer(ignore_differences=[{"pointers": ["/spec"]}])
 
 
 # Property: ignoring a path never adds a difference ---------------------------------------------------------

@@ -1,4 +1,4 @@
-from reconcile.diff import Differ, DiffResult, compare
+from reconcile.diff import ArgoDiffer, DiffResult, compare
 from reconcile.model import Resource, ResourceKey
 
 
@@ -101,7 +101,7 @@ def _application() -> DiffResult:
         _key("old"): _live(_cm("old", a="1")),
         _key("same"): _live(_cm("same", a="1")),
     }
-    return Differ().diff(targets, live)
+    return ArgoDiffer().diff(targets, live)
 
 
 def test_summary_lists_each_modified_object_with_its_changes():

@@ -36,12 +36,12 @@ class _ControllerRace(_Counting):
 
 def test_a_write_between_the_list_and_the_dry_run_is_not_reported_as_drift():
     cluster = rc.MemoryCluster()
-    target = rc.Resource.from_manifest(annotate(CM, "app"))
+    target = rc.model.Resource.from_manifest(annotate(CM, "app"))
     cluster.apply(target.manifest)
     stale = {KEY: cluster.get(KEY)}
     racing = _ControllerRace(cluster)
 
-    diff = rc.Differ().diff([target], stale, cluster=racing)
+    diff = rc.diff.ArgoDiffer().diff([target], stale, cluster=racing)
 
     assert racing.dry_runs == 1
     assert diff[KEY].changes == ()
@@ -50,10 +50,10 @@ def test_a_write_between_the_list_and_the_dry_run_is_not_reported_as_drift():
 
 def test_an_unchanged_pass_sends_no_dry_run_and_a_live_change_sends_one():
     cluster = rc.MemoryCluster()
-    target = rc.Resource.from_manifest(annotate(CM, "app"))
+    target = rc.model.Resource.from_manifest(annotate(CM, "app"))
     cluster.apply(target.manifest)
     counting = _Counting(cluster)
-    differ = rc.Differ()
+    differ = rc.diff.ArgoDiffer()
 
     differ.diff([target], {KEY: cluster.get(KEY)}, cluster=counting)
     differ.diff([target], {KEY: cluster.get(KEY)}, cluster=counting)
@@ -71,11 +71,11 @@ def test_an_object_can_ask_for_a_local_prediction():
         **CM,
         "metadata": {**CM["metadata"], "annotations": {"argocd.argoproj.io/compare-options": "ServerSideDiff=false"}},
     }
-    target = rc.Resource.from_manifest(annotate(local, "app"))
+    target = rc.model.Resource.from_manifest(annotate(local, "app"))
     cluster.apply(target.manifest)
     counting = _Counting(cluster)
 
-    diff = rc.Differ().diff([target], {KEY: cluster.get(KEY)}, cluster=counting)
+    diff = rc.diff.ArgoDiffer().diff([target], {KEY: cluster.get(KEY)}, cluster=counting)
 
     assert counting.dry_runs == 0
     assert not diff[KEY].modified
@@ -83,11 +83,11 @@ def test_an_object_can_ask_for_a_local_prediction():
 
 def test_a_diff_reads_as_markdown():
     cluster = rc.MemoryCluster()
-    target = rc.Resource.from_manifest(annotate(CM, "app"))
+    target = rc.model.Resource.from_manifest(annotate(CM, "app"))
     cluster.apply(target.manifest)
     cluster.patch(KEY, {"data": {"a": "drifted"}}, field_manager="kubectl-patch")
 
-    markdown = rc.Differ().diff([target], {KEY: cluster.get(KEY)}, cluster=cluster)._repr_markdown_()
+    markdown = rc.diff.ArgoDiffer().diff([target], {KEY: cluster.get(KEY)}, cluster=cluster)._repr_markdown_()
 
     assert markdown.startswith("OutOfSync")
     assert "```diff\n--- live/ConfigMap/default/cfg" in markdown

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from reconcile.apiserver import LAST_APPLIED
-from reconcile.diff import Differ, DiffSettings, IgnoreRule, compare
+from reconcile.diff import ArgoDiffer, DiffSettings, IgnoreRule, compare
 from reconcile.errors import ConfigurationError
 from reconcile.model import Resource, ResourceKey
 
@@ -43,7 +43,7 @@ def test_system_wide_rules_come_before_the_application_rules():
     assert [c.path for c in compare(desired, live, predicted_live=desired, settings=settings).changes] == [
         "/metadata/annotations/team"
     ]
-    differ = Differ(
+    differ = ArgoDiffer(
         ignore_differences=[
             {"group": "networking.k8s.io", "kind": "Ingress", "jsonPointers": ["/metadata/annotations/team"]}
         ],

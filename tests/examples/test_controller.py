@@ -53,14 +53,14 @@ def crd(kube_cluster: KubernetesCluster) -> Iterator[None]:
     kube_cluster.wait_established(CRD_NAME)
     yield
     key = rc.ResourceKey("apiextensions.k8s.io", "CustomResourceDefinition", "", CRD_NAME)
-    with contextlib.suppress(rc.NotFoundError):
+    with contextlib.suppress(rc.errors.NotFoundError):
         kube_cluster.delete(key)
     eventually(lambda: kube_cluster.get(key) is None, what="the CRD to be deleted")
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> rc.LocalRepository:
-    return rc.LocalRepository.init(tmp_path / "apps.git")
+def repo(tmp_path: Path) -> rc.testing.LocalRepository:
+    return rc.testing.LocalRepository.init(tmp_path / "apps.git")
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ def service(name: str, namespace: str) -> str:
     )
 
 
-def application(name: str, namespace: str, repo: rc.LocalRepository) -> dict[str, Any]:
+def application(name: str, namespace: str, repo: rc.testing.LocalRepository) -> dict[str, Any]:
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Application",
@@ -133,7 +133,7 @@ def lease_holder(cluster: KubernetesCluster, namespace: str, name: str) -> str |
     return ((lease or {}).get("spec") or {}).get("holderIdentity") if lease is not None else None
 
 
-def add_app(cluster: KubernetesCluster, repo: rc.LocalRepository, namespace: str, name: str) -> str:
+def add_app(cluster: KubernetesCluster, repo: rc.testing.LocalRepository, namespace: str, name: str) -> str:
     sha = repo.commit(
         {
             f"apps/{name}/configmap.yaml": configmap(f"{name}-settings", namespace, color="blue"),
@@ -147,7 +147,7 @@ def add_app(cluster: KubernetesCluster, repo: rc.LocalRepository, namespace: str
 
 @pytest.mark.usefixtures("crd")
 def test_controller_syncs_the_app_and_writes_argo_cd_status(
-    kube_cluster: KubernetesCluster, kube_namespace: str, repo: rc.LocalRepository, make_controller: Any
+    kube_cluster: KubernetesCluster, kube_namespace: str, repo: rc.testing.LocalRepository, make_controller: Any
 ) -> None:
     ns = kube_namespace
     first = add_app(kube_cluster, repo, ns, "web")
@@ -194,7 +194,7 @@ def test_controller_syncs_the_app_and_writes_argo_cd_status(
 
 @pytest.mark.usefixtures("crd")
 def test_controller_follows_refresh_requests_spec_changes_and_deletion(
-    kube_cluster: KubernetesCluster, kube_namespace: str, repo: rc.LocalRepository, make_controller: Any
+    kube_cluster: KubernetesCluster, kube_namespace: str, repo: rc.testing.LocalRepository, make_controller: Any
 ) -> None:
     ns = kube_namespace
     second = add_app(kube_cluster, repo, ns, "web")
@@ -235,7 +235,7 @@ def test_controller_follows_refresh_requests_spec_changes_and_deletion(
 
 @pytest.mark.usefixtures("crd")
 def test_two_replicas_one_leader_and_takeover_when_it_dies(
-    kube_cluster: KubernetesCluster, kube_namespace: str, repo: rc.LocalRepository, make_controller: Any
+    kube_cluster: KubernetesCluster, kube_namespace: str, repo: rc.testing.LocalRepository, make_controller: Any
 ) -> None:
     ns = kube_namespace
     sha = add_app(kube_cluster, repo, ns, "web")
@@ -268,7 +268,7 @@ def test_two_replicas_one_leader_and_takeover_when_it_dies(
 
 @pytest.mark.usefixtures("crd")
 def test_two_shards_split_two_apps_by_hash(
-    kube_cluster: KubernetesCluster, kube_namespace: str, repo: rc.LocalRepository, make_controller: Any
+    kube_cluster: KubernetesCluster, kube_namespace: str, repo: rc.testing.LocalRepository, make_controller: Any
 ) -> None:
     ns = kube_namespace
     names = [f"app-{i}" for i in range(20)]
@@ -291,7 +291,7 @@ def test_cli_runs_and_sigterm_releases_the_lease(
     control_plane: ControlPlane,
     kube_cluster: KubernetesCluster,
     kube_namespace: str,
-    repo: rc.LocalRepository,
+    repo: rc.testing.LocalRepository,
     tmp_path: Path,
 ) -> None:
     ns = kube_namespace
@@ -329,7 +329,7 @@ def test_leader_election_refuses_a_stale_resource_version(kube_cluster: Kubernet
     assert stale is not None
     assert a.try_acquire_or_renew()  # a renews: the resourceVersion moves on
     stale["spec"]["holderIdentity"] = "b"
-    with pytest.raises(rc.ConflictError):
+    with pytest.raises(rc.errors.ConflictError):
         kube_cluster.replace(stale)  # the precondition every write of the elector carries
     assert a.holder() == "a"
     assert a.release()
@@ -340,7 +340,7 @@ def test_leader_election_refuses_a_stale_resource_version(kube_cluster: Kubernet
 
 @pytest.mark.usefixtures("crd")
 def test_a_sync_requested_through_the_operation_field_runs_and_is_cleared(
-    kube_cluster: KubernetesCluster, kube_namespace: str, repo: rc.LocalRepository, make_controller: Any
+    kube_cluster: KubernetesCluster, kube_namespace: str, repo: rc.testing.LocalRepository, make_controller: Any
 ) -> None:
     ns = kube_namespace
     sha = repo.commit({"apps/manual/configmap.yaml": configmap("manual-settings", ns, color="red")}, "add manual")
@@ -365,7 +365,7 @@ def test_a_sync_requested_through_the_operation_field_runs_and_is_cleared(
 
 @pytest.mark.usefixtures("crd")
 def test_deleting_an_application_with_the_resources_finalizer_deletes_its_objects_first(
-    kube_cluster: KubernetesCluster, kube_namespace: str, repo: rc.LocalRepository, make_controller: Any
+    kube_cluster: KubernetesCluster, kube_namespace: str, repo: rc.testing.LocalRepository, make_controller: Any
 ) -> None:
     ns = kube_namespace
     sha = add_app(kube_cluster, repo, ns, "doomed")

@@ -75,7 +75,7 @@ def _result(**fields: object) -> rc.ReconcileResult:
         "app": "web",
         "sync_status": rc.SyncStatus.SYNCED,
         "health": Health(rc.HealthStatus.HEALTHY),
-        "revision": rc.Revision(sha="a" * 40, ref="main"),
+        "revision": rc.model.Revision(sha="a" * 40, ref="main"),
         "diff": diff,
         "resources": (
             rc.ResourceStatus(
@@ -87,14 +87,14 @@ def _result(**fields: object) -> rc.ReconcileResult:
 
 
 def test_status_after_a_sync_has_argo_cds_shape() -> None:
-    task = rc.ResourceResult(
+    task = rc.sync.ResourceResult(
         key=CM,
         status=rc.ResultCode.SYNCED,
         action=rc.SyncAction.CREATE,
         message="configmap/settings created",
         stored={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}},
     )
-    sync = rc.SyncResult(
+    sync = rc.sync.SyncResult(
         phase=rc.OperationPhase.SUCCEEDED, message="successfully synced (all tasks run)", resources=(task,)
     )
     spec = {"source": {"repoURL": "file:///r", "path": "web"}, "destination": {"namespace": "web"}}

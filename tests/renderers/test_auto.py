@@ -24,7 +24,7 @@ def _write(root: Path, files: dict[str, str]) -> None:
 
 
 def _render(renderer: rc.AutoRenderer, root: Path, path: str) -> tuple[str, list[str]]:
-    snapshot = rc.Snapshot(revision=rc.Revision(sha="a" * 40, ref="main"), root=root, path=path)
+    snapshot = rc.model.Snapshot(revision=rc.model.Revision(sha="a" * 40, ref="main"), root=root, path=path)
     chosen = type(renderer.choose(snapshot)).__name__
     return chosen, [str(r.manifest["data"]["from"]) for r in renderer.render(snapshot)]
 

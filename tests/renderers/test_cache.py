@@ -19,7 +19,7 @@ class CountingRenderer:
         self.setting = setting
         self.renders = 0
 
-    def render(self, snapshot: rc.Snapshot) -> tuple[rc.Resource, ...]:
+    def render(self, snapshot: rc.model.Snapshot) -> tuple[rc.model.Resource, ...]:
         self.renders += 1
         return self.inner.render(snapshot)
 
@@ -27,8 +27,8 @@ class CountingRenderer:
         return f"counting:{self.setting}"
 
 
-def _snapshot(root: Path, sha: str, path: str = "app") -> rc.Snapshot:
-    return rc.Snapshot(revision=rc.Revision(sha=sha, ref="main"), root=root, path=path)
+def _snapshot(root: Path, sha: str, path: str = "app") -> rc.model.Snapshot:
+    return rc.model.Snapshot(revision=rc.model.Revision(sha=sha, ref="main"), root=root, path=path)
 
 
 @pytest.fixture

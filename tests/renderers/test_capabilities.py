@@ -26,7 +26,7 @@ def _chart(folder: Path) -> Path:
 
 
 def test_capabilities_list_group_versions_and_kinds():
-    capabilities = rc.Capabilities.from_kinds("v1.20.2", [("", "Pod", ["v1"]), ("apps", "Deployment", ["v1"])])
+    capabilities = rc.model.Capabilities.from_kinds("v1.20.2", [("", "Pod", ["v1"]), ("apps", "Deployment", ["v1"])])
     assert capabilities.api_versions == ("apps/v1", "apps/v1/Deployment", "v1", "v1/Pod")
     memory = rc.MemoryCluster(version="1.36").capabilities()
     assert memory.kube_version == "v1.36.0"
@@ -52,7 +52,7 @@ def test_a_chart_sees_the_cluster_it_is_reconciled_into(tmp_path, helm_binary):
     # Explicit settings win over the cluster's.
     pinned = rc.HelmRenderer(helm=helm_binary, kube_version="1.30.0", api_versions=["example.com/v1/Widget"])
     bound = pinned.for_cluster(cluster.capabilities())
-    (rendered,) = bound.render(rc.Snapshot(revision=rc.Revision(sha="a" * 40), root=tmp_path / "chart"))
+    (rendered,) = bound.render(rc.model.Snapshot(revision=rc.model.Revision(sha="a" * 40), root=tmp_path / "chart"))
     assert rendered.manifest["data"] == {"kube": "v1.30.0", "widgets": "true", "deployments": "false"}
 
 

@@ -49,7 +49,7 @@ def _templates(log: Path) -> int:
 def test_a_chart_in_git_is_reconciled_and_rendered_once_per_relevant_change(
     tmp_path, kube_cluster, kube_namespace, helm_binary
 ):
-    repo = rc.LocalRepository.init(tmp_path / "repo.git")
+    repo = rc.testing.LocalRepository.init(tmp_path / "repo.git")
     repo.commit(CHART, "Add the grade API chart")
     helm, log = _counting_helm(tmp_path, helm_binary)
     renderer = CachingRenderer(

@@ -15,7 +15,7 @@ import reconcile as rc
 
 @attrs.define
 class Env:
-    cluster: rc.Cluster
+    cluster: rc.protocols.Cluster
     namespace: str
     folder: Path
     cleanups: list[Callable[[], None]] = attrs.Factory(list)
@@ -28,7 +28,7 @@ class Env:
         (self.folder / name).write_text(text)
 
     def app(
-        self, namespace: str | None = None, diff_settings: rc.DiffSettings | None = None, **policy: bool
+        self, namespace: str | None = None, diff_settings: rc.diff.DiffSettings | None = None, **policy: bool
     ) -> rc.Reconciler:
         return rc.Reconciler(
             name=f"app-{self.namespace}",

@@ -41,7 +41,7 @@ data:
 """
 
 
-def results(sync: rc.SyncResult) -> list[tuple[str, str, str]]:
+def results(sync: rc.sync.SyncResult) -> list[tuple[str, str, str]]:
     return [(r.key.kind, str(r.status), r.message) for r in sync.resources]
 
 

@@ -9,7 +9,7 @@ import reconcile as rc
 CORPUS = (Path(__file__).parent / "corpus" / "workloads.yaml").read_text()
 
 
-def paths(diff: rc.DiffResult, key: rc.ResourceKey) -> list[str]:
+def paths(diff: rc.diff.DiffResult, key: rc.ResourceKey) -> list[str]:
     return [f"{c.symbol} {c.path}" for c in diff[key].changes]
 
 
@@ -117,10 +117,12 @@ def test_a_custom_resource_is_synced_after_a_sync_and_each_change_is_found(env):
             rc.ResourceKey("apiextensions.k8s.io", "CustomResourceDefinition", "", f"gadgets.{group}")
         )
     )
-    settings = rc.DiffSettings(
+    settings = rc.diff.DiffSettings(
         known_types=[
-            rc.KnownTypeField(group=group, kind="Gadget", field="spec.timeout", type="meta/v1/Duration"),
-            rc.KnownTypeField(group=group, kind="Gadget", field="spec.resources", type="core/v1/ResourceRequirements"),
+            rc.diff.KnownTypeField(group=group, kind="Gadget", field="spec.timeout", type="meta/v1/Duration"),
+            rc.diff.KnownTypeField(
+                group=group, kind="Gadget", field="spec.resources", type="core/v1/ResourceRequirements"
+            ),
         ]
     )
     app = env.app(automated=True, diff_settings=settings)

@@ -249,7 +249,7 @@ def test_a_crd_with_validation_rules_refuses_what_breaks_them(env):
     assert env.cluster.get(env.key(group, "Quota", "q"))["spec"] == {"min": 1, "max": 5, "mode": "fast"}
 
 
-def _refused(cluster: rc.Cluster, obj: dict[str, Any]) -> bool:
+def _refused(cluster: rc.protocols.Cluster, obj: dict[str, Any]) -> bool:
     try:
         cluster.apply(obj, dry_run=True)
     except rc.errors.InvalidError:

@@ -86,7 +86,7 @@ def test_an_exact_version_is_fetched_unpacked_and_verified(server, srv_root, cac
     snapshot = source.fetch()
 
     digest = sha256(srv_root / "web-1.2.0.tgz")
-    assert snapshot.revision == rc.Revision(sha=digest, ref="1.2.0", message="web 1.2.0")
+    assert snapshot.revision == rc.model.Revision(sha=digest, ref="1.2.0", message="web 1.2.0")
     assert snapshot.root == cache / digest
     assert snapshot.path == "web"
     assert "version: 1.2.0" in (snapshot.directory / "Chart.yaml").read_text()
@@ -142,7 +142,7 @@ def test_a_second_fetch_of_a_cached_chart_downloads_only_the_index(server, cache
 
 
 def test_parallel_fetches_of_one_chart_unpack_it_once(server, cache):
-    results: list[rc.Snapshot | BaseException] = []
+    results: list[rc.model.Snapshot | BaseException] = []
 
     def fetch() -> None:
         try:
@@ -157,7 +157,7 @@ def test_parallel_fetches_of_one_chart_unpack_it_once(server, cache):
         thread.join()
 
     assert len({str(r) for r in results}) == 1
-    assert isinstance(results[0], rc.Snapshot)
+    assert isinstance(results[0], rc.model.Snapshot)
     assert sorted(p.name for p in cache.iterdir()) == sorted(
         [results[0].revision.sha, f"{results[0].revision.sha}.lock"]
     )

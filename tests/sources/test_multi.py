@@ -72,4 +72,4 @@ def test_bad_parts_and_foreign_snapshots_are_refused(tmp_path):
         MultiSource(parts=[(rc.DirectoryRenderer(), rc.DirectoryRenderer())])  # type: ignore[list-item]
     both = MultiSource(parts=[(rc.DirectorySource(_folder(tmp_path / "a", "one")), rc.DirectoryRenderer())])
     with pytest.raises(RenderError, match="is not a MultiSource snapshot"):
-        both.render(rc.Snapshot(revision=rc.Revision(sha="a" * 40), root=tmp_path))
+        both.render(rc.model.Snapshot(revision=rc.model.Revision(sha="a" * 40), root=tmp_path))

@@ -8,7 +8,7 @@ import reconcile as rc
 from reconcile.argocd import tracking
 from reconcile.argocd.annotations import HOOK_FINALIZER
 from reconcile.deadline import bounded
-from reconcile.diff import Differ
+from reconcile.diff import ArgoDiffer
 from reconcile.errors import ClusterError
 from reconcile.sync import RetryPolicy, SyncOperation, SyncPhase, build_plan, split_hooks
 
@@ -64,14 +64,14 @@ def _job(name: str, hook: str, **annotations: str) -> dict:
 
 
 def _operation(cluster: rc.MemoryCluster, *objs: dict, prune: bool = False, **kwargs) -> SyncOperation:
-    resources = [rc.Resource.from_manifest(tracking.annotate(o, "app")) for o in objs]
+    resources = [rc.model.Resource.from_manifest(tracking.annotate(o, "app")) for o in objs]
     targets, hooks = split_hooks(resources)
     live = {
         rc.ResourceKey.from_manifest(o): o
         for o in cluster.list()
         if tracking.is_owned_by(o, "app") and not rc.argocd.hooks.is_hook(o)
     }
-    diff = Differ().diff(targets, live, cluster=cluster)
+    diff = ArgoDiffer().diff(targets, live, cluster=cluster)
     plan = build_plan(app="app", targets=targets, diff=diff, hooks=hooks, prune=prune, served=cluster.is_namespaced)
     return SyncOperation(cluster, plan, app="app", **kwargs)
 
@@ -93,7 +93,7 @@ JOB_FAILED = {"failed": 1, "conditions": [{"type": "Failed", "status": "True", "
 
 def test_a_dry_run_refusal_writes_nothing():
     cluster = rc.MemoryCluster()
-    cluster.fail("apply", key=_key("ConfigMap", "bad"), error=rc.InvalidError('ConfigMap "bad" is invalid'))
+    cluster.fail("apply", key=_key("ConfigMap", "bad"), error=rc.errors.InvalidError('ConfigMap "bad" is invalid'))
     op = _operation(cluster, _cm("good"), _cm("bad"))
 
     assert op.step() is rc.OperationPhase.FAILED
@@ -272,10 +272,10 @@ def test_a_prune_waiting_for_confirmation_waits_until_confirmed():
 def test_an_object_tracked_by_another_app_fails_the_plan_with_fail_on_shared_resource():
     cluster = rc.MemoryCluster()
     cluster.apply(tracking.annotate(_cm("shared"), "other"))
-    resources = [rc.Resource.from_manifest(tracking.annotate(_cm("shared"), "app"))]
+    resources = [rc.model.Resource.from_manifest(tracking.annotate(_cm("shared"), "app"))]
     live = {_key("ConfigMap", "shared"): cluster.get(_key("ConfigMap", "shared"))}
-    diff = Differ().diff(resources, live, cluster=cluster)
-    options = rc.SyncOptions.parse(["FailOnSharedResource=true"])
+    diff = ArgoDiffer().diff(resources, live, cluster=cluster)
+    options = rc.sync.SyncOptions.parse(["FailOnSharedResource=true"])
     plan = build_plan(app="app", targets=resources, diff=diff, options=options)
 
     result = SyncOperation(cluster, plan, app="app").run()

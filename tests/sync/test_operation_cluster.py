@@ -94,7 +94,7 @@ def remove(folder: Path, name: str) -> None:
     (folder / f"{name}.yaml").unlink()
 
 
-def make_app(cluster: rc.Cluster, folder: Path, namespace: str, **policy: Any) -> rc.Reconciler:
+def make_app(cluster: rc.protocols.Cluster, folder: Path, namespace: str, **policy: Any) -> rc.Reconciler:
     folder.mkdir(exist_ok=True)
     return rc.Reconciler(
         name=f"app-{namespace}",
@@ -135,7 +135,7 @@ def steps(op: SyncOperation, count: int) -> None:
         time.sleep(0.2)
 
 
-def results(op_or_result: SyncOperation | rc.SyncResult) -> list[tuple[str, str, str, str]]:
+def results(op_or_result: SyncOperation | rc.sync.SyncResult) -> list[tuple[str, str, str, str]]:
     result = op_or_result.result if isinstance(op_or_result, SyncOperation) else op_or_result
     return [(r.key.kind, r.key.name, str(r.status), r.message) for r in result.resources]
 

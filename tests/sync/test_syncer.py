@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import reconcile as rc
 from reconcile.argocd import tracking
-from reconcile.diff import Differ
-from reconcile.sync import Syncer, SyncOptions
+from reconcile.diff import ArgoDiffer
+from reconcile.sync import ArgoSyncer, SyncOptions
 
 
 def _cm(name: str, **data: str) -> dict:
@@ -17,11 +17,11 @@ def _cm(name: str, **data: str) -> dict:
     }
 
 
-def _targets(*objs: dict) -> list[rc.Resource]:
-    return [rc.Resource.from_manifest(tracking.annotate(o, "app")) for o in objs]
+def _targets(*objs: dict) -> list[rc.model.Resource]:
+    return [rc.model.Resource.from_manifest(tracking.annotate(o, "app")) for o in objs]
 
 
-def _live(cluster: rc.MemoryCluster, targets: list[rc.Resource]) -> dict[rc.ResourceKey, dict]:
+def _live(cluster: rc.MemoryCluster, targets: list[rc.model.Resource]) -> dict[rc.ResourceKey, dict]:
     wanted = {t.key for t in targets}
     return {
         rc.ResourceKey.from_manifest(o): o
@@ -30,9 +30,9 @@ def _live(cluster: rc.MemoryCluster, targets: list[rc.Resource]) -> dict[rc.Reso
     }
 
 
-def _sync(cluster: rc.MemoryCluster, targets: list[rc.Resource], **options) -> rc.SyncResult:
-    diff = Differ().diff(targets, _live(cluster, targets))
-    return Syncer().sync(cluster, app="app", targets=targets, diff=diff, **options)
+def _sync(cluster: rc.MemoryCluster, targets: list[rc.model.Resource], **options) -> rc.sync.SyncResult:
+    diff = ArgoDiffer().diff(targets, _live(cluster, targets))
+    return ArgoSyncer().sync(cluster, app="app", targets=targets, diff=diff, **options)
 
 
 def test_prune_runs_in_reverse_kind_order_before_the_applies_of_its_wave():
@@ -72,10 +72,10 @@ def test_a_dry_run_prune_says_so_and_deletes_nothing():
 def test_an_object_gone_before_its_prune_counts_as_pruned():
     cluster = rc.MemoryCluster()
     _sync(cluster, _targets(_cm("a")))
-    diff = Differ().diff([], _live(cluster, []))
+    diff = ArgoDiffer().diff([], _live(cluster, []))
     cluster.delete(rc.ResourceKey("", "ConfigMap", "default", "a"))
 
-    result = Syncer().sync(cluster, app="app", targets=[], diff=diff, prune=True)
+    result = ArgoSyncer().sync(cluster, app="app", targets=[], diff=diff, prune=True)
 
     assert [(r.status, r.message) for r in result.resources] == [(rc.ResultCode.PRUNED, "pruned")]
 
@@ -89,9 +89,9 @@ def test_a_diff_entry_for_an_object_the_app_does_not_own_is_never_pruned():
         )
     }
     # A differ handed an object the app does not own (a buggy or custom differ) must not lead to a delete.
-    diff = Differ().diff([], live)
+    diff = ArgoDiffer().diff([], live)
 
-    result = Syncer().sync(cluster, app="app", targets=[], diff=diff, prune=True)
+    result = ArgoSyncer().sync(cluster, app="app", targets=[], diff=diff, prune=True)
 
     assert result.resources == ()
     assert cluster.get(rc.ResourceKey("", "ConfigMap", "default", "theirs")) is not None
@@ -118,10 +118,10 @@ def test_an_apply_failure_after_a_clean_dry_run_fails_the_operation_before_the_n
     later = _cm("c")
     later["metadata"]["annotations"] = {"argocd.argoproj.io/sync-wave": "1"}
     targets = _targets(_cm("a"), _cm("b"), later)
-    diff = Differ().diff(targets, _live(cluster, targets))
+    diff = ArgoDiffer().diff(targets, _live(cluster, targets))
     failing = _FailingWrites(cluster, rc.ResourceKey("", "ConfigMap", "default", "a"))
 
-    result = Syncer().sync(failing, app="app", targets=targets, diff=diff, prune=True)
+    result = ArgoSyncer().sync(failing, app="app", targets=targets, diff=diff, prune=True)
 
     assert result.phase is rc.OperationPhase.FAILED
     assert result.message == "one or more objects failed to apply (1 of 3 in Sync wave 0)"
@@ -153,10 +153,10 @@ def test_objects_in_sync_cost_no_request_unless_every_object_is_to_be_applied():
     cluster = rc.MemoryCluster()
     _sync(cluster, _targets(_cm("a", k="1"), _cm("b", k="1")))
     targets = _targets(_cm("a", k="1"), _cm("b", k="2"))
-    diff = Differ().diff(targets, _live(cluster, targets))
+    diff = ArgoDiffer().diff(targets, _live(cluster, targets))
     counting = _CountingApplies(cluster)
 
-    result = Syncer().sync(counting, app="app", targets=targets, diff=diff)
+    result = ArgoSyncer().sync(counting, app="app", targets=targets, diff=diff)
 
     assert counting.applies == [("b", True), ("b", False)]
     assert [(r.action, r.message) for r in result.resources] == [
@@ -165,5 +165,5 @@ def test_objects_in_sync_cost_no_request_unless_every_object_is_to_be_applied():
     ]
 
     counting.applies.clear()
-    Syncer(options=SyncOptions()).sync(counting, app="app", targets=targets, diff=diff)
+    ArgoSyncer(options=SyncOptions()).sync(counting, app="app", targets=targets, diff=diff)
     assert counting.applies == [("a", True), ("b", True), ("a", False), ("b", False)]

@@ -11,6 +11,7 @@ are hooks, and the ``Application`` manifest itself:
   written back (imported on first use: it pulls in every part of the library).
 """
 
+import importlib
 from typing import Any
 
 from reconcile.argocd import annotations, hooks, tracking
@@ -21,7 +22,5 @@ __all__ = ["annotations", "application", "hooks", "tracking"]
 def __getattr__(name: str) -> Any:
     # The Application model builds Reconcilers, so it imports the whole library; the conventions must not.
     if name == "application":
-        from reconcile.argocd import application  # noqa: PLC0415
-
-        return application
+        return importlib.import_module("reconcile.argocd.application")
     raise AttributeError(f"module 'reconcile.argocd' has no attribute {name!r}")

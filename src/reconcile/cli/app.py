@@ -17,7 +17,7 @@ from reconcile.cli import output
 from reconcile.cli.loading import cluster_map, load_applications, open_cluster, pick
 from reconcile.cli.progress import LiveProgress, PlainProgress
 from reconcile.cluster.memory import MemoryCluster
-from reconcile.diff import Differ
+from reconcile.diff import ArgoDiffer
 from reconcile.model import HealthStatus, OperationPhase, SyncStatus
 from reconcile.protocols import PropagationPolicy
 
@@ -289,7 +289,7 @@ def _reconciler(ctx: Context) -> Iterator[tuple[Application, Reconciler]]:
             control_plane_namespace=args.control_plane_namespace,
         )
         server_side = args.server_side if args.server_side is not None else not isinstance(cluster, MemoryCluster)
-        if isinstance(reconciler.differ, Differ) and reconciler.differ.server_side != server_side:
+        if isinstance(reconciler.differ, ArgoDiffer) and reconciler.differ.server_side != server_side:
             reconciler.differ = attrs.evolve(reconciler.differ, server_side=server_side)
         try:
             yield app, reconciler

@@ -9,26 +9,12 @@ Writes go to the server and their answers are recorded in the cache, so a read r
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any
 
 from reconcile.cluster.informer import Informer
 from reconcile.model import Capabilities, GroupKind, Manifest, ResourceKey
-from reconcile.protocols import Cluster, PropagationPolicy
-
-
-class WatchableCluster(Cluster, Protocol):
-    """A cluster that can list a kind with its resourceVersion and watch it from there."""
-
-    def list_with_version(self, group_kind: GroupKind) -> tuple[list[Manifest], str]:
-        """Every object of a kind, and the list's resourceVersion."""
-        ...
-
-    def watch(
-        self, group_kind: GroupKind, resource_version: str, timeout: float = 300.0
-    ) -> Iterator[tuple[str, Manifest]]:
-        """Events of a kind from a resourceVersion; raises ``WatchExpiredError`` when it is too old."""
-        ...
+from reconcile.protocols import PropagationPolicy, WatchableCluster
 
 
 class CachedCluster:

@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 
+from reconcile.errors import WatchExpiredError
 from reconcile.jsonvalues import deep_copy
 from reconcile.model import GroupKind, Manifest, ResourceKey
 
@@ -27,10 +28,6 @@ ListFunction = Callable[[GroupKind], tuple[list[Manifest], str]]
 
 WatchFunction = Callable[[GroupKind, str, float], Iterator[tuple[str, Manifest]]]
 """Watches a kind from a resourceVersion for at most the given seconds; yields (event type, object)."""
-
-
-class WatchExpiredError(Exception):
-    """The watch's resourceVersion is too old (HTTP 410 Gone): list again."""
 
 
 def _resource_version(obj: Manifest) -> int:

@@ -39,7 +39,7 @@ import urllib3
 import yaml
 
 from reconcile import apiserver
-from reconcile.apiserver import LAST_APPLIED, Kind
+from reconcile.apiserver import Kind
 from reconcile.cluster import _arguments as arguments
 from reconcile.cluster._kube_discovery import (
     UNLISTED_KINDS,
@@ -50,7 +50,6 @@ from reconcile.cluster._kube_discovery import (
 from reconcile.cluster._kube_errors import error_from_response, json_body, retry_after, secret_values
 from reconcile.cluster._kube_merge import read_last_applied, three_way_patch, with_last_applied
 from reconcile.cluster._kube_stats import RequestStats
-from reconcile.cluster.informer import WatchExpiredError
 from reconcile.deadline import carried, remaining
 from reconcile.errors import (
     ClusterError,
@@ -59,12 +58,13 @@ from reconcile.errors import (
     InvalidError,
     NotFoundError,
     UnknownKindError,
+    WatchExpiredError,
 )
 from reconcile.jsonvalues import deep_copy
 from reconcile.model import Capabilities, GroupKind, Manifest, ResourceKey, split_api_version
 from reconcile.protocols import PropagationPolicy
 
-__all__ = ["LAST_APPLIED", "UNLISTED_KINDS", "KubernetesCluster", "RequestStats"]
+__all__ = ["UNLISTED_KINDS", "KubernetesCluster", "RequestStats"]
 
 _APPLY_PATCH = "application/apply-patch+yaml"
 _MERGE_PATCH = "application/merge-patch+json"

@@ -26,13 +26,13 @@ from typing import Any
 
 import attrs
 
-from reconcile.apiserver import APISchema, APIServer, Watch, WatchEvent
+from reconcile.apiserver import APISchema, APIServer, Watch
 from reconcile.cluster import _arguments as arguments
 from reconcile.errors import ClusterError, ConfigurationError
 from reconcile.model import Capabilities, GroupKind, Manifest, ResourceKey
 from reconcile.protocols import PropagationPolicy
 
-__all__ = ["MemoryCluster", "Watch", "WatchEvent"]
+__all__ = ["MemoryCluster"]
 
 _VERBS = frozenset(
     {"get", "list", "is_namespaced", "apply", "create", "patch", "replace", "delete", "edit", "set_status"}

@@ -1,4 +1,4 @@
-"""Comparing desired with live state: :func:`compare` for one object, :class:`Differ` for an application.
+"""Comparing desired with live state: :func:`compare` for one object, :class:`ArgoDiffer` for an application.
 
 The comparison is the one server-side apply makes true: the live object against what the API server would
 store after applying the desired one (:func:`reconcile.apiserver.fields.predict_apply`, or a server's own dry-run
@@ -132,7 +132,7 @@ def _text(obj: Manifest) -> str:
 
 
 @attrs.frozen
-class Differ:
+class ArgoDiffer:
     """Compares an application's desired objects with the live objects it owns.
 
     Attributes:
@@ -155,7 +155,7 @@ class Differ:
     ignore_differences: tuple[IgnoreRule, ...] = attrs.field(default=(), converter=as_rules)
     settings: DiffSettings = _DEFAULTS
     # Server answers by (key, desired object, live resourceVersion): an unchanged pass sends no dry run.
-    # Kept per Differ and trimmed to the last pass, so it never outgrows one application.
+    # Kept per ArgoDiffer and trimmed to the last pass, so it never outgrows one application.
     _predictions: dict[tuple[ResourceKey, str, str], Manifest | None] = attrs.field(
         factory=dict, init=False, repr=False, eq=False
     )

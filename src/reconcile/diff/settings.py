@@ -2,7 +2,7 @@
 
 Argo CD keeps these in its ``argocd-cm`` ConfigMap (``resource.customizations.ignoreDifferences.all``,
 ``knownTypeFields``, ``resource.compareoptions``, ``resource.sensitive.mask.annotations``); here one
-:class:`DiffSettings` value is given to every :class:`~reconcile.diff.Differ` (or
+:class:`DiffSettings` value is given to every :class:`~reconcile.diff.ArgoDiffer` (or
 :class:`~reconcile.Reconciler`) of a host program, and each application adds its own ``ignore_differences``.
 """
 

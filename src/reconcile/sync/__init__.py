@@ -1,7 +1,7 @@
 """Sync: plan the desired state into phases and waves, then apply, run hooks and prune, gated by health.
 
 :func:`build_plan` turns a comparison into a :class:`SyncPlan` (a value people can read before anything
-happens); a :class:`SyncOperation` runs one, a step per call; :class:`Syncer` does both for the Reconciler.
+happens); a :class:`SyncOperation` runs one, a step per call; :class:`ArgoSyncer` does both for the Reconciler.
 """
 
 from reconcile.argocd.hooks import HookDeletePolicy, SyncPhase, split_hooks
@@ -11,10 +11,11 @@ from reconcile.sync.order import KIND_ORDER, apply_order, prune_order
 from reconcile.sync.plan import SyncPlan, SyncTask, build_plan
 from reconcile.sync.result import ResourceResult, SyncResult
 from reconcile.sync.retry import RetryPolicy
-from reconcile.sync.syncer import Syncer
+from reconcile.sync.syncer import ArgoSyncer
 
 __all__ = [
     "KIND_ORDER",
+    "ArgoSyncer",
     "HookDeletePolicy",
     "ObjectOptions",
     "Permission",
@@ -26,7 +27,6 @@ __all__ = [
     "SyncPlan",
     "SyncResult",
     "SyncTask",
-    "Syncer",
     "apply_order",
     "build_plan",
     "prune_order",

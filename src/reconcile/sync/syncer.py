@@ -23,7 +23,7 @@ from reconcile.sync.result import SyncResult
 
 
 @attrs.frozen(kw_only=True)
-class Syncer:
+class ArgoSyncer:
     """Plans and runs sync operations on a cluster.
 
     Attributes:

@@ -3,11 +3,13 @@
 - :class:`ControlPlane`: a real etcd + kube-apiserver (+ kube-controller-manager) on 127.0.0.1; the pytest plugin
   ``reconcile`` (installed with the package) offers it as the fixtures ``control_plane``, ``kube_cluster`` and
   ``kube_namespace``; :class:`FakeKubelet` (fixture ``kubelet``) writes Pod statuses as a kubelet would.
-- :class:`GitHTTPServer`: a smart-HTTP Git server on 127.0.0.1.
+- :class:`GitHTTPServer`: a smart-HTTP Git server on 127.0.0.1; :class:`LocalRepository` writes commits and tags
+  into a local repository (the Git adapter, ``reconcile.sources.git``, implements it).
 - :class:`ChartRepositoryServer`: a Helm chart repository on 127.0.0.1, with :func:`build_chart_repository` and
   :func:`write_chart` to fill it with charts packaged by the real helm.
 """
 
+from reconcile.sources.git import LocalRepository
 from reconcile.testing.chartrepo import ChartRepositoryServer, build_chart_repository, write_chart
 from reconcile.testing.controlplane import ControlPlane, ControlPlaneError
 from reconcile.testing.gitserver import GitHTTPServer
@@ -19,6 +21,7 @@ __all__ = [
     "ControlPlaneError",
     "FakeKubelet",
     "GitHTTPServer",
+    "LocalRepository",
     "build_chart_repository",
     "write_chart",
 ]
