@@ -30,8 +30,8 @@ from typing import Any
 import structlog
 
 import reconcile as rc
-from reconcile.cluster.cached import CachedCluster
-from reconcile.cluster.kubernetes import KubernetesCluster
+from reconcile.cluster._cached import CachedCluster
+from reconcile.cluster._kubernetes import KubernetesCluster
 from reconcile.testing import ControlPlane
 
 ROOT = Path(__file__).resolve().parents[1]

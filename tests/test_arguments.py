@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import reconcile as rc
-from reconcile.cluster.kubernetes import KubernetesCluster
+from reconcile.cluster._kubernetes import KubernetesCluster
 
 
 def _error(call, *args, **kwargs) -> str:

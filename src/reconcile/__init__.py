@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconcile import argocd, diff, errors, health, sync
 from reconcile.argocd.application import Application, UnsupportedFieldWarning
-from reconcile.cluster.memory import MemoryCluster
+from reconcile.cluster import MemoryCluster
 from reconcile.errors import (
     ClusterError,
     ConfigurationError,
@@ -54,7 +54,7 @@ from reconcile.sync import RetryPolicy
 
 if TYPE_CHECKING:
     from reconcile import testing
-    from reconcile.cluster.kubernetes import KubernetesCluster
+    from reconcile.cluster import KubernetesCluster
 
 __version__ = "0.1.0.dev0"
 
@@ -110,9 +110,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # The Kubernetes client takes a while to import, and the test helpers start servers: load each when used.
     if name == "KubernetesCluster":
-        from reconcile.cluster.kubernetes import KubernetesCluster  # noqa: PLC0415
-
-        return KubernetesCluster
+        return importlib.import_module("reconcile.cluster").KubernetesCluster
     if name == "testing":
         return importlib.import_module("reconcile.testing")
     raise AttributeError(f"module 'reconcile' has no attribute {name!r}")

@@ -46,8 +46,20 @@ from ruamel.yaml.representer import SafeRepresenter
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.tag import Tag
 
-from reconcile.errors import ManifestError
-from reconcile.model import Manifest, ResourceKey
+from reconcile.errors import DuplicateResourceError, ManifestError
+from reconcile.model import Manifest, Resource, ResourceKey
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "MAX_NODES",
+    "check_unique",
+    "dump_all_yaml",
+    "dump_yaml",
+    "load_manifests",
+    "load_value",
+    "validate_manifest",
+]
 
 __all__ = [
     "MAX_DEPTH",
@@ -851,3 +863,18 @@ def dump_yaml(obj: Any) -> str:
 def dump_all_yaml(objs: Iterable[Any]) -> str:
     """Serialize several values as a multi-document YAML stream, separated by ``---`` lines."""
     return "---\n".join(dump_yaml(obj) for obj in objs)
+
+
+def check_unique(resources: Iterable[Resource]) -> None:
+    """Refuse two resources with the same key (objects named by ``generateName`` alone are always distinct).
+
+    Raises:
+        DuplicateResourceError: Naming the key and both places, the first one seen first.
+    """
+    seen: dict[ResourceKey, Resource] = {}
+    for resource in resources:
+        if not resource.key.name:
+            continue
+        first = seen.setdefault(resource.key, resource)
+        if first is not resource:
+            raise DuplicateResourceError(resource.key, first.source, resource.source)

@@ -17,8 +17,7 @@ from reconcile.argocd import tracking
 from reconcile.argocd.annotations import RESPECT_IGNORE_DIFFERENCES, has_option
 from reconcile.argocd.hooks import is_hook, split_hooks
 from reconcile.deadline import bounded, remaining
-from reconcile.diff import ArgoDiffer, DiffResult, DiffSettings, IgnoreRule, ResourceDiff
-from reconcile.diff.ignore import as_rules, keep_live_values
+from reconcile.diff import ArgoDiffer, DiffResult, DiffSettings, IgnoreRule, ResourceDiff, as_rules, keep_live_values
 from reconcile.errors import (
     ClusterError,
     ConfigurationError,
@@ -28,6 +27,7 @@ from reconcile.errors import (
     UnknownKindError,
 )
 from reconcile.health import Health, HealthChecks, app_health, assess
+from reconcile.manifests import check_unique
 from reconcile.model import (
     GroupKind,
     Manifest,
@@ -41,9 +41,16 @@ from reconcile.model import (
     SyncStatus,
 )
 from reconcile.protocols import Cluster, ClusterAwareRenderer, PropagationPolicy, Renderer, Source
-from reconcile.renderers.directory import check_unique
-from reconcile.sync import ArgoSyncer, ResourceResult, RetryPolicy, SyncOperation, SyncOptions, SyncPlan, SyncResult
-from reconcile.sync.order import prune_order
+from reconcile.sync import (
+    ArgoSyncer,
+    ResourceResult,
+    RetryPolicy,
+    SyncOperation,
+    SyncOptions,
+    SyncPlan,
+    SyncResult,
+    prune_order,
+)
 
 _SHOWN_PATHS = 3  # paths named in an out-of-sync message
 

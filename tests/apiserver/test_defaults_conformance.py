@@ -23,7 +23,7 @@ from reconcile.manifests import load_manifests
 from reconcile.model import GroupKind, Manifest, ResourceKey, split_api_version
 
 if TYPE_CHECKING:
-    from reconcile.cluster.kubernetes import KubernetesCluster
+    from reconcile.cluster._kubernetes import KubernetesCluster
 
 CORPUS = Path(__file__).parent / "defaults_corpus"
 VERSION = "1.36"

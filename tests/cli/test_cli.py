@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from reconcile.cli import main
-from reconcile.cluster.memory import MemoryCluster
+from reconcile.cluster._memory import MemoryCluster
 from reconcile.manifests import load_manifests
 from reconcile.model import ResourceKey
-from reconcile.testing.controlplane import ControlPlane
+from reconcile.testing._controlplane import ControlPlane
 
 APP = """\
 apiVersion: argoproj.io/v1alpha1

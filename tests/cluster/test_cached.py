@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import reconcile as rc
-from reconcile.cluster.cached import CachedCluster
+from reconcile.cluster._cached import CachedCluster
 
 CONFIGMAPS = "".join(
     f"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\ndata:\n  index: '{i}'\n" for i in range(20)

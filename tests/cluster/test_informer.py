@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from reconcile.cluster.informer import Informer
+from reconcile.cluster._informer import Informer
 from reconcile.errors import WatchExpiredError
 from reconcile.model import GroupKind, ResourceKey
 

@@ -26,11 +26,11 @@ import reconcile as rc
 from reconcile.apiserver import LAST_APPLIED
 from reconcile.cluster._kube_errors import error_from_response, retry_after
 from reconcile.cluster._kube_merge import last_applied_text, three_way_patch
-from reconcile.cluster.kubernetes import KubernetesCluster
+from reconcile.cluster._kubernetes import KubernetesCluster
 from reconcile.deadline import bounded
 from reconcile.errors import ClusterError, ConflictError, InvalidError, NotFoundError, UnknownKindError
 from reconcile.model import GroupKind, ResourceKey
-from reconcile.testing.controlplane import ControlPlane
+from reconcile.testing._controlplane import ControlPlane
 
 CONFIGMAP = GroupKind("", "ConfigMap")
 SERVICE = GroupKind("", "Service")
@@ -578,7 +578,7 @@ def test_watch_streams_changes_after_the_listed_version(kube, ns):
 
 
 def test_an_informer_follows_a_real_cluster(kube, ns):
-    from reconcile.cluster.informer import Informer
+    from reconcile.cluster._informer import Informer
 
     with Informer(kube.list_with_version, kube.watch, [CONFIGMAP], watch_timeout=5) as informer:
         kube.apply(configmap(ns, "informed", {"v": "1"}))

@@ -10,7 +10,7 @@ import pytest
 
 from reconcile import health
 from reconcile.apiserver import WatchEvent, fields
-from reconcile.cluster.memory import MemoryCluster
+from reconcile.cluster._memory import MemoryCluster
 from reconcile.errors import (
     ClusterError,
     ConfigurationError,

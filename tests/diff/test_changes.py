@@ -1,5 +1,5 @@
 from reconcile.diff import Change
-from reconcile.diff.changes import diff_values, format_value, pointer
+from reconcile.diff._changes import diff_values, format_value, pointer
 
 
 def test_equal_values_have_no_changes():

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from reconcile.diff import compare
-from reconcile.diff.changes import pointer_parts
+from reconcile.diff._changes import pointer_parts
 from reconcile.manifests import load_manifests
 
 CONFORMANCE = Path(__file__).parents[2] / ".." / "shared" / "conformance" / "diff"

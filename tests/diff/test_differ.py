@@ -418,7 +418,7 @@ def test_local_predictions_take_the_clusters_release_read_once():
     [(None, "newest"), ("v1.30.4", "1.30"), ("v1.20.2", "1.25"), ("v1.99.0", "newest"), ("not a version", "newest")],
 )
 def test_the_release_of_a_local_prediction_is_the_nearest_modelled(kube_version, expected):
-    from reconcile.diff.differ import _schema_of
+    from reconcile.diff._differ import _schema_of
 
     wanted = str(newest_version()) if expected == "newest" else expected
     assert str(_schema_of(kube_version).version) == wanted

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconcile.diff.durations import canonical_duration, duration_nanoseconds, format_duration
+from reconcile.apiserver import canonical_duration, duration_nanoseconds, format_duration
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconcile.diff import ArgoDiffer, IgnoreRule, compare
-from reconcile.diff.changes import pointer
-from reconcile.diff.ignore import apply_rules
+from reconcile.diff._changes import pointer
+from reconcile.diff._ignore import apply_rules
 from reconcile.errors import ConfigurationError, DiffError
 from reconcile.manifests import load_manifests
 from reconcile.model import Resource, ResourceKey

@@ -5,7 +5,7 @@ import pytest
 
 from reconcile.apiserver import LAST_APPLIED
 from reconcile.diff import DiffResult, compare
-from reconcile.diff.mask import mask_secrets
+from reconcile.diff._mask import mask_secrets
 
 OLD = "correct-horse-battery"
 NEW = "tr0ub4dor-and-3"

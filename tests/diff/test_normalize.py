@@ -1,7 +1,7 @@
 import base64
 import copy
 
-from reconcile.diff.normalize import normalize, prepare_desired
+from reconcile.diff._normalize import normalize, prepare_desired
 
 
 def _live_deployment() -> dict:

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconcile.diff import Change, compare
-from reconcile.diff.changes import diff_values
-from reconcile.diff.normalize import normalize
+from reconcile.diff._changes import diff_values
+from reconcile.diff._normalize import normalize
 
 
 def apply_changes(doc: Any, changes: tuple[Change, ...]) -> Any:

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 import reconcile as rc
-from reconcile.diff.quantities import canonical, quantity_value
+from reconcile.diff._quantities import canonical, quantity_value
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from reconcile.diff.ignore import IgnoreRule, keep_live_values
+from reconcile.diff._ignore import IgnoreRule, keep_live_values
 from reconcile.model import ResourceKey
 
 KEY = ResourceKey("apps", "Deployment", "default", "web")

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from reconcile.apiserver import ListType
-from reconcile.diff.webhook import without_webhook_mutations
+from reconcile.diff._webhook import without_webhook_mutations
 from reconcile.errors import NotFoundError
 from reconcile.model import ResourceKey
 

@@ -22,7 +22,7 @@ import pytest
 import sharding
 
 import reconcile as rc
-from reconcile.cluster.kubernetes import KubernetesCluster
+from reconcile.cluster._kubernetes import KubernetesCluster
 from reconcile.manifests import load_manifests
 from reconcile.testing import ControlPlane
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from reconcile.health import Health, assess
-from reconcile.health.builtin import BuiltinHealthChecks
+from reconcile.health._builtin import BuiltinHealthChecks
 from reconcile.model import GroupKind, HealthStatus
 
 H, P, D, S, U = (

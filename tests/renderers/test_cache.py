@@ -8,7 +8,7 @@ import pytest
 
 import reconcile as rc
 from reconcile.errors import ConfigurationError, PathEscapeError
-from reconcile.renderers.cache import CachingRenderer, RenderCache
+from reconcile.renderers._cache import CachingRenderer, RenderCache
 
 
 class CountingRenderer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import reconcile as rc
-from reconcile.renderers.cache import CachingRenderer
+from reconcile.renderers._cache import CachingRenderer
 
 PROBE = """apiVersion: v1
 kind: ConfigMap

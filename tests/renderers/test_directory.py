@@ -9,9 +9,11 @@ import attrs
 import pytest
 
 from reconcile.errors import ConfigurationError, DuplicateResourceError, ManifestError, PathEscapeError, RenderError
+from reconcile.manifests import check_unique
 from reconcile.model import Location, Resource, ResourceKey, Revision, Snapshot
 from reconcile.protocols import Renderer
-from reconcile.renderers.directory import DirectoryRenderer, check_unique, parse_patterns
+from reconcile.renderers._directory import DirectoryRenderer
+from reconcile.renderers._files import parse_patterns
 
 REVISION = Revision(sha="a" * 40, ref="main")
 

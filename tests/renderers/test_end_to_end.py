@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import reconcile as rc
-from reconcile.renderers.cache import CachingRenderer, RenderCache
+from reconcile.renderers._cache import CachingRenderer, RenderCache
 
 CHART = {
     "helm/grade-api/Chart.yaml": "apiVersion: v2\nname: grade-api\nversion: 0.3.0\n",

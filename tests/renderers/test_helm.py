@@ -19,8 +19,9 @@ from reconcile.errors import (
 )
 from reconcile.model import Capabilities, Resource, ResourceKey, Revision, Snapshot
 from reconcile.protocols import Renderer
-from reconcile.renderers.helm import HelmRenderer
-from reconcile.sources.git import GitSource, LocalRepository
+from reconcile.renderers._helm import HelmRenderer
+from reconcile.sources import GitSource
+from reconcile.testing import LocalRepository
 
 REVISION = Revision(sha="b" * 40, ref="main")
 CHART = "helm/grade-api"

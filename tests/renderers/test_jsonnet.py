@@ -11,7 +11,7 @@ import pytest
 
 from reconcile.errors import ConfigurationError, DuplicateResourceError, ManifestError, PathEscapeError, ToolError
 from reconcile.model import Revision, Snapshot
-from reconcile.renderers.jsonnet import JsonnetRenderer
+from reconcile.renderers._jsonnet import JsonnetRenderer
 
 REVISION = Revision(sha="1" * 40)
 

@@ -10,7 +10,7 @@ import pytest
 
 from reconcile.errors import ConfigurationError, PathEscapeError, ToolError, ToolNotFoundError
 from reconcile.model import Resource, Revision, Snapshot
-from reconcile.renderers.kustomize import KustomizeRenderer, parse_image
+from reconcile.renderers._kustomize import KustomizeRenderer, parse_image
 
 REVISION = Revision(sha="0" * 40)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import reconcile as rc
-from reconcile.cluster.kubernetes import KubernetesCluster
+from reconcile.cluster._kubernetes import KubernetesCluster
 from reconcile.testing import ControlPlane
 
 COUNT = 300

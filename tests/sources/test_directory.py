@@ -10,8 +10,8 @@ import pytest
 
 from reconcile.errors import PathNotFoundError
 from reconcile.protocols import Source
-from reconcile.renderers.directory import DirectoryRenderer
-from reconcile.sources.directory import DirectorySource, folder_digest
+from reconcile.renderers._directory import DirectoryRenderer
+from reconcile.sources._directory import DirectorySource, folder_digest
 
 EMPTY_SHA1 = hashlib.sha1(b"", usedforsecurity=False).hexdigest()
 

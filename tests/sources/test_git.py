@@ -27,8 +27,9 @@ from reconcile.errors import (
 )
 from reconcile.model import Snapshot
 from reconcile.protocols import Source
-from reconcile.sources.git import GitSource, LocalRepository
-from reconcile.testing.gitserver import GitHTTPServer
+from reconcile.sources import GitSource
+from reconcile.testing import LocalRepository
+from reconcile.testing._gitserver import GitHTTPServer
 
 USER, PASSWORD = "alice", "s3cret-pa55word"
 

@@ -20,9 +20,9 @@ from reconcile.errors import (
     SourceError,
 )
 from reconcile.protocols import Source
-from reconcile.renderers.helm import HelmRenderer
-from reconcile.sources.helm_repository import HelmRepositorySource
-from reconcile.testing.chartrepo import ChartRepositoryServer, build_chart_repository, write_chart
+from reconcile.renderers._helm import HelmRenderer
+from reconcile.sources._helm_repository import HelmRepositorySource
+from reconcile.testing._chartrepo import ChartRepositoryServer, build_chart_repository, write_chart
 
 # Every test here serves a repository over HTTP (most package charts with the real helm): the integration tier.
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ import pytest
 
 import reconcile as rc
 from reconcile.errors import ConfigurationError, DuplicateResourceError, RenderError
-from reconcile.sources.multi import MultiSource
+from reconcile.sources._multi import MultiSource
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\ndata: {{k: v}}\n"
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconcile.sources.semver import Constraint, Version
+from reconcile.sources._semver import Constraint, Version
 
 VERSIONS = [
     "0.1.0",

@@ -1,7 +1,7 @@
 """Sync operations on the real control plane: waves gated by health, hooks as Jobs, prune order and propagation.
 
 The controller-manager does the real work (ReplicaSets, Pods, Job status, garbage collection); the test plays the
-kubelet (:class:`~reconcile.testing.kubelet.FakeKubelet`) to make Pods run, succeed or fail, and drives each
+kubelet (:class:`~reconcile.testing._kubelet.FakeKubelet`) to make Pods run, succeed or fail, and drives each
 operation one ``step()`` at a time where the gating is what is under test.
 """
 

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from reconcile.errors import ConfigurationError
-from reconcile.sync.options import ObjectOptions, Permission, SyncOptions
+from reconcile.sync._options import ObjectOptions, Permission, SyncOptions
 
 
 def obj(options: str | None = None) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 from reconcile.model import ResourceKey
-from reconcile.sync.order import KIND_ORDER, apply_order, kind_rank, prune_order
+from reconcile.sync._order import KIND_ORDER, apply_order, kind_rank, prune_order
 
 
 def test_kind_order_matches_the_reference():

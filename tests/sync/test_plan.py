@@ -11,8 +11,8 @@ from reconcile.argocd.tracking import annotate
 from reconcile.diff import DiffResult, compare
 from reconcile.errors import ConfigurationError
 from reconcile.model import GroupKind, Manifest, Resource, ResourceKey, SyncAction
-from reconcile.sync.options import Permission, SyncOptions
-from reconcile.sync.plan import NO_PRUNE, REQUIRES_PRUNING, SyncPlan, SyncTask, build_plan
+from reconcile.sync._options import Permission, SyncOptions
+from reconcile.sync._plan import NO_PRUNE, REQUIRES_PRUNING, SyncPlan, SyncTask, build_plan
 
 APP = "shop"
 PRE, SYNC, POST, FAIL = SyncPhase.PRE_SYNC, SyncPhase.SYNC, SyncPhase.POST_SYNC, SyncPhase.SYNC_FAIL

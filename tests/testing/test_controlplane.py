@@ -22,8 +22,8 @@ from kubernetes import client, config
 
 from reconcile.errors import ClusterError, NotFoundError
 from reconcile.model import ResourceKey
-from reconcile.testing import controlplane
-from reconcile.testing.controlplane import ControlPlane, ControlPlaneError, find_binary
+from reconcile.testing import _controlplane as controlplane
+from reconcile.testing._controlplane import ControlPlane, ControlPlaneError, find_binary
 from reconcile.testing.pytest_plugin import namespace_name
 
 # --- helpers -------------------------------------------------------------------------------------------------
@@ -170,7 +170,7 @@ def test_api_server_restart_keeps_the_data(private_tmp: Path) -> None:
 def test_interpreter_exit_stops_a_forgotten_control_plane(tmp_path: Path) -> None:
     script = (
         "import json, sys\n"
-        "from reconcile.testing.controlplane import ControlPlane\n"
+        "from reconcile.testing._controlplane import ControlPlane\n"
         "plane = ControlPlane(controller_manager=False)\n"
         "plane.start()\n"
         "print(json.dumps({'pids': list(plane.pids.values()), 'folder': str(plane.folder)}), file=sys.stderr)\n"

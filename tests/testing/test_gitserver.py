@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from reconcile.errors import ConfigurationError
-from reconcile.sources.git import LocalRepository
-from reconcile.testing.gitserver import GitHTTPServer
+from reconcile.testing import LocalRepository
+from reconcile.testing._gitserver import GitHTTPServer
 
 UPLOAD_PACK_RESULT = "application/x-git-upload-pack-result"
 

@@ -36,6 +36,7 @@ from reconcile.apiserver._builtin import (
     pod_spec_path,
 )
 from reconcile.apiserver._defaults import INITIAL_STATUS, apply_defaults, metadata_of, spec_of
+from reconcile.apiserver._durations import canonical_duration, duration_nanoseconds, format_duration
 from reconcile.apiserver._kinds import Kind, version_priority
 from reconcile.apiserver._lists import ATOMIC, SET, FieldPath, ListType, SchemaOverrides, list_types
 from reconcile.apiserver._schema import (
@@ -74,10 +75,13 @@ __all__ = [
     "WatchEvent",
     "apply_defaults",
     "builtin_lists",
+    "canonical_duration",
     "crd_kind",
+    "duration_nanoseconds",
     "fields",
     "fill_list_keys",
     "fold_string_data",
+    "format_duration",
     "is_atomic_map",
     "is_builtin_group",
     "list_type",

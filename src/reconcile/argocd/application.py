@@ -8,8 +8,8 @@
     reconciler = app.reconciler({"in-cluster": rc.MemoryCluster()})
     result = reconciler.reconcile()
 
-The mapping follows Argo CD: ``repoURL`` + ``path`` is a :class:`~reconcile.sources.git.GitSource`, ``repoURL`` +
-``chart`` a :class:`~reconcile.sources.helm_repository.HelmRepositorySource`; ``helm``, ``kustomize`` and
+The mapping follows Argo CD: ``repoURL`` + ``path`` is a :class:`~reconcile.sources._git.GitSource`, ``repoURL`` +
+``chart`` a :class:`~reconcile.sources._helm_repository.HelmRepositorySource`; ``helm``, ``kustomize`` and
 ``directory`` pick and configure the renderer (none of them: the folder's files decide, as Argo CD's repo-server
 does); multi-source ``ref`` sources provide ``$ref/...`` value files. One source renders per application.
 
@@ -32,7 +32,7 @@ import attrs
 from reconcile.apiserver import SERVER_SET_METADATA
 from reconcile.argocd.annotations import RESPECT_IGNORE_DIFFERENCES
 from reconcile.argocd.tracking import CONTROL_PLANE_NAMESPACE, instance_name
-from reconcile.diff.ignore import IgnoreRule, as_rules
+from reconcile.diff import IgnoreRule, as_rules
 from reconcile.errors import ConfigurationError, ManifestError
 from reconcile.jsonvalues import deep_copy
 from reconcile.manifests import load_manifests
@@ -41,10 +41,7 @@ from reconcile.protocols import Cluster, Renderer, Source
 from reconcile.reconciler import Reconciler, SyncPolicy
 from reconcile.redaction import redact_url
 from reconcile.renderers import AutoRenderer, DirectoryRenderer, HelmRenderer, JsonnetRenderer, KustomizeRenderer
-from reconcile.sources.directory import DirectorySource
-from reconcile.sources.git import GitSource
-from reconcile.sources.helm_repository import HelmRepositorySource
-from reconcile.sources.multi import MultiSource
+from reconcile.sources import DirectorySource, GitSource, HelmRepositorySource, MultiSource
 from reconcile.sync import RetryPolicy, SyncOptions
 
 __all__ = ["Application", "ApplicationSource", "UnsupportedFieldWarning"]

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import structlog
 
-from reconcile.cli.app import ERROR, Context, add_verbs
+from reconcile.cli._app import ERROR, Context, add_verbs
 from reconcile.errors import ReconcileError
 from reconcile.redaction import redact_text
 

@@ -9,19 +9,19 @@
 
 from typing import TYPE_CHECKING, Any
 
-from reconcile.cluster.cached import CachedCluster
-from reconcile.cluster.informer import Informer
-from reconcile.cluster.memory import MemoryCluster
+from reconcile.cluster._cached import CachedCluster
+from reconcile.cluster._informer import Informer
+from reconcile.cluster._memory import MemoryCluster
 
 if TYPE_CHECKING:
-    from reconcile.cluster.kubernetes import KubernetesCluster
+    from reconcile.cluster._kubernetes import KubernetesCluster
 
 __all__ = ["CachedCluster", "Informer", "KubernetesCluster", "MemoryCluster"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "KubernetesCluster":
-        from reconcile.cluster.kubernetes import KubernetesCluster  # noqa: PLC0415 - a slow import, when used
+        from reconcile.cluster._kubernetes import KubernetesCluster  # noqa: PLC0415 - a slow import, when used
 
         return KubernetesCluster
     raise AttributeError(f"module 'reconcile.cluster' has no attribute {name!r}")

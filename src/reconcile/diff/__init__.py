@@ -2,20 +2,21 @@
 
 :func:`compare` compares one object; :class:`ArgoDiffer` compares a whole application and returns a
 :class:`DiffResult` of :class:`ResourceDiff` objects, each with its :class:`Change` list, a unified diff and
-notebook HTML. Server-only fields are left out (:mod:`~reconcile.diff.normalize`) and Secret values are masked
-(:mod:`~reconcile.diff.mask`) before anything is stored or shown; :class:`IgnoreRule` (Argo CD's
-``ignoreDifferences``) leaves chosen fields out as well. :class:`DiffSettings` holds what every application
+notebook HTML. Server-only fields are left out and Secret values are masked before anything is stored or shown;
+:class:`IgnoreRule` (Argo CD's ``ignoreDifferences``) leaves chosen fields out as well (:func:`as_rules` reads
+them from Argo CD's form; :func:`keep_live_values` keeps ignored fields as they are live, for
+``RespectIgnoreDifferences``). :class:`DiffSettings` holds what every application
 shares: system-wide rules, :class:`KnownTypeField` registrations, sensitive annotations.
 """
 
 from __future__ import annotations
 
-from reconcile.diff.changes import Change
-from reconcile.diff.differ import ArgoDiffer, compare
-from reconcile.diff.ignore import IgnoreRule
-from reconcile.diff.known_types import KnownTypeField
-from reconcile.diff.result import DiffResult, ResourceDiff
-from reconcile.diff.settings import DiffSettings
+from reconcile.diff._changes import Change
+from reconcile.diff._differ import ArgoDiffer, compare
+from reconcile.diff._ignore import IgnoreRule, as_rules, keep_live_values
+from reconcile.diff._known_types import KnownTypeField
+from reconcile.diff._result import DiffResult, ResourceDiff
+from reconcile.diff._settings import DiffSettings
 
 __all__ = [
     "ArgoDiffer",
@@ -25,5 +26,7 @@ __all__ = [
     "IgnoreRule",
     "KnownTypeField",
     "ResourceDiff",
+    "as_rules",
     "compare",
+    "keep_live_values",
 ]

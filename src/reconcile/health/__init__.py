@@ -12,11 +12,11 @@
 
 from __future__ import annotations
 
-from reconcile.health.assess import app_health, assess
-from reconcile.health.builtin import BuiltinHealthChecks
-from reconcile.health.custom import CustomHealthChecks
-from reconcile.health.lua import LuaHealthChecks, LuaSandbox, LuaScript
-from reconcile.health.status import ORDER, Health, HealthCheck, HealthChecks, is_worse, worst
+from reconcile.health._assess import app_health, assess
+from reconcile.health._builtin import BuiltinHealthChecks
+from reconcile.health._custom import CustomHealthChecks
+from reconcile.health._lua import LuaHealthChecks, LuaSandbox, LuaScript
+from reconcile.health._status import ORDER, Health, HealthCheck, HealthChecks, is_worse, worst
 
 __all__ = [
     "ORDER",

@@ -3,7 +3,7 @@
 Scripts run in a process of their own (``python -P <this file>``), so that a run which never returns can be
 stopped from outside: Lua's count hook, which enforces the CPU limit inside the interpreter, never fires while a
 C function runs (``string.find(string.rep('a', 40), string.rep('.-', 40) .. 'b')`` backtracks for ever inside
-the pattern matcher), and nothing in a process can interrupt that. The parent (``reconcile.health.lua``) kills
+the pattern matcher), and nothing in a process can interrupt that. The parent (``reconcile.health._lua``) kills
 the worker when a run overstays and starts another.
 
 This file imports only the standard library and lupa: the worker runs it by path, without the package.

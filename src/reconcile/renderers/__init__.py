@@ -1,12 +1,12 @@
 """Renderers: turn a snapshot's files into Kubernetes objects (plain manifests, Helm, Kustomize, Jsonnet)."""
 
+from reconcile.renderers._auto import AutoRenderer
+from reconcile.renderers._cache import CachingRenderer, RenderCache
+from reconcile.renderers._directory import DirectoryRenderer
+from reconcile.renderers._helm import HelmRenderer
+from reconcile.renderers._jsonnet import JsonnetRenderer
+from reconcile.renderers._kustomize import KustomizeRenderer
 from reconcile.renderers._tools import Tool
-from reconcile.renderers.auto import AutoRenderer
-from reconcile.renderers.cache import CachingRenderer, RenderCache
-from reconcile.renderers.directory import DirectoryRenderer
-from reconcile.renderers.helm import HelmRenderer
-from reconcile.renderers.jsonnet import JsonnetRenderer
-from reconcile.renderers.kustomize import KustomizeRenderer
 
 __all__ = [
     "AutoRenderer",

@@ -1,31 +1,14 @@
-"""File selection shared by the folder renderers: Argo CD's include and exclude globs, and duplicate objects."""
+"""File selection shared by the folder renderers: Argo CD's include and exclude globs."""
 
 from __future__ import annotations
 
 import fnmatch
 import posixpath
-from collections.abc import Iterable
 from typing import Any
 
 import attrs
 
-from reconcile.errors import ConfigurationError, DuplicateResourceError
-from reconcile.model import Resource, ResourceKey
-
-
-def check_unique(resources: Iterable[Resource]) -> None:
-    """Refuse two resources with the same key (objects named by ``generateName`` alone are always distinct).
-
-    Raises:
-        DuplicateResourceError: Naming the key and both places, the first one seen first.
-    """
-    seen: dict[ResourceKey, Resource] = {}
-    for resource in resources:
-        if not resource.key.name:
-            continue
-        first = seen.setdefault(resource.key, resource)
-        if first is not resource:
-            raise DuplicateResourceError(resource.key, first.source, resource.source)
+from reconcile.errors import ConfigurationError
 
 
 def parse_patterns(spec: str | None) -> tuple[str, ...]:

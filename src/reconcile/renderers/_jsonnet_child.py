@@ -1,4 +1,4 @@
-"""The child process that evaluates Jsonnet files for :class:`~reconcile.renderers.jsonnet.JsonnetRenderer`.
+"""The child process that evaluates Jsonnet files for :class:`~reconcile.renderers._jsonnet.JsonnetRenderer`.
 
 go-jsonnet cannot be interrupted in-process, so each render evaluates its files here, in a child that the parent
 stops at its time limit. The parent runs this file by path (``python -S -P <this file> <request.json>``) so the

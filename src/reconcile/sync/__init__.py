@@ -5,13 +5,13 @@ happens); a :class:`SyncOperation` runs one, a step per call; :class:`ArgoSyncer
 """
 
 from reconcile.argocd.hooks import HookDeletePolicy, SyncPhase, split_hooks
-from reconcile.sync.operation import SyncOperation
-from reconcile.sync.options import ObjectOptions, Permission, SyncOptions
-from reconcile.sync.order import KIND_ORDER, apply_order, prune_order
-from reconcile.sync.plan import SyncPlan, SyncTask, build_plan
-from reconcile.sync.result import ResourceResult, SyncResult
-from reconcile.sync.retry import RetryPolicy
-from reconcile.sync.syncer import ArgoSyncer
+from reconcile.sync._operation import SyncOperation
+from reconcile.sync._options import ObjectOptions, Permission, SyncOptions
+from reconcile.sync._order import KIND_ORDER, apply_order, prune_order
+from reconcile.sync._plan import SyncPlan, SyncTask, build_plan
+from reconcile.sync._result import ResourceResult, SyncResult
+from reconcile.sync._retry import RetryPolicy
+from reconcile.sync._syncer import ArgoSyncer
 
 __all__ = [
     "KIND_ORDER",

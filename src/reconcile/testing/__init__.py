@@ -4,16 +4,16 @@
   ``reconcile`` (installed with the package) offers it as the fixtures ``control_plane``, ``kube_cluster`` and
   ``kube_namespace``; :class:`FakeKubelet` (fixture ``kubelet``) writes Pod statuses as a kubelet would.
 - :class:`GitHTTPServer`: a smart-HTTP Git server on 127.0.0.1; :class:`LocalRepository` writes commits and tags
-  into a local repository (the Git adapter, ``reconcile.sources.git``, implements it).
+  into a local repository.
 - :class:`ChartRepositoryServer`: a Helm chart repository on 127.0.0.1, with :func:`build_chart_repository` and
   :func:`write_chart` to fill it with charts packaged by the real helm.
 """
 
-from reconcile.sources.git import LocalRepository
-from reconcile.testing.chartrepo import ChartRepositoryServer, build_chart_repository, write_chart
-from reconcile.testing.controlplane import ControlPlane, ControlPlaneError
-from reconcile.testing.gitserver import GitHTTPServer
-from reconcile.testing.kubelet import FakeKubelet
+from reconcile.testing._chartrepo import ChartRepositoryServer, build_chart_repository, write_chart
+from reconcile.testing._controlplane import ControlPlane, ControlPlaneError
+from reconcile.testing._gitserver import GitHTTPServer
+from reconcile.testing._kubelet import FakeKubelet
+from reconcile.testing._repository import LocalRepository
 
 __all__ = [
     "ChartRepositoryServer",

@@ -5,7 +5,7 @@ Installed with reconcile as the pytest plugin ``reconcile`` (``-p no:reconcile``
     def test_apply(kube_cluster, kube_namespace):
         ...  # a real API server; a fresh namespace for this test only
 
-``control_plane`` starts one :class:`~reconcile.testing.controlplane.ControlPlane` per test session (binaries
+``control_plane`` starts one :class:`~reconcile.testing._controlplane.ControlPlane` per test session (binaries
 from ``$KUBEBUILDER_ASSETS`` or ``PATH``, see ``scripts/test-assets.sh``); override the fixture in a
 ``conftest.py`` to start it differently. Tests that use these fixtures are marked ``integration``.
 """
@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 from reconcile.errors import NotFoundError
-from reconcile.testing.controlplane import ControlPlane
-from reconcile.testing.kubelet import FakeKubelet
+from reconcile.testing._controlplane import ControlPlane
+from reconcile.testing._kubelet import FakeKubelet
 
 if TYPE_CHECKING:
-    from reconcile.cluster.kubernetes import KubernetesCluster
+    from reconcile.cluster import KubernetesCluster
 
 #: The fixtures that need the control plane; a test using any of them is an integration test.
 CLUSTER_FIXTURES = frozenset({"control_plane", "kube_cluster", "kube_namespace", "kubelet"})
@@ -50,7 +50,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def control_plane() -> Iterator[ControlPlane]:
     """etcd, kube-apiserver and kube-controller-manager on 127.0.0.1, shared by the whole test session.
 
-    Fails (never skips) with :class:`~reconcile.testing.controlplane.ControlPlaneError` when a binary is
+    Fails (never skips) with :class:`~reconcile.testing._controlplane.ControlPlaneError` when a binary is
     missing or the control plane does not start.
     """
     with ControlPlane() as plane:
@@ -59,9 +59,9 @@ def control_plane() -> Iterator[ControlPlane]:
 
 @pytest.fixture(scope="session")
 def kube_cluster(control_plane: ControlPlane) -> Iterator[KubernetesCluster]:
-    """A :class:`~reconcile.cluster.kubernetes.KubernetesCluster` talking to ``control_plane`` as the admin."""
+    """A :class:`~reconcile.cluster._kubernetes.KubernetesCluster` talking to ``control_plane`` as the admin."""
     # Imported here so that the plugin costs nothing (no kubernetes import) in sessions that do not use it.
-    from reconcile.cluster.kubernetes import KubernetesCluster  # noqa: PLC0415
+    from reconcile.cluster import KubernetesCluster  # noqa: PLC0415
 
     with KubernetesCluster.from_kubeconfig(control_plane.kubeconfig) as cluster:
         yield cluster

@@ -1,0 +1,339 @@
+"""Comparing desired with live state: :func:`compare` for one object, :class:`ArgoDiffer` for an application.
+
+The comparison is the one server-side apply makes true: the live object against what the API server would
+store after applying the desired one (:func:`reconcile.apiserver.fields.predict_apply`, or a server's own dry-run
+answer). Fields that only the server or other managers set are kept by that prediction, so they are never
+drift; fields this manager applied before and no longer applies are dropped by it, so they are.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from reconcile.apiserver import APISchema, KubeVersion, list_type, supported_versions
+from reconcile.apiserver.fields import predict_apply
+from reconcile.argocd.annotations import COMPARE_OPTIONS, has_option
+from reconcile.diff._changes import Change, ListKeys, diff_values
+from reconcile.diff._ignore import IgnoreRule, apply_rules, as_rules
+from reconcile.diff._mask import mask_secrets
+from reconcile.diff._normalize import comparable, prepare_desired, with_known_defaults
+from reconcile.diff._result import DiffResult, ResourceDiff
+from reconcile.diff._settings import DiffSettings
+from reconcile.diff._webhook import without_webhook_mutations
+from reconcile.errors import ClusterError, ConfigurationError, DiffError
+from reconcile.jsonvalues import deep_copy, json_equal
+from reconcile.model import GroupKind, Manifest, Resource, ResourceKey
+
+if TYPE_CHECKING:
+    from reconcile.protocols import Cluster
+
+_DEFAULTS = DiffSettings()
+
+
+def compare(
+    desired: Manifest | None,
+    live: Manifest | None,
+    *,
+    predicted_live: Manifest | None = None,
+    manager: str = "reconcile",
+    ignore_differences: Iterable[IgnoreRule | Mapping[str, Any]] = (),
+    ignore_aggregated_roles: bool = False,
+    settings: DiffSettings = _DEFAULTS,
+    kube_version: str | None = None,
+) -> ResourceDiff:
+    """Compare one object's desired state with its live state.
+
+    Args:
+        desired: The object as rendered from Git, or ``None`` when it left the desired state (to be pruned).
+            A desired object without a namespace takes the live object's, as an apply to that namespace would;
+            a namespace on a cluster-scoped kind is ignored, as the server ignores it.
+        live: The object as the cluster returned it, or ``None`` when it does not exist.
+        predicted_live: What the server answered to a dry-run apply of ``desired``; when omitted, the answer
+            is predicted with :func:`reconcile.apiserver.fields.predict_apply`.
+        manager: The field manager that applies ``desired``.
+        ignore_differences: Argo CD ``ignoreDifferences`` rules (:class:`IgnoreRule` objects or Argo CD-style
+            mappings); the fields of those matching the object are left out of both sides.
+        ignore_aggregated_roles: Leave out the ``rules`` of a ClusterRole with an ``aggregationRule``: the
+            controller fills them in from the roles it aggregates.
+        settings: System-wide settings: their rules come before ``ignore_differences``, and their known-type
+            fields, sensitive annotations and mutation-webhook choice apply (:class:`DiffSettings`).
+        kube_version: The cluster's Kubernetes release (``v1.30.4``); a local prediction takes that release's
+            defaults (the newest modelled release's when omitted; the nearest modelled one outside the range).
+
+    Returns:
+        The diff, with Secret values masked. Nothing passed in is modified.
+
+    Raises:
+        DiffError: Both objects are ``None``, they are not the same object, or a jq expression failed.
+        ConfigurationError: A rule mapping is malformed.
+    """
+    rules = settings.with_rules(ignore_differences)
+    if desired is None and live is None:
+        raise DiffError("nothing to compare: both the desired and the live object are missing")
+    prepared = _prepare(desired, live)
+    # One copy keeps the diff apart from the caller's objects; the local prediction shares it.
+    own_live = deep_copy(live)
+    predicted: Manifest | None = None
+    if prepared is not None and predicted_live is None:
+        predicted = predict_apply(own_live, prepared, manager, share_live=True)
+    elif prepared is not None and predicted_live is not None:
+        predicted = _server_prediction(prepared, predicted_live, own_live, manager, settings)
+    masked_desired, masked_live, masked_predicted = mask_secrets(
+        (prepared, own_live, predicted), sensitive_annotations=settings.sensitive_annotations
+    )
+    key = ResourceKey.from_manifest(_first(masked_desired, masked_live))
+    changes: tuple[Change, ...] = ()
+    # Equal objects compare equal in every normal form: an in-sync object needs no normalizing at all.
+    if masked_live is not None and masked_predicted is not None and not _equal(masked_live, masked_predicted):
+        keep_status = settings.compares_status(key.group_kind)
+        before = comparable(masked_live, settings.known_types, keep_status=keep_status)
+        after = comparable(masked_predicted, settings.known_types, keep_status=keep_status)
+        if predicted_live is None and not _equal(before, after):
+            # No server defaulted this prediction: take the defaults the live object shows.
+            masked_predicted = with_known_defaults(masked_predicted, masked_live, schema=_schema_of(kube_version))
+            after = comparable(masked_predicted, settings.known_types, keep_status=keep_status)
+        if (ignore_aggregated_roles or settings.ignore_aggregated_roles) and _aggregated_role(
+            key, masked_desired, masked_live
+        ):
+            before.pop("rules", None)
+            after.pop("rules", None)
+        if rules:
+            before, after = apply_rules(rules, key, before, after, raw_live=live)
+        if not _equal(before, after):
+            changes = diff_values(before, after, list_keys=_schema_keys(key.group_kind))
+    return ResourceDiff(key=key, desired=masked_desired, live=masked_live, predicted=masked_predicted, changes=changes)
+
+
+def _server_prediction(
+    desired: Manifest, answer: Manifest, live: Manifest | None, manager: str, settings: DiffSettings
+) -> Manifest:
+    """A copy of the server's dry-run ``answer``, mutating webhooks' changes put back as they are live."""
+    include = settings.include_mutation_webhook or has_option(desired, "IncludeMutationWebhook=true", COMPARE_OPTIONS)
+    if include or live is None or _equal(answer, live):
+        return deep_copy(answer)
+    return without_webhook_mutations(answer, live, manager)
+
+
+def _equal(before: Manifest, after: Manifest) -> bool:
+    # Most objects are in sync, so this runs at C speed: == finds every difference but true against 1, which
+    # the JSON texts then tell apart; only texts that still differ (1 against 1.0) need json_equal.
+    if before != after:
+        return False
+    return _text(before) == _text(after) or json_equal(before, after)
+
+
+def _text(obj: Manifest) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+@attrs.frozen
+class ArgoDiffer:
+    """Compares an application's desired objects with the live objects it owns.
+
+    Attributes:
+        manager: The field manager the application applies with.
+        server_side: When a cluster is at hand, predict each object with a dry-run server-side apply (unless the
+            object's ``argocd.argoproj.io/compare-options`` say ``ServerSideDiff=false``), so the
+            server's own defaulting takes part (a default inside an atomic list, such as a StatefulSet's
+            ``volumeClaimTemplates``, is then never drift). Without a cluster, or when the dry run is refused,
+            the prediction is made locally with :func:`reconcile.apiserver.fields.predict_apply`.
+        workers: How many dry runs are sent at once (the cluster must be thread-safe).
+        ignore_differences: The application's Argo CD ``ignoreDifferences`` rules, passed to every
+            :func:`compare` (mappings are read into :class:`IgnoreRule` objects).
+        settings: What every application shares (:class:`DiffSettings`): system-wide rules, known-type fields,
+            sensitive annotations, aggregated roles, the mutation-webhook choice.
+    """
+
+    manager: str = "reconcile"
+    server_side: bool = True
+    workers: int = 16
+    ignore_differences: tuple[IgnoreRule, ...] = attrs.field(default=(), converter=as_rules)
+    settings: DiffSettings = _DEFAULTS
+    # Server answers by (key, desired object, live resourceVersion): an unchanged pass sends no dry run.
+    # Kept per ArgoDiffer and trimmed to the last pass, so it never outgrows one application.
+    _predictions: dict[tuple[ResourceKey, str, str], Manifest | None] = attrs.field(
+        factory=dict, init=False, repr=False, eq=False
+    )
+    _versions: dict[int, str | None] = attrs.field(factory=dict, init=False, repr=False, eq=False)
+
+    def diff(
+        self,
+        targets: Sequence[Resource],
+        live: Mapping[ResourceKey, Manifest],
+        *,
+        cluster: Cluster | None = None,
+        stored: Mapping[ResourceKey, Manifest] | None = None,
+    ) -> DiffResult:
+        """Compare every target with its live object, and report live objects no target names.
+
+        Args:
+            targets: The desired objects (rendered, namespaces filled in).
+            live: The live objects the application owns or targets, by key.
+            cluster: The cluster the live objects come from, for server-side predictions.
+            stored: Objects as the server stored them when these very targets were just applied (a sync's
+                answers); while the live resourceVersion is the stored one, they are the prediction, with no
+                dry run.
+
+        Returns:
+            One diff per target, plus one per live object without a target (``requires_pruning``), by key.
+
+        Raises:
+            DiffError: Two targets name the same object, or a comparison failed.
+        """
+        diffs: list[ResourceDiff] = []
+        seen: set[ResourceKey] = set()
+        predictions: dict[tuple[ResourceKey, str, str], Manifest | None] = {}
+        for target in targets:
+            if target.key in seen:
+                raise DiffError(f"{target.where()} is a target twice", key=target.key)
+            seen.add(target.key)
+
+        def predict(target: Resource) -> tuple[Manifest | None, Manifest | None]:
+            """The prediction for ``target`` and the live object it was made on."""
+            answer = (stored or {}).get(target.key)
+            current = live.get(target.key)
+            if answer is not None and current is not None and _version(answer) == _version(current):
+                predictions[_cache_key(target, current)] = answer
+                return answer, current
+            answer = self._predict(cluster, target, current, predictions)
+            if answer is not None and current is not None and _version(answer) != _version(current):
+                # The object changed between the list and the dry run (a controller wrote it): compare the answer
+                # with the object it was made on, not with older live state.
+                fresh = cluster.get(target.key) if cluster is not None else None
+                if fresh is None or _version(fresh) != _version(answer):
+                    return None, fresh  # still moving: predict locally on the freshest read
+                return answer, fresh
+            return answer, current
+
+        if cluster is not None and self.server_side and len(targets) > 1:
+            with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="reconcile-diff") as pool:
+                answers = list(pool.map(predict, targets))
+        else:
+            answers = [predict(target) for target in targets]
+        # A local prediction takes the defaults of the cluster's release: read it only when one is made.
+        kube_version = self._kube_version(cluster) if any(p is None for p, _ in answers) else None
+        for target, (predicted, current) in zip(targets, answers, strict=True):
+            diffs.append(
+                compare(
+                    target.manifest,
+                    current,
+                    predicted_live=predicted,
+                    manager=self.manager,
+                    ignore_differences=self.ignore_differences,
+                    settings=self.settings,
+                    kube_version=kube_version,
+                )
+            )
+        diffs += [
+            compare(None, obj, manager=self.manager, settings=self.settings)
+            for key, obj in live.items()
+            if key not in seen
+        ]
+        self._predictions.clear()
+        self._predictions.update(predictions)
+        return DiffResult(diffs)
+
+    def _kube_version(self, cluster: Cluster | None) -> str | None:
+        """The cluster's release, read once per cluster (``None``: no cluster, or it would not say)."""
+        if cluster is None:
+            return None
+        if id(cluster) not in self._versions:
+            try:
+                self._versions[id(cluster)] = cluster.capabilities().kube_version or None
+            except ClusterError:
+                return None  # asked again next pass; meanwhile the newest release's defaults
+        return self._versions[id(cluster)]
+
+    def _predict(
+        self,
+        cluster: Cluster | None,
+        target: Resource,
+        live: Manifest | None,
+        predictions: dict[tuple[ResourceKey, str, str], Manifest | None],
+    ) -> Manifest | None:
+        """The server's dry-run answer for ``target``, or ``None`` to predict locally."""
+        if cluster is None or live is None or not self.server_side:
+            return None
+        if has_option(target.manifest, "ServerSideDiff=false", COMPARE_OPTIONS):
+            return None  # the object asks for a local prediction
+        cache_key = _cache_key(target, live)
+        if cache_key in self._predictions:
+            predictions[cache_key] = self._predictions[cache_key]
+            return predictions[cache_key]
+        try:
+            answer = cluster.apply(target.manifest, field_manager=self.manager, force=True, dry_run=True)
+        except ClusterError:
+            # Refused (invalid, kind not served yet): the local prediction still shows the difference, and the
+            # sync's own dry run reports the refusal.
+            answer = None
+        predictions[cache_key] = answer
+        return answer
+
+
+def _schema_of(kube_version: str | None) -> APISchema:
+    """The modelled release nearest to ``kube_version`` (the newest when unknown or unreadable)."""
+    if not kube_version:
+        return APISchema.for_version()
+    try:
+        wanted = KubeVersion.parse(kube_version)
+    except ConfigurationError:
+        return APISchema.for_version()
+    supported = supported_versions()
+    nearest = min(max(wanted, supported[0]), supported[-1])
+    return APISchema.for_version(nearest)
+
+
+def _aggregated_role(key: ResourceKey, desired: Manifest | None, live: Manifest | None) -> bool:
+    if key.group_kind != GroupKind("rbac.authorization.k8s.io", "ClusterRole"):
+        return False
+    return any(obj is not None and obj.get("aggregationRule") is not None for obj in (desired, live))
+
+
+def _version(obj: Manifest) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion", ""))
+
+
+def _cache_key(target: Resource, live: Manifest) -> tuple[ResourceKey, str, str]:
+    return (target.key, json.dumps(target.manifest, sort_keys=True, default=str), _version(live))
+
+
+def _prepare(desired: Manifest | None, live: Manifest | None) -> Manifest | None:
+    if desired is None:
+        return None
+    prepared = prepare_desired(desired)
+    if live is None:
+        return prepared
+    want, have = ResourceKey.from_manifest(prepared), ResourceKey.from_manifest(live)
+    if want.namespace != have.namespace:
+        info = APISchema.for_version().kinds.get(want.group_kind)
+        if not want.namespace:
+            # An apply to the live object's namespace gives it that namespace.
+            prepared["metadata"] = {**(prepared.get("metadata") or {}), "namespace": have.namespace}
+            want = want.with_namespace(have.namespace)
+        elif not have.namespace and info is not None and not info.namespaced:
+            # The server ignores a namespace on a cluster-scoped object.
+            prepared["metadata"].pop("namespace")
+            want = want.with_namespace("")
+    if want != have:
+        raise DiffError(f"cannot compare {want} with a different live object {have}", key=want)
+    return prepared
+
+
+def _schema_keys(group_kind: GroupKind) -> ListKeys:
+    def keys(path: tuple[str, ...]) -> tuple[str, ...]:
+        found = list_type(group_kind, path)
+        return found.keys if found.kind == "map" else ()
+
+    return keys
+
+
+def _first(*objects: Manifest | None) -> Manifest:
+    for obj in objects:
+        if obj is not None:
+            return obj
+    raise DiffError("nothing to compare")
