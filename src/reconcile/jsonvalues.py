@@ -5,6 +5,13 @@ from __future__ import annotations
 import copy
 from typing import Any, TypeVar, cast
 
+__all__ = [
+    "deep_copy",
+    "json_equal",
+    "without_empty_lists",
+    "without_nulls",
+]
+
 _T = TypeVar("_T")
 
 

@@ -10,15 +10,37 @@ import enum
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
-from reconcile.errors import ConfigurationError
+from reconcile._error_root import ConfigurationError
 from reconcile.jsonvalues import deep_copy
+
+__all__ = [
+    "Capabilities",
+    "GroupKind",
+    "HealthStatus",
+    "Location",
+    "Manifest",
+    "OperationPhase",
+    "PropagationPolicy",
+    "Resource",
+    "ResourceKey",
+    "ResultCode",
+    "Revision",
+    "Snapshot",
+    "SyncAction",
+    "SyncStatus",
+    "holds_secret_values",
+    "split_api_version",
+]
 
 Manifest = dict[str, Any]
 """A Kubernetes object as a plain JSON-like dict."""
+
+PropagationPolicy = Literal["Foreground", "Background", "Orphan"]
+"""How a deletion treats the object's dependents, as the API server's ``propagationPolicy`` says."""
 
 
 def split_api_version(api_version: str) -> tuple[str, str]:

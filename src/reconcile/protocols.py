@@ -7,15 +7,33 @@ never on concrete classes, so a host can bring its own source, renderer or clust
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from reconcile.model import Capabilities, GroupKind, Manifest, Resource, ResourceKey, Revision, Snapshot
+from reconcile.model import (
+    Capabilities,
+    GroupKind,
+    Manifest,
+    PropagationPolicy,
+    Resource,
+    ResourceKey,
+    Revision,
+    Snapshot,
+)
 
 if TYPE_CHECKING:
     from reconcile.diff import DiffResult
     from reconcile.sync import SyncResult
 
-PropagationPolicy = Literal["Foreground", "Background", "Orphan"]
+
+__all__ = [
+    "Cluster",
+    "ClusterAwareRenderer",
+    "Differ",
+    "Renderer",
+    "Source",
+    "Syncer",
+    "WatchableCluster",
+]
 
 
 @runtime_checkable

@@ -32,6 +32,7 @@ from reconcile.model import (
     GroupKind,
     Manifest,
     OperationPhase,
+    PropagationPolicy,
     Resource,
     ResourceKey,
     ResultCode,
@@ -40,7 +41,7 @@ from reconcile.model import (
     SyncAction,
     SyncStatus,
 )
-from reconcile.protocols import Cluster, ClusterAwareRenderer, PropagationPolicy, Renderer, Source
+from reconcile.protocols import Cluster, ClusterAwareRenderer, Renderer, Source
 from reconcile.sync import (
     ArgoSyncer,
     ResourceResult,
@@ -51,6 +52,14 @@ from reconcile.sync import (
     SyncResult,
     prune_order,
 )
+
+__all__ = [
+    "DEFAULT_PASS_TIMEOUT",
+    "ReconcileResult",
+    "Reconciler",
+    "ResourceStatus",
+    "SyncPolicy",
+]
 
 _SHOWN_PATHS = 3  # paths named in an out-of-sync message
 

@@ -25,8 +25,7 @@ from reconcile.apiserver._lists import FieldPath, ListType
 from reconcile.apiserver._podadmission import PROTECTION_FINALIZERS, in_use, namespace_defaults
 from reconcile.apiserver._watch import EventType
 from reconcile.jsonvalues import deep_copy
-from reconcile.model import GroupKind, Manifest, ResourceKey
-from reconcile.protocols import PropagationPolicy
+from reconcile.model import GroupKind, Manifest, PropagationPolicy, ResourceKey
 
 API_SERVER = "kube-apiserver"
 """The field manager of the API server's own writes (its namespaces, a CRD's conditions)."""

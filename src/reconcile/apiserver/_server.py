@@ -49,8 +49,7 @@ from reconcile.apiserver._validation import FieldError, field_errors, invalid_me
 from reconcile.apiserver._watch import EventType, Watch, WatchEvent
 from reconcile.errors import ClusterError, ConflictError, InvalidError, NotFoundError, UnknownKindError
 from reconcile.jsonvalues import deep_copy, json_equal, without_nulls
-from reconcile.model import Capabilities, GroupKind, Manifest, ResourceKey, split_api_version
-from reconcile.protocols import PropagationPolicy
+from reconcile.model import Capabilities, GroupKind, Manifest, PropagationPolicy, ResourceKey, split_api_version
 
 _PROTECTED_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
 _INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")

@@ -27,6 +27,28 @@ from reconcile.apiserver._schema import APISchema
 from reconcile.jsonvalues import deep_copy, json_equal, without_nulls
 from reconcile.model import GroupKind, Manifest, split_api_version
 
+__all__ = [
+    "Comparison",
+    "applied_field_set",
+    "apply_configuration",
+    "as_stored",
+    "changed_fields",
+    "compare",
+    "difference",
+    "field_set",
+    "find_conflicts",
+    "intersection",
+    "is_empty",
+    "list_key_errors",
+    "merge_apply",
+    "owned_fields",
+    "owners",
+    "paths",
+    "predict_apply",
+    "removed_fields",
+    "union",
+]
+
 FieldSet = dict[str, Any]
 """A set of fields in the API server's FieldsV1 trie format."""
 

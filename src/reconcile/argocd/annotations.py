@@ -9,6 +9,23 @@ from __future__ import annotations
 
 from reconcile.model import Manifest
 
+__all__ = [
+    "COMPARE_OPTIONS",
+    "HELM_HOOK",
+    "HELM_HOOK_DELETE_POLICY",
+    "HELM_HOOK_WEIGHT",
+    "HOOK",
+    "HOOK_DELETE_POLICY",
+    "HOOK_FINALIZER",
+    "IGNORE_HEALTHCHECK",
+    "IGNORE_RESTART_POLICY",
+    "RESPECT_IGNORE_DIFFERENCES",
+    "SYNC_OPTIONS",
+    "SYNC_WAVE",
+    "has_option",
+    "object_options",
+]
+
 SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
 """Per-object sync options (``Prune=false``, ``Replace=true``...)."""
 COMPARE_OPTIONS = "argocd.argoproj.io/compare-options"

@@ -26,6 +26,17 @@ from reconcile.argocd.annotations import (
 from reconcile.errors import ConfigurationError
 from reconcile.model import Manifest, Resource, ResourceKey
 
+__all__ = [
+    "HookDeletePolicy",
+    "SyncPhase",
+    "delete_policies",
+    "hook_name",
+    "hook_phases",
+    "is_hook",
+    "split_hooks",
+    "sync_wave",
+]
+
 _SKIP = "Skip"
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _MAX_NAME = 253  # the API server's limit on metadata.name

@@ -11,6 +11,17 @@ from __future__ import annotations
 from reconcile.jsonvalues import deep_copy
 from reconcile.model import Manifest, ResourceKey
 
+__all__ = [
+    "CONTROL_PLANE_NAMESPACE",
+    "TRACKING_ANNOTATION",
+    "annotate",
+    "instance_name",
+    "is_owned_by",
+    "named",
+    "owner",
+    "tracking_id",
+]
+
 TRACKING_ANNOTATION = "reconcile.dev/tracking-id"
 CONTROL_PLANE_NAMESPACE = "argocd"
 """The namespace Argo CD runs in by default: Applications there are tracked by their bare name."""

@@ -18,8 +18,7 @@ from reconcile.cli._loading import cluster_map, load_applications, open_cluster,
 from reconcile.cli._progress import LiveProgress, PlainProgress
 from reconcile.cluster import MemoryCluster
 from reconcile.diff import ArgoDiffer
-from reconcile.model import HealthStatus, OperationPhase, SyncStatus
-from reconcile.protocols import PropagationPolicy
+from reconcile.model import HealthStatus, OperationPhase, PropagationPolicy, SyncStatus
 
 if TYPE_CHECKING:
     from reconcile.argocd.application import Application

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconcile.cluster._informer import Informer
-from reconcile.model import Capabilities, GroupKind, Manifest, ResourceKey
-from reconcile.protocols import PropagationPolicy, WatchableCluster
+from reconcile.model import Capabilities, GroupKind, Manifest, PropagationPolicy, ResourceKey
+from reconcile.protocols import WatchableCluster
 
 
 class CachedCluster:

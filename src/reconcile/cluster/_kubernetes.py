@@ -61,8 +61,7 @@ from reconcile.errors import (
     WatchExpiredError,
 )
 from reconcile.jsonvalues import deep_copy
-from reconcile.model import Capabilities, GroupKind, Manifest, ResourceKey, split_api_version
-from reconcile.protocols import PropagationPolicy
+from reconcile.model import Capabilities, GroupKind, Manifest, PropagationPolicy, ResourceKey, split_api_version
 
 __all__ = ["UNLISTED_KINDS", "KubernetesCluster", "RequestStats"]
 

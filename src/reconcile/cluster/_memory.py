@@ -29,8 +29,7 @@ import attrs
 from reconcile.apiserver import APISchema, APIServer, Watch
 from reconcile.cluster import _arguments as arguments
 from reconcile.errors import ClusterError, ConfigurationError
-from reconcile.model import Capabilities, GroupKind, Manifest, ResourceKey
-from reconcile.protocols import PropagationPolicy
+from reconcile.model import Capabilities, GroupKind, Manifest, PropagationPolicy, ResourceKey
 
 __all__ = ["MemoryCluster"]
 

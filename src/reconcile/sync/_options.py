@@ -16,8 +16,7 @@ import attrs
 
 from reconcile.argocd.annotations import object_options
 from reconcile.errors import ConfigurationError
-from reconcile.model import Manifest
-from reconcile.protocols import PropagationPolicy
+from reconcile.model import Manifest, PropagationPolicy
 
 _PROPAGATION: dict[str, PropagationPolicy] = {
     "foreground": "Foreground",
