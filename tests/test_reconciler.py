@@ -719,3 +719,24 @@ def test_a_custom_resource_without_its_crd_says_to_install_the_crd(tmp_path, clu
         'no matches for kind "Widget" in version "example.com/v1": install the CustomResourceDefinition for '
         "example.com/Widget on the cluster first (or sync it in an earlier wave of the same application)"
     ]
+
+
+def test_the_default_differ_is_built_with_the_server_side_choice(folder, cluster):
+    app = rc.Reconciler(
+        name="local",
+        source=rc.DirectorySource(folder),
+        renderer=rc.DirectoryRenderer(),
+        cluster=cluster,
+        server_side_diff=False,
+    )
+    assert isinstance(app.differ, rc.diff.ArgoDiffer)
+    assert app.differ.server_side is False
+    with pytest.raises(rc.ConfigurationError, match="server_side_diff to the differ you pass"):
+        rc.Reconciler(
+            name="local",
+            source=app.source,
+            renderer=app.renderer,
+            cluster=cluster,
+            differ=rc.diff.ArgoDiffer(),
+            server_side_diff=False,
+        )

@@ -286,6 +286,8 @@ class Reconciler:
         diff_settings: Comparison settings shared by all applications (system-wide ignore rules, known-type
             fields, sensitive annotations: :class:`~reconcile.diff.DiffSettings`); given to the default differ.
         differ: How to compare (default :class:`~reconcile.diff.ArgoDiffer`).
+        server_side_diff: Whether the default differ predicts each object with a server-side dry-run apply
+            (Argo CD's ``ServerSideDiff``); off, it predicts locally (the in-memory cluster needs no server).
         syncer: How to sync (default :class:`~reconcile.sync.ArgoSyncer` with the policy's sync options and
             ``health_checks``); :meth:`plan` and :meth:`start_sync` need a :class:`~reconcile.sync.ArgoSyncer`.
         health_checks: Custom health checks for the waits between sync waves, tried before the built-in ones.
@@ -308,6 +310,7 @@ class Reconciler:
         ignore_differences: Iterable[IgnoreRule | Mapping[str, Any]] = (),
         diff_settings: DiffSettings | None = None,
         differ: protocols.Differ | None = None,
+        server_side_diff: bool = True,
         syncer: protocols.Syncer | None = None,
         health_checks: HealthChecks | Sequence[HealthChecks] | None = None,
         logger: Any = None,
@@ -321,13 +324,14 @@ class Reconciler:
         self.namespace = namespace
         self.policy = policy or SyncPolicy()
         self.ignore_differences = as_rules(ignore_differences)
-        if differ is not None and (self.ignore_differences or diff_settings is not None):
+        if differ is not None and (self.ignore_differences or diff_settings is not None or not server_side_diff):
             raise ConfigurationError(
-                "give ignore_differences and diff_settings to the differ you pass, or let the Reconciler build it"
+                "give ignore_differences, diff_settings and server_side_diff to the differ you pass, "
+                "or let the Reconciler build it"
             )
         self.diff_settings = diff_settings or DiffSettings()
         self.differ: protocols.Differ = differ or ArgoDiffer(
-            ignore_differences=self.ignore_differences, settings=self.diff_settings
+            ignore_differences=self.ignore_differences, settings=self.diff_settings, server_side=server_side_diff
         )
         if syncer is not None and (self.policy.sync_options or health_checks is not None):
             raise ConfigurationError(

@@ -17,7 +17,6 @@ from reconcile.cli import _output as output
 from reconcile.cli._loading import cluster_map, load_applications, open_cluster, pick
 from reconcile.cli._progress import LiveProgress, PlainProgress
 from reconcile.cluster import MemoryCluster
-from reconcile.diff import ArgoDiffer
 from reconcile.model import HealthStatus, OperationPhase, PropagationPolicy, SyncStatus
 
 if TYPE_CHECKING:
@@ -280,16 +279,15 @@ def _reconciler(ctx: Context) -> Iterator[tuple[Application, Reconciler]]:
     args = ctx.args
     app = pick(load_applications(args.file, ctx.warn), args.app, args.control_plane_namespace)
     with _cluster(ctx) as cluster:
+        server_side = args.server_side if args.server_side is not None else not isinstance(cluster, MemoryCluster)
         reconciler = app.reconciler(
             cluster_map(app, cluster),
             cache_dir=args.cache_dir,
             local=args.local,
             revision=args.revision,
             control_plane_namespace=args.control_plane_namespace,
+            server_side_diff=server_side,
         )
-        server_side = args.server_side if args.server_side is not None else not isinstance(cluster, MemoryCluster)
-        if isinstance(reconciler.differ, ArgoDiffer) and reconciler.differ.server_side != server_side:
-            reconciler.differ = attrs.evolve(reconciler.differ, server_side=server_side)
         try:
             yield app, reconciler
         finally:
