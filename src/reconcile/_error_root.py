@@ -25,7 +25,17 @@ class ReconcileError(Exception):
 
 
 class ConfigurationError(ReconcileError):
-    """The host passed options that cannot work (a bad URL, conflicting settings, an argument of the wrong type)."""
+    """The host passed options that cannot work (a bad URL, conflicting settings, an argument of the wrong type).
+
+    Attributes:
+        file: The file the configuration came from (an Application manifest), when it came from one.
+        line: The 1-based line in it, when known.
+    """
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None) -> None:
+        super().__init__(message)
+        self.file = file
+        self.line = line
 
     @classmethod
     def argument(cls, argument: str, expected: str, value: object) -> ConfigurationError:

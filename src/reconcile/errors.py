@@ -96,8 +96,16 @@ class RevisionNotFoundError(SourceError):
 class PathNotFoundError(SourceError):
     """The application's folder does not exist at the resolved revision."""
 
-    def __init__(self, message: str, *, url: str = "", revision: str | None = None, path: str = "") -> None:
-        super().__init__(message, url=url, revision=revision)
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str = "",
+        revision: str | None = None,
+        path: str = "",
+        retryable: bool | None = None,
+    ) -> None:
+        super().__init__(message, url=url, revision=revision, retryable=retryable)
         self.path = path
 
 

@@ -880,7 +880,7 @@ def _load(obj: Manifest | str | os.PathLike[str]) -> list[tuple[Application, lis
         try:
             loaded = load_manifests(text, file=file)
         except ManifestError as exc:
-            raise ConfigurationError(str(exc)) from exc
+            raise ConfigurationError(str(exc), file=exc.file, line=exc.line) from exc
         documents = [(manifest, f"{file}:{line}: ") for manifest, line in loaded]
     out = []
     for manifest, where in documents:

@@ -126,7 +126,7 @@ def _value(key: str, text: str) -> Any:
     try:
         return load_value(text, file=key)  # its errors name the key and the line
     except ManifestError as exc:
-        raise ConfigurationError(str(exc)) from exc
+        raise ConfigurationError(str(exc), file=exc.file, line=exc.line) from exc
 
 
 def _mapping(value: Any, key: str) -> Mapping[str, Any]:

@@ -464,6 +464,11 @@ def _relabel(exc: ToolError, copy: Path, label: str) -> ToolError:
         folder = Path(target.group(1))
         found = _kustomization_file(folder) if folder.is_dir() else None
         file = clean(str(found or folder))
-    error = type(exc)(clean(exc.message), tool=exc.tool, exit_code=exc.exit_code, stderr=clean(exc.stderr), file=file)
-    error.retryable = exc.retryable
-    return error
+    return type(exc)(
+        clean(exc.message),
+        tool=exc.tool,
+        exit_code=exc.exit_code,
+        stderr=clean(exc.stderr),
+        file=file,
+        retryable=exc.retryable,
+    )

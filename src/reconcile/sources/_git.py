@@ -541,10 +541,7 @@ class GitSource:
         return redact_text(text, self._secrets)
 
     def _error(self, error: type[_E], message: str, *, retryable: bool | None = None) -> _E:
-        exc = error(self._redact(message), url=self.url, revision=self.revision)
-        if retryable is not None:
-            exc.retryable = retryable
-        return exc
+        return error(self._redact(message), url=self.url, revision=self.revision, retryable=retryable)
 
 
 def _match_ref(heads: Mapping[str, str], revision: str) -> str | None:

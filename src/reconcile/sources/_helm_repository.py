@@ -441,9 +441,8 @@ class HelmRepositorySource:
                     break
                 except BlockingIOError:
                     if deadline is not None and time.monotonic() >= deadline:
-                        busy = self._error(SourceError, f"another fetch held {lock_file} for {self._lock_timeout} s")
-                        busy.retryable = True
-                        raise busy from None
+                        message = f"another fetch held {lock_file} for {self._lock_timeout} s"
+                        raise self._error(SourceError, message, retryable=True) from None
                     time.sleep(_LOCK_POLL)
             yield
         finally:
@@ -451,8 +450,8 @@ class HelmRepositorySource:
 
     # ---------------------------------------------------------------------------------------------- errors
 
-    def _error(self, error: type[_E], message: str) -> _E:
-        return error(redact_text(message, self._secrets), url=self.url, revision=self.version)
+    def _error(self, error: type[_E], message: str, *, retryable: bool | None = None) -> _E:
+        return error(redact_text(message, self._secrets), url=self.url, revision=self.version, retryable=retryable)
 
 
 # ----------------------------------------------------------------------------------------------------- URLs
