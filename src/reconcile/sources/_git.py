@@ -18,21 +18,18 @@ second :meth:`GitSource.fetch` of an unchanged branch costs one reference listin
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import posixpath
 import re
 import shutil
-import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import attrs
-import platformdirs
 import pygit2
 import structlog
 from pygit2.enums import CredentialType, FileMode
@@ -47,6 +44,7 @@ from reconcile.errors import (
 )
 from reconcile.model import Revision, Snapshot
 from reconcile.redaction import query_secrets, redact_text, redact_url
+from reconcile.sources._cache import cache_folder, locked, publish
 
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
@@ -60,7 +58,6 @@ _SCP_LIKE = re.compile(r"(?:(?P<user>[^@/:]+)@)?(?P<host>[^@/:]+):(?P<path>.*)")
 _FETCH_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 _MIRRORED = ("refs/heads/", "refs/tags/")
 _SIGNATURE = re.compile(r"\s*(?P<name>[^<>]*?)\s*<(?P<email>[^<>]*)>\s*")
-_LOCK_POLL = 0.05
 # Shorter secrets are not searched for: replacing every "ab" would mangle messages and protect nothing.
 _MIN_SECRET = 4
 
@@ -240,8 +237,7 @@ class GitSource:
             raise ConfigurationError.argument(f"GitSource({self._url.display}).revision", "a revision", revision)
         self.revision = revision.strip()
         self.path = _normalize_path(path)
-        base = Path(cache_dir) if cache_dir is not None else Path(platformdirs.user_cache_dir("reconcile")) / "git"
-        self.cache_dir = base.expanduser().absolute()
+        self.cache_dir = cache_folder(cache_dir, "git")
         self._username = username if username is not None else self._url.username
         self._password = password if password is not None else self._url.password
         self._ssh_key = self._key_file(ssh_key, "ssh_key")
@@ -329,34 +325,13 @@ class GitSource:
             )
         return Snapshot(revision=revision, root=root, path=self.path)
 
-    @contextlib.contextmanager
-    def _locked(self, lock_file: Path) -> Iterator[None]:
-        """Hold the repository's exclusive lock (flock: per open file, so threads exclude each other too)."""
-        try:
-            fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise SourceError(f"cannot open the cache lock {lock_file}: {exc}", url=self.url) from exc
-        try:
-            if self._lock_timeout is None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            else:
-                deadline = time.monotonic() + self._lock_timeout
-                while True:
-                    try:
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        break
-                    except BlockingIOError:
-                        if time.monotonic() >= deadline:
-                            raise SourceError(
-                                f"another fetch of {self.url} held {lock_file} for {self._lock_timeout}s",
-                                url=self.url,
-                                revision=self.revision,
-                                retryable=True,
-                            ) from None
-                        time.sleep(_LOCK_POLL)
-            yield
-        finally:
-            os.close(fd)  # releases the lock
+    def _locked(self, lock_file: Path) -> contextlib.AbstractContextManager[None]:
+        """Hold the repository's exclusive lock in the cache."""
+        return locked(
+            lock_file,
+            self._lock_timeout,
+            lambda message, retryable: self._error(SourceError, message, retryable=retryable),
+        )
 
     def _open_cache(self, path: Path) -> pygit2.Repository:
         """Open the bare clone, creating it on first use and starting again when it is unreadable."""
@@ -486,15 +461,7 @@ class GitSource:
             return target
         try:
             checkouts.mkdir(exist_ok=True)
-            for stale in checkouts.glob(".tmp-*"):  # left by a crash; we hold the lock, so nobody writes them
-                shutil.rmtree(stale, ignore_errors=True)
-            scratch = Path(tempfile.mkdtemp(prefix=".tmp-", dir=checkouts))
-            try:
-                _extract(repo, commit.tree, scratch)
-                scratch.rename(target)
-            except BaseException:
-                shutil.rmtree(scratch, ignore_errors=True)
-                raise
+            publish(target, lambda scratch: _extract(repo, commit.tree, scratch))  # we hold the lock
         except _UnsafeTreeError as exc:
             raise SourceError(
                 f"{self.url} at {str(commit.id)[:7]} holds an unsafe path: {exc}",

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import gzip
 import hashlib
 import io
@@ -26,18 +25,15 @@ import os
 import re
 import shutil
 import tarfile
-import tempfile
 import time
 import urllib.error
 import urllib.request
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import attrs
-import platformdirs
 import structlog
 
 from reconcile.errors import (
@@ -51,6 +47,7 @@ from reconcile.errors import (
 from reconcile.manifests import load_manifests
 from reconcile.model import Revision, Snapshot
 from reconcile.redaction import query_secrets, redact_text, redact_url
+from reconcile.sources._cache import cache_folder, locked, publish
 from reconcile.sources._semver import Constraint, Version
 
 if TYPE_CHECKING:
@@ -69,7 +66,6 @@ DEFAULT_MAX_CHART_SIZE = 100 * 1024 * 1024
 _MAX_MEMBERS = 10_000
 _CHUNK = 1 << 16
 _DIGEST = re.compile(r"(?:sha256:)?(?P<hex>[0-9a-fA-F]{64})")
-_LOCK_POLL = 0.05
 _MIN_SECRET = 4  # shorter secrets are not searched for: replacing every "ab" would mangle messages
 _SHOWN = 20  # names and versions listed in a "not found" message
 _AUTH_STATUSES = (401, 403)
@@ -171,10 +167,7 @@ class HelmRepositorySource:
             raise ConfigurationError(f"chart version {exc}") from None
         if timeout <= 0:
             raise ConfigurationError(f"timeout must be positive, got {timeout}")
-        base = (
-            Path(cache_dir) if cache_dir is not None else Path(platformdirs.user_cache_dir("reconcile")) / "helm-charts"
-        )
-        self.cache_dir = base.expanduser().absolute()
+        self.cache_dir = cache_folder(cache_dir, "helm-charts")
         self._username = username if username is not None else url_user
         self._password = password if password is not None else url_password
         self._timeout = timeout
@@ -404,18 +397,16 @@ class HelmRepositorySource:
             if found is not None:
                 return found  # another fetch unpacked it while we waited
             target = self.cache_dir / digest
+            unpacked: list[str] = []  # the archive's top-level folder, as _unpack names it
             try:
-                for stale in self.cache_dir.glob(f".tmp-{digest}-*"):  # a crash's leftovers; we hold the lock
-                    shutil.rmtree(stale, ignore_errors=True)
                 if target.exists():
                     shutil.rmtree(target)  # not a chart folder we wrote: start again
-                scratch = Path(tempfile.mkdtemp(prefix=f".tmp-{digest}-", dir=self.cache_dir))
-                try:
-                    folder = _unpack(data, scratch, self._max_chart_size)
-                    scratch.rename(target)
-                except BaseException:
-                    shutil.rmtree(scratch, ignore_errors=True)
-                    raise
+                publish(
+                    target,
+                    lambda scratch: unpacked.append(_unpack(data, scratch, self._max_chart_size)),
+                    scratch_prefix=f".tmp-{digest}-",
+                )
+                folder = unpacked[0]
             except _UnsafeArchiveError as exc:
                 raise self._error(
                     SourceError, f"chart {self.chart} {entry.version} from {self.url} is refused: {exc}"
@@ -426,27 +417,13 @@ class HelmRepositorySource:
                 ) from exc
         return target, folder
 
-    @contextlib.contextmanager
-    def _locked(self, lock_file: Path) -> Iterator[None]:
-        """Hold the archive's exclusive lock (flock: per open file, so threads exclude each other too)."""
-        try:
-            fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise self._error(SourceError, f"cannot open the cache lock {lock_file}: {exc}") from exc
-        try:
-            deadline = None if self._lock_timeout is None else time.monotonic() + self._lock_timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | (0 if deadline is None else fcntl.LOCK_NB))
-                    break
-                except BlockingIOError:
-                    if deadline is not None and time.monotonic() >= deadline:
-                        message = f"another fetch held {lock_file} for {self._lock_timeout} s"
-                        raise self._error(SourceError, message, retryable=True) from None
-                    time.sleep(_LOCK_POLL)
-            yield
-        finally:
-            os.close(fd)  # releases the lock
+    def _locked(self, lock_file: Path) -> contextlib.AbstractContextManager[None]:
+        """Hold the archive's exclusive lock in the cache."""
+        return locked(
+            lock_file,
+            self._lock_timeout,
+            lambda message, retryable: self._error(SourceError, message, retryable=retryable),
+        )
 
     # ---------------------------------------------------------------------------------------------- errors
 

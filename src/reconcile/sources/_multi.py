@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import platformdirs
 
 from reconcile.errors import ConfigurationError, RenderError
 from reconcile.manifests import check_unique
 from reconcile.model import Capabilities, Resource, Revision, Snapshot
 from reconcile.protocols import ClusterAwareRenderer, Renderer, Source
+from reconcile.sources._cache import cache_folder
 
 _PARTS = "parts.json"
 
@@ -57,9 +57,7 @@ class MultiSource:
     """
 
     parts: tuple[tuple[Source, Renderer], ...] = attrs.field(converter=_parts)
-    cache_dir: Path = attrs.field(
-        factory=lambda: Path(platformdirs.user_cache_dir("reconcile")) / "multi", converter=Path
-    )
+    cache_dir: Path = attrs.field(factory=lambda: cache_folder(None, "multi"), converter=Path)
 
     def fetch(self) -> Snapshot:
         """Fetch every part; one snapshot whose revision names all of theirs."""
