@@ -30,8 +30,7 @@ from typing import Any
 import structlog
 
 import reconcile as rc
-from reconcile.cluster._cached import CachedCluster
-from reconcile.cluster._kubernetes import KubernetesCluster
+from reconcile.cluster import CachedCluster, KubernetesCluster
 from reconcile.testing import ControlPlane
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import reconcile as rc
-from reconcile.renderers._cache import CachingRenderer, RenderCache
+from reconcile.renderers import CachingRenderer, RenderCache
 
 CHART = """apiVersion: v2
 name: grade-api

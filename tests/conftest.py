@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from reconcile.testing._controlplane import find_binary
+from reconcile.testing import find_binary
 
 # Fixtures that start a real server process or thread (a smart-HTTP Git server).
 SERVER_FIXTURES = frozenset({"server", "auth_server", "srv_root"})

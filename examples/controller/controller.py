@@ -46,7 +46,7 @@ from reconcile.errors import WatchExpiredError
 from reconcile.model import Manifest
 
 if TYPE_CHECKING:
-    from reconcile.cluster._kubernetes import KubernetesCluster
+    from reconcile.cluster import KubernetesCluster
 
 # The sibling modules: beside this file, on sys.path when run as a script (tests put the folder there).
 import leader

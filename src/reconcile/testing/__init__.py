@@ -10,7 +10,7 @@
 """
 
 from reconcile.testing._chartrepo import ChartRepositoryServer, build_chart_repository, write_chart
-from reconcile.testing._controlplane import ControlPlane, ControlPlaneError
+from reconcile.testing._controlplane import ControlPlane, ControlPlaneError, find_binary
 from reconcile.testing._gitserver import GitHTTPServer
 from reconcile.testing._kubelet import FakeKubelet
 from reconcile.testing._repository import LocalRepository
@@ -23,5 +23,6 @@ __all__ = [
     "GitHTTPServer",
     "LocalRepository",
     "build_chart_repository",
+    "find_binary",
     "write_chart",
 ]
