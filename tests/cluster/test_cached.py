@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import reconcile as rc
 from reconcile.cluster._cached import CachedCluster
+from support import eventually
 
 CONFIGMAPS = "".join(
     f"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\ndata:\n  index: '{i}'\n" for i in range(20)
 )
-
-
-def eventually(check, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def test_no_op_passes_make_no_api_calls_and_drift_still_arrives(kube_cluster, kube_namespace, tmp_path: Path):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 
 import pytest
 
 from reconcile.cluster._informer import Informer
 from reconcile.errors import WatchExpiredError
 from reconcile.model import GroupKind, ResourceKey
+from support import eventually
 
 CM = GroupKind("", "ConfigMap")
 
@@ -52,13 +52,6 @@ class ScriptedServer:
         self.state[obj["metadata"]["name"]] = obj
         self.version = int(obj["metadata"]["resourceVersion"])
         return ("MODIFIED", obj)
-
-
-def eventually(check, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ from reconcile.deadline import bounded
 from reconcile.errors import ClusterError, ConflictError, InvalidError, NotFoundError, UnknownKindError
 from reconcile.model import GroupKind, ResourceKey
 from reconcile.testing._controlplane import ControlPlane
+from support import eventually
 
 CONFIGMAP = GroupKind("", "ConfigMap")
 SERVICE = GroupKind("", "Service")
@@ -92,15 +93,6 @@ def rv(obj: dict[str, Any]) -> str:
 
 def managers(obj: dict[str, Any]) -> dict[str, str]:
     return {entry["manager"]: entry["operation"] for entry in obj["metadata"].get("managedFields") or []}
-
-
-def eventually(check: Callable[[], bool], timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return check()
 
 
 def crd(group: str, kind: str, *, scope: str = "Namespaced") -> dict[str, Any]:

@@ -25,24 +25,13 @@ import reconcile as rc
 from reconcile.cluster._kubernetes import KubernetesCluster
 from reconcile.manifests import load_manifests
 from reconcile.testing import ControlPlane
+from support import eventually
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "controller"
 LEASE_SECONDS = 2
 CRD_NAME = "applications.argoproj.io"
 
 ControllerFactory = Callable[..., controller.Controller]
-
-
-def eventually(check: Callable[[], Any], timeout: float = 20.0, what: str = "the condition") -> Any:
-    """Poll ``check`` until it returns something truthy; fail with ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")

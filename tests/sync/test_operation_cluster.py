@@ -23,6 +23,7 @@ from reconcile.argocd.annotations import HOOK_FINALIZER
 from reconcile.errors import NotFoundError
 from reconcile.health import assess
 from reconcile.sync import SyncOperation, SyncPhase
+from support import eventually
 
 RUNNING = rc.OperationPhase.RUNNING
 SUCCEEDED = rc.OperationPhase.SUCCEEDED
@@ -106,16 +107,6 @@ def make_app(cluster: rc.protocols.Cluster, folder: Path, namespace: str, **poli
     )
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what} not met within {timeout} s"
-        time.sleep(0.2)
-
-
 def step_until(op: SyncOperation, done: Callable[[SyncOperation], bool], timeout: float = 30.0) -> None:
     """Step the operation until ``done(op)``; fail if it ends first or the deadline passes."""
     deadline = time.monotonic() + timeout
@@ -195,7 +186,7 @@ def test_each_wave_waits_until_the_deployment_before_it_is_healthy(kube_cluster,
     assert assess(kube_cluster.get(web)).status is rc.HealthStatus.PROGRESSING
 
     # The controller-manager made the ReplicaSet and its Pod; the kubelet makes the Pod run.
-    wait_for(lambda: kubelet.run_pods(kube_namespace, selector={"app": "web"}), what="web's pod running")
+    eventually(lambda: kubelet.run_pods(kube_namespace, selector={"app": "web"}), what="web's pod running")
     step_until(op, lambda o: o.phase is not RUNNING)
 
     assert op.phase is SUCCEEDED, op.message
@@ -233,7 +224,7 @@ def test_pre_and_post_sync_hooks_run_as_jobs_around_the_sync_phase(kube_cluster,
     assert op.message == "waiting for completion of hook batch/Job/migrate"
     assert kube_cluster.get(settings) is None
 
-    wait_for(lambda: kubelet.succeed_pods(kube_namespace, selector={"job-name": "migrate"}), what="migrate's pod")
+    eventually(lambda: kubelet.succeed_pods(kube_namespace, selector={"job-name": "migrate"}), what="migrate's pod")
     step_until(op, lambda _: kube_cluster.get(settings) is not None)
     step_until(op, lambda _: kube_cluster.get(notify) is not None)
     assert HOOK_FINALIZER in finalizers(kube_cluster.get(notify))
@@ -241,7 +232,7 @@ def test_pre_and_post_sync_hooks_run_as_jobs_around_the_sync_phase(kube_cluster,
     steps(op, 3)
     assert op.message == f"waiting for completion of hook batch/Job/{notify_name}"
 
-    wait_for(lambda: kubelet.succeed_pods(kube_namespace, selector={"job-name": notify_name}), what="notify's pod")
+    eventually(lambda: kubelet.succeed_pods(kube_namespace, selector={"job-name": notify_name}), what="notify's pod")
     step_until(op, lambda o: o.phase is not RUNNING)
 
     assert op.phase is SUCCEEDED, op.message
@@ -254,7 +245,7 @@ def test_pre_and_post_sync_hooks_run_as_jobs_around_the_sync_phase(kube_cluster,
     kept = kube_cluster.get(migrate)
     assert condition(kept, "Complete") == "True"
     assert HOOK_FINALIZER not in finalizers(kept)
-    wait_for(lambda: kube_cluster.get(notify) is None, what="notify deleted")
+    eventually(lambda: kube_cluster.get(notify) is None, what="notify deleted")
     # Hooks are never compared: the app is in sync with its hook Job still there.
     assert not app.diff().modified
 
@@ -272,14 +263,14 @@ def test_a_failed_pre_sync_hook_fails_the_operation_and_runs_the_sync_fail_hook(
     step_until(op, lambda _: kube_cluster.get(check) is not None)
     steps(op, 2)
     assert kube_cluster.get(cleanup) is None  # SyncFail hooks run only when the operation fails
-    wait_for(lambda: kubelet.fail_pods(kube_namespace, selector={"job-name": "check"}), what="check's pod")
+    eventually(lambda: kubelet.fail_pods(kube_namespace, selector={"job-name": "check"}), what="check's pod")
     step_until(op, lambda _: kube_cluster.get(cleanup) is not None)
     assert op.phase is RUNNING  # the operation waits for its SyncFail hook before it ends
     assert HOOK_FINALIZER in finalizers(kube_cluster.get(cleanup))
     steps(op, 2)
     assert op.message == "waiting for completion of hook batch/Job/cleanup"
 
-    wait_for(lambda: kubelet.succeed_pods(kube_namespace, selector={"job-name": "cleanup"}), what="cleanup's pod")
+    eventually(lambda: kubelet.succeed_pods(kube_namespace, selector={"job-name": "cleanup"}), what="cleanup's pod")
     step_until(op, lambda o: o.phase is not RUNNING)
 
     assert op.phase is FAILED
@@ -316,7 +307,7 @@ def test_a_terminated_sync_deletes_its_running_hook_and_a_new_sync_completes(
 
     assert op.message == "Operation terminated while waiting for completion of hook batch/Job/migrate"
     assert op.result.phase is FAILED
-    wait_for(lambda: kube_cluster.get(migrate) is None, what="the running hook deleted")
+    eventually(lambda: kube_cluster.get(migrate) is None, what="the running hook deleted")
     assert kube_cluster.get(settings) is None
 
     # Resumed: a fresh sync runs the hook again (the kubelet, in a thread, completes it) and the Sync phase.
@@ -394,7 +385,7 @@ def test_prunes_run_in_mirrored_wave_order_and_prune_last_after_the_last_wave(
         ("ConfigMap", "final", "Pruned", "pruned"),
     ]
     for gone in (late, early, final):
-        wait_for(lambda k=gone: kube_cluster.get(k) is None, what=f"{gone} gone")
+        eventually(lambda k=gone: kube_cluster.get(k) is None, what=f"{gone} gone")
 
 
 @pytest.mark.parametrize("policy", ["foreground", "background", "orphan"])
@@ -406,7 +397,7 @@ def test_prune_propagation_policy_decides_what_happens_to_the_replica_set(
     app = make_app(kube_cluster, folder, kube_namespace, prune=True, sync_options=[f"PrunePropagationPolicy={policy}"])
     assert app.sync().succeeded
     web = key("apps", "Deployment", "web")
-    replica_sets = wait_for(lambda: kube_cluster.list(REPLICA_SET, namespace=kube_namespace), what="a ReplicaSet")
+    replica_sets = eventually(lambda: kube_cluster.list(REPLICA_SET, namespace=kube_namespace), what="a ReplicaSet")
     replica_set = rc.ResourceKey.from_manifest(replica_sets[0])
     assert replica_sets[0]["metadata"]["ownerReferences"][0]["name"] == "web"
     remove(folder, "web")
@@ -420,16 +411,16 @@ def test_prune_propagation_policy_decides_what_happens_to_the_replica_set(
     ]
     if policy == "background":
         assert kube_cluster.get(web) is None  # gone at once; the garbage collector follows
-    wait_for(lambda: kube_cluster.get(web) is None, what="the Deployment gone")
+    eventually(lambda: kube_cluster.get(web) is None, what="the Deployment gone")
     if policy == "foreground":
         # Foreground: the owner goes only after its dependents.
         assert kube_cluster.get(replica_set) is None
     if policy == "orphan":
-        wait_for(lambda: not kube_cluster.get(replica_set)["metadata"].get("ownerReferences"), what="orphaned")
+        eventually(lambda: not kube_cluster.get(replica_set)["metadata"].get("ownerReferences"), what="orphaned")
         time.sleep(1.0)  # the garbage collector had its chance
         assert kube_cluster.get(replica_set) is not None
     else:
-        wait_for(lambda: kube_cluster.get(replica_set) is None, what="the ReplicaSet collected")
+        eventually(lambda: kube_cluster.get(replica_set) is None, what="the ReplicaSet collected")
 
 
 def test_a_prune_marked_confirm_waits_for_the_confirmation(kube_cluster, kube_namespace, folder, key):
@@ -453,7 +444,7 @@ def test_a_prune_marked_confirm_waits_for_the_confirmation(kube_cluster, kube_na
         ("ConfigMap", "old", "Pruned", "pruned"),
         ("ConfigMap", "settings", "Synced", "configmap/settings unchanged"),
     ]
-    wait_for(lambda: kube_cluster.get(old) is None, what="old pruned")
+    eventually(lambda: kube_cluster.get(old) is None, what="old pruned")
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from reconcile.model import ResourceKey
 from reconcile.testing import _controlplane as controlplane
 from reconcile.testing._controlplane import ControlPlane, ControlPlaneError, find_binary
 from reconcile.testing.pytest_plugin import namespace_name
+from support import eventually
 
 # --- helpers -------------------------------------------------------------------------------------------------
 
@@ -51,15 +52,6 @@ def _in_groups(pgids: set[int]) -> list[int]:
 
 def _mentioning(text: str) -> list[str]:
     return [cmd for pid, _, cmd in _live_processes() if text in cmd and pid != os.getpid()]
-
-
-def _eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
 
 
 def _status_of(url: str, ca_file: Path, token: str | None) -> int:
@@ -306,7 +298,7 @@ def test_controller_manager_makes_replicasets(api_client: client.ApiClient, kube
     }
     apps = client.AppsV1Api(api_client)
     apps.create_namespaced_deployment(kube_namespace, deployment)
-    replicasets = _eventually(lambda: apps.list_namespaced_replica_set(kube_namespace).items)
+    replicasets = eventually(lambda: apps.list_namespaced_replica_set(kube_namespace).items)
     assert len(replicasets) == 1
     assert replicasets[0].spec.replicas == 2
     assert [(ref.kind, ref.name) for ref in replicasets[0].metadata.owner_references] == [("Deployment", "web")]

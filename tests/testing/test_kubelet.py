@@ -2,19 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 import reconcile as rc
-
-
-def wait_for(check, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.2)
+from support import eventually
 
 
 def condition(obj: dict | None, kind: str) -> str | None:
@@ -42,12 +31,12 @@ def test_a_deployment_becomes_available_once_its_pods_run(kubelet, kube_cluster,
     )
     key = rc.ResourceKey("apps", "Deployment", kube_namespace, "web")
     pods = rc.GroupKind("", "Pod")
-    wait_for(lambda: len(kube_cluster.list(pods, namespace=kube_namespace)) == 2)
+    eventually(lambda: len(kube_cluster.list(pods, namespace=kube_namespace)) == 2)
     assert (kube_cluster.get(key).get("status") or {}).get("availableReplicas") is None
 
     assert kubelet.run_pods(kube_namespace, selector={"app": "web"}) == 2
 
-    wait_for(lambda: (kube_cluster.get(key).get("status") or {}).get("availableReplicas") == 2)
+    eventually(lambda: (kube_cluster.get(key).get("status") or {}).get("availableReplicas") == 2)
     assert condition(kube_cluster.get(key), "Available") == "True"
 
 
@@ -65,11 +54,11 @@ def test_a_job_completes_once_its_pod_succeeds(kubelet, kube_cluster, kube_names
         }
     )
     key = rc.ResourceKey("batch", "Job", kube_namespace, "once")
-    wait_for(lambda: kube_cluster.list(rc.GroupKind("", "Pod"), namespace=kube_namespace))
+    eventually(lambda: kube_cluster.list(rc.GroupKind("", "Pod"), namespace=kube_namespace))
 
     assert kubelet.succeed_pods(kube_namespace, selector={"job-name": "once"}) == 1
 
-    wait_for(lambda: condition(kube_cluster.get(key), "Complete") == "True")
+    eventually(lambda: condition(kube_cluster.get(key), "Complete") == "True")
     assert kube_cluster.get(key)["status"]["succeeded"] == 1
 
 
@@ -88,11 +77,11 @@ def test_a_job_fails_once_its_pod_fails(kubelet, kube_cluster, kube_namespace):
         }
     )
     key = rc.ResourceKey("batch", "Job", kube_namespace, "doomed")
-    wait_for(lambda: kube_cluster.list(rc.GroupKind("", "Pod"), namespace=kube_namespace))
+    eventually(lambda: kube_cluster.list(rc.GroupKind("", "Pod"), namespace=kube_namespace))
 
     assert kubelet.fail_pods(kube_namespace, selector={"job-name": "doomed"}) == 1
 
-    wait_for(lambda: condition(kube_cluster.get(key), "Failed") == "True")
+    eventually(lambda: condition(kube_cluster.get(key), "Failed") == "True")
     job = kube_cluster.get(key)
     assert job["status"]["failed"] == 1
     assert not job["status"].get("succeeded")
