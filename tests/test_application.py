@@ -138,7 +138,9 @@ def test_the_seed_application_reconciles_into_the_cluster(text, repo, tmp_path, 
     )
     assert reconciler.name == "grade-api-prod"
     assert reconciler.namespace == NAMESPACE
-    assert reconciler.policy == rc.SyncPolicy(automated=True, prune=True, self_heal=True, create_namespace=True)
+    assert reconciler.policy == rc.SyncPolicy(
+        automated=True, prune=True, self_heal=True, sync_options=["CreateNamespace=true"]
+    )
     assert reconciler.policy.create_namespace
 
     result = reconciler.reconcile()
@@ -344,8 +346,7 @@ def test_sync_policy_retry_and_options_map_to_the_sync_policy():
         automated=True,
         prune=True,
         allow_empty=True,
-        respect_ignore_differences=True,
-        sync_options=("PruneLast=true",),
+        sync_options=("PruneLast=true", "RespectIgnoreDifferences=true"),
         retry=rc.RetryPolicy(limit=3, backoff=10.0, factor=3.0, max_backoff=120.0),
     )
     assert app.sync_policy.respect_ignore_differences
@@ -519,7 +520,7 @@ def test_unchanged_parts_keep_their_spelling_and_changed_parts_are_rewritten():
         sync_policy=rc.SyncPolicy(
             automated=True,
             self_heal=True,
-            create_namespace=True,
+            sync_options=["CreateNamespace=true"],
             retry=rc.RetryPolicy(limit=2, backoff=1.5),
         ),
         ignore_differences=({"kind": "Secret", "jqPathExpressions": [".data.token"]},),

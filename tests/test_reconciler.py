@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -30,7 +31,7 @@ def cluster() -> rc.MemoryCluster:
     return rc.MemoryCluster()
 
 
-def make_app(folder: Path, cluster: rc.MemoryCluster, ignore_differences=(), **policy: bool) -> rc.Reconciler:
+def make_app(folder: Path, cluster: rc.MemoryCluster, ignore_differences=(), **policy: Any) -> rc.Reconciler:
     return rc.Reconciler(
         name="guestbook",
         source=rc.DirectorySource(folder),
@@ -324,7 +325,7 @@ def test_namespaces_follow_the_destination_and_the_kind_scope(folder, cluster):
         renderer=rc.DirectoryRenderer(),
         cluster=cluster,
         namespace="guestbook",
-        policy=rc.SyncPolicy(automated=True, create_namespace=True),
+        policy=rc.SyncPolicy(automated=True, sync_options=["CreateNamespace=true"]),
     )
 
     result = app.reconcile()
@@ -566,7 +567,8 @@ def test_ignored_differences_are_neither_reported_nor_healed(folder, cluster):
 
 @pytest.mark.parametrize(("respect", "replicas"), [(True, 5), (False, 2)])
 def test_respect_ignore_differences_keeps_live_values_when_a_sync_runs(folder, cluster, respect, replicas):
-    app = make_app(folder, cluster, [REPLICAS_RULE], automated=True, respect_ignore_differences=respect)
+    options = ["RespectIgnoreDifferences=true"] if respect else []
+    app = make_app(folder, cluster, [REPLICAS_RULE], automated=True, sync_options=options)
     app.reconcile()
     cluster.patch(DEPLOYMENT, {"spec": {"replicas": 5}}, field_manager="hpa")
     text = (folder / "deployment.yaml").read_text()
@@ -601,7 +603,7 @@ def test_system_wide_rules_in_diff_settings_apply_to_every_application(folder, c
         source=rc.DirectorySource(folder),
         renderer=rc.DirectoryRenderer(),
         cluster=cluster,
-        policy=rc.SyncPolicy(automated=True, self_heal=True, respect_ignore_differences=True),
+        policy=rc.SyncPolicy(automated=True, self_heal=True, sync_options=["RespectIgnoreDifferences=true"]),
         diff_settings=settings,
     )
     app.reconcile()

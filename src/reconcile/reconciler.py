@@ -86,12 +86,9 @@ class SyncPolicy:
         prune: Delete objects this app applied before and that left Git (otherwise they are only reported).
         self_heal: Also sync when live state drifts while the revision is unchanged.
         allow_empty: Allow an automated sync to prune everything when the render comes back empty.
-        create_namespace: Create the destination namespace when it does not exist.
-        respect_ignore_differences: At sync, fields the app's ``ignore_differences`` ignore keep their live
-            values (Argo CD's ``RespectIgnoreDifferences=true``; also per object through its sync-options).
-        sync_options: Argo CD's ``syncOptions`` strings (``PruneLast=true``, ``ServerSideApply=false``...), given
-            to the default syncer; ``CreateNamespace=true`` and ``RespectIgnoreDifferences=true`` set the two
-            fields above.
+        sync_options: Argo CD's ``syncOptions`` strings (``PruneLast=true``, ``CreateNamespace=true``,
+            ``RespectIgnoreDifferences=true``...), checked when the policy is made; :attr:`options` is their
+            value, given to the default syncer.
         retry: How a failed sync operation is tried again (Argo CD's ``retry``); ``None``: it is not.
         managed_namespace_metadata: With ``create_namespace``, the ``labels`` and ``annotations`` the destination
             namespace carries (Argo CD's ``managedNamespaceMetadata``): set when the sync creates it, and added
@@ -102,24 +99,33 @@ class SyncPolicy:
     prune: bool = False
     self_heal: bool = False
     allow_empty: bool = False
-    create_namespace: bool = False
-    respect_ignore_differences: bool = False
     sync_options: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     retry: RetryPolicy | None = None
     managed_namespace_metadata: dict[str, dict[str, str]] | None = attrs.field(
         default=None, converter=_namespace_metadata
     )
 
-    def __attrs_post_init__(self) -> None:
-        options = SyncOptions.parse(self.sync_options)  # refuses unknown strings now, not at the first sync
-        object.__setattr__(self, "create_namespace", self.create_namespace or options.create_namespace)
-        respect = self.respect_ignore_differences or options.respect_ignore_differences
-        object.__setattr__(self, "respect_ignore_differences", respect)
+    # The strings' value, parsed once when the policy is made (so unknown strings are refused at once).
+    _options: SyncOptions = attrs.field(init=False, eq=False, repr=False)
+
+    @_options.default
+    def _parse_options(self) -> SyncOptions:
+        return SyncOptions.parse(("ApplyOutOfSyncOnly=true", *self.sync_options))
 
     @property
     def options(self) -> SyncOptions:
         """The sync options, with ``ApplyOutOfSyncOnly=true`` unless the strings say otherwise."""
-        return SyncOptions.parse(("ApplyOutOfSyncOnly=true", *self.sync_options))
+        return self._options
+
+    @property
+    def create_namespace(self) -> bool:
+        """``CreateNamespace=true``: create the destination namespace when it does not exist."""
+        return self._options.create_namespace
+
+    @property
+    def respect_ignore_differences(self) -> bool:
+        """``RespectIgnoreDifferences=true``: at sync, ignored fields keep their live values (also per object)."""
+        return self._options.respect_ignore_differences
 
 
 @attrs.frozen(kw_only=True)

@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -28,7 +29,7 @@ class Env:
         (self.folder / name).write_text(text)
 
     def app(
-        self, namespace: str | None = None, diff_settings: rc.diff.DiffSettings | None = None, **policy: bool
+        self, namespace: str | None = None, diff_settings: rc.diff.DiffSettings | None = None, **policy: Any
     ) -> rc.Reconciler:
         return rc.Reconciler(
             name=f"app-{self.namespace}",

@@ -177,7 +177,7 @@ def test_the_destination_namespace_is_created_when_asked(env):
     target = f"{env.namespace}-new"
     env.cleanups.append(lambda: env.cluster.delete(rc.ResourceKey("", "Namespace", "", target)))
 
-    result = env.app(namespace=target, automated=True, create_namespace=True).reconcile()
+    result = env.app(namespace=target, automated=True, sync_options=["CreateNamespace=true"]).reconcile()
 
     assert result.error is None
     assert result.sync.succeeded

@@ -406,7 +406,7 @@ def test_create_namespace_sets_and_then_adds_the_managed_labels(tmp_path):
             renderer=rc.DirectoryRenderer(),
             cluster=cluster,
             namespace="grades",
-            policy=rc.SyncPolicy(create_namespace=True, **policy),  # type: ignore[arg-type]
+            policy=rc.SyncPolicy(sync_options=["CreateNamespace=true"], **policy),  # type: ignore[arg-type]
         )
 
     assert app().sync().succeeded

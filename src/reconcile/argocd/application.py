@@ -30,7 +30,6 @@ from typing import Any, TypeVar
 import attrs
 
 from reconcile.apiserver import SERVER_SET_METADATA
-from reconcile.argocd.annotations import RESPECT_IGNORE_DIFFERENCES
 from reconcile.argocd.tracking import CONTROL_PLANE_NAMESPACE, instance_name
 from reconcile.diff import IgnoreRule, as_rules
 from reconcile.errors import ConfigurationError, ManifestError
@@ -451,14 +450,8 @@ def _read_policy(raw: Any, path: str, warn: _Warn) -> SyncPolicy:
         if not _known_option(name):
             warn(f"{where} ({name})")  # Argo CD ignores option names it does not know; so do we, saying so
             continue
-        parsed = _wrapped(where, partial(SyncOptions.parse, [text]))
-        # The two options SyncPolicy has fields for are kept as those fields only: one spelling, so round trips hold.
-        if name == "CreateNamespace":
-            flags["create_namespace"] = parsed.create_namespace
-        elif name == RESPECT_IGNORE_DIFFERENCES:
-            flags["respect_ignore_differences"] = parsed.respect_ignore_differences
-        else:
-            options.append(text)
+        _wrapped(where, partial(SyncOptions.parse, [text]))
+        options.append(text)
     retry = None
     if obj.get("retry") is not None:
         settings = dict(_mapping(obj["retry"], f"{path}.retry"))
@@ -492,12 +485,6 @@ def _policy_manifest(policy: SyncPolicy) -> Manifest:
     elif automated:
         out["automated"] = {"enabled": False, **automated}
     options = list(policy.sync_options)
-    for flag, name in (
-        (policy.create_namespace, "CreateNamespace"),
-        (policy.respect_ignore_differences, RESPECT_IGNORE_DIFFERENCES),
-    ):
-        if flag and f"{name}=true" not in options:
-            options.append(f"{name}=true")
     if options:
         out["syncOptions"] = options
     if policy.managed_namespace_metadata is not None:

@@ -60,35 +60,6 @@ _OBJECT_BOOLEANS = (
 
 
 @attrs.frozen(kw_only=True)
-class ObjectOptions:
-    """The options in force for one object: the app's, overridden by the object's own annotation.
-
-    Attributes:
-        prune: ``Prune=false`` never prunes the object; ``Prune=confirm`` waits for an explicit confirmation.
-        delete: ``Delete=false`` keeps the object when the application is deleted; ``Delete=confirm`` waits.
-        prune_last: Prune after the last wave of the Sync phase.
-        apply_out_of_sync_only: Skip the apply when the comparison found the object in sync.
-        server_side_apply: Server-side apply; ``False`` is a client-side apply with the last-applied annotation.
-        replace: Replace (``kubectl replace``/``create``) instead of apply.
-        force: With ``replace``, delete and recreate an object the server refuses to change.
-        validate: Let the server validate the object (``Validate=false`` turns this off).
-        skip_dry_run_on_missing_resource: Skip the dry-run when the server does not serve the object's kind yet.
-        prune_propagation: Deletion propagation when pruning (app level only, carried here for the executor).
-    """
-
-    prune: Permission = Permission.ALLOW
-    delete: Permission = Permission.ALLOW
-    prune_last: bool = False
-    apply_out_of_sync_only: bool = False
-    server_side_apply: bool = True
-    replace: bool = False
-    force: bool = False
-    validate: bool = True
-    skip_dry_run_on_missing_resource: bool = False
-    prune_propagation: PropagationPolicy = "Foreground"
-
-
-@attrs.frozen(kw_only=True)
 class SyncOptions:
     """App-level sync options; build from Argo CD's strings with :meth:`parse`.
 
@@ -150,18 +121,30 @@ class SyncOptions:
     def for_object(self, obj: Manifest | None) -> ObjectOptions:
         """The options in force for ``obj``: these, overridden by its ``argocd.argoproj.io/sync-options``."""
         own = object_options(obj)
-        values: dict[str, Any] = {_field(name): getattr(self, _field(name)) for name in _OBJECT_BOOLEANS}
+        values: dict[str, Any] = attrs.asdict(self, recurse=False)
         for name in _OBJECT_BOOLEANS:
             if f"{name}=true" in own:
                 values[_field(name)] = True
             elif f"{name}=false" in own:
                 values[_field(name)] = False
-        return ObjectOptions(
-            prune=_permission(own, "Prune"),
-            delete=_permission(own, "Delete"),
-            prune_propagation=self.prune_propagation,
-            **values,
-        )
+        for own_only in ("prune", "delete"):  # when called on an ObjectOptions: the object decides those anew
+            values.pop(own_only, None)
+        return ObjectOptions(prune=_permission(own, "Prune"), delete=_permission(own, "Delete"), **values)
+
+
+@attrs.frozen(kw_only=True)
+class ObjectOptions(SyncOptions):
+    """The options in force for one object: the app's :class:`SyncOptions`, overridden by the object's annotation.
+
+    Built by :meth:`SyncOptions.for_object`. Besides the app's options it holds the two only an object has:
+
+    Attributes:
+        prune: ``Prune=false`` never prunes the object; ``Prune=confirm`` waits for an explicit confirmation.
+        delete: ``Delete=false`` keeps the object when the application is deleted; ``Delete=confirm`` waits.
+    """
+
+    prune: Permission = Permission.ALLOW
+    delete: Permission = Permission.ALLOW
 
 
 def _field(name: str) -> str:
