@@ -23,7 +23,7 @@ FRONT_DOOR = {
     "AutoRenderer", "DirectoryRenderer", "HelmRenderer", "KustomizeRenderer", "JsonnetRenderer",
     "CachingRenderer", "RenderCache",
     "MemoryCluster", "KubernetesCluster",
-    "ResourceKey", "GroupKind", "SyncStatus", "HealthStatus", "OperationPhase", "SyncAction", "ResultCode",
+    "ResourceKey", "GroupKind", "SyncStatus", "Health", "HealthStatus", "OperationPhase", "SyncAction", "ResultCode",
     "ReconcileError", "ConfigurationError", "SourceError", "RenderError", "ManifestError", "ClusterError",
     "DiffError", "SyncError",
     "argocd", "diff", "errors", "health", "sync", "testing", "__version__",

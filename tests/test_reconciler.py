@@ -483,7 +483,7 @@ def test_app_health_is_the_worst_object_and_follows_the_cluster(folder, cluster)
         },
     )
 
-    assert app.reconcile().health == rc.health.Health(rc.HealthStatus.HEALTHY)
+    assert app.reconcile().health == rc.Health(rc.HealthStatus.HEALTHY)
 
 
 def test_an_invalid_app_name_is_a_configuration_error(folder, cluster):

@@ -32,6 +32,7 @@ from reconcile.errors import (
 )
 from reconcile.model import (
     GroupKind,
+    Health,
     HealthStatus,
     OperationPhase,
     ResourceKey,
@@ -72,6 +73,7 @@ __all__ = [
     "DirectorySource",
     "GitSource",
     "GroupKind",
+    "Health",
     "HealthStatus",
     "HelmRenderer",
     "HelmRepositorySource",

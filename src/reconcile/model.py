@@ -20,6 +20,7 @@ from reconcile.jsonvalues import deep_copy
 __all__ = [
     "Capabilities",
     "GroupKind",
+    "Health",
     "HealthStatus",
     "Location",
     "Manifest",
@@ -271,6 +272,27 @@ class HealthStatus(enum.StrEnum):
     SUSPENDED = "Suspended"
     MISSING = "Missing"
     UNKNOWN = "Unknown"
+
+
+@attrs.frozen
+class Health:
+    """One health verdict.
+
+    Attributes:
+        status: The verdict.
+        message: Why, in the words of the check (empty when it has nothing to say).
+        aggregate_as: The status to count when aggregating an application's health, where it differs from
+            ``status`` (a suspended Job is shown Suspended but counts as Healthy, as in the reference).
+    """
+
+    status: HealthStatus
+    message: str = ""
+    aggregate_as: HealthStatus | None = attrs.field(default=None, kw_only=True)
+
+    @property
+    def effective_status(self) -> HealthStatus:
+        """The status that counts when aggregating: ``aggregate_as`` when set, otherwise ``status``."""
+        return self.aggregate_as or self.status
 
 
 class OperationPhase(enum.StrEnum):

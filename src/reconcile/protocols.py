@@ -1,37 +1,36 @@
-"""The plug points, as :class:`typing.Protocol` classes.
+"""The plug points the engine depends on, as small :class:`typing.Protocol` classes.
 
-Each has a real implementation in the library and a test double users can import. The reconciler depends on these,
-never on concrete classes, so a host can bring its own source, renderer or cluster.
+Each has a real implementation in the library. The Reconciler depends on these, never on concrete classes, so a
+host can bring its own source, renderer, cluster or health checks; a capability some clusters have (watching,
+client-side apply) is a protocol of its own, checked with ``isinstance``. The engine's own plug points sit beside
+their implementations and result types: :class:`reconcile.diff.Differ`, :class:`reconcile.sync.Syncer` and
+:class:`reconcile.sync.PlanningSyncer`. So nothing here imports the engine, and no import goes in a circle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Protocol, runtime_checkable
 
 from reconcile.model import (
     Capabilities,
     GroupKind,
+    Health,
     Manifest,
     PropagationPolicy,
     Resource,
     ResourceKey,
-    Revision,
     Snapshot,
 )
 
-if TYPE_CHECKING:
-    from reconcile.diff import DiffResult
-    from reconcile.sync import SyncResult
-
-
 __all__ = [
+    "ClientSideApplyCluster",
     "Cluster",
     "ClusterAwareRenderer",
-    "Differ",
+    "HealthCheck",
+    "HealthChecks",
     "Renderer",
     "Source",
-    "Syncer",
     "WatchableCluster",
 ]
 
@@ -144,45 +143,22 @@ class WatchableCluster(Cluster, Protocol):
 
 
 @runtime_checkable
-class Differ(Protocol):
-    """Compares desired objects with live ones. The default is :class:`reconcile.diff.ArgoDiffer`."""
+class ClientSideApplyCluster(Cluster, Protocol):
+    """A cluster that can also apply as ``kubectl apply`` without ``--server-side`` (``ServerSideApply=false``)."""
 
-    def diff(
-        self,
-        targets: Sequence[Resource],
-        live: Mapping[ResourceKey, Manifest],
-        *,
-        cluster: Cluster | None = None,
-        stored: Mapping[ResourceKey, Manifest] | None = None,
-    ) -> DiffResult:
-        """One entry per target, plus one per live object that no target names (it requires pruning).
-
-        ``cluster`` is the cluster ``live`` came from, for differs that ask the server to predict objects;
-        ``stored`` holds the server's answers to applying some of these targets just now.
-        """
+    def apply_client_side(self, obj: Manifest, *, field_manager: str | None = None, dry_run: bool = False) -> Manifest:
+        """Apply ``obj`` with a three-way patch, keeping its last-applied annotation; the stored object."""
         ...
 
 
+HealthCheck = Callable[[Manifest], Health | None]
+"""A health check: a verdict for one object, or ``None`` when it has no opinion."""
+
+
 @runtime_checkable
-class Syncer(Protocol):
-    """Runs a sync operation. The default is :class:`reconcile.sync.ArgoSyncer`."""
+class HealthChecks(Protocol):
+    """Anything that supplies health checks per group and kind (built-in, Python, Lua)."""
 
-    def sync(
-        self,
-        cluster: Cluster,
-        *,
-        app: str,
-        targets: Sequence[Resource],
-        diff: DiffResult,
-        hooks: Sequence[Resource] = (),
-        prune: bool = False,
-        dry_run: bool = False,
-        create_namespace: str | Manifest | None = None,
-        revision: Revision | None = None,
-        log: Any = None,
-    ) -> SyncResult:
-        """Apply ``targets``, run ``hooks`` in their phases and prune what ``diff`` says requires pruning.
-
-        Failures per object are results, not exceptions.
-        """
+    def find(self, group_kind: GroupKind) -> HealthCheck | None:
+        """The check for ``group_kind``, or ``None`` when there is none."""
         ...

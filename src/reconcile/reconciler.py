@@ -11,13 +11,21 @@ from typing import Any
 import attrs
 import structlog
 
-from reconcile import protocols
 from reconcile.apiserver import CRD, crd_kind, fill_list_keys
 from reconcile.argocd import tracking
 from reconcile.argocd.annotations import RESPECT_IGNORE_DIFFERENCES, has_option
 from reconcile.argocd.hooks import is_hook, split_hooks
 from reconcile.deadline import bounded, remaining
-from reconcile.diff import ArgoDiffer, DiffResult, DiffSettings, IgnoreRule, ResourceDiff, as_rules, keep_live_values
+from reconcile.diff import (
+    ArgoDiffer,
+    Differ,
+    DiffResult,
+    DiffSettings,
+    IgnoreRule,
+    ResourceDiff,
+    as_rules,
+    keep_live_values,
+)
 from reconcile.errors import (
     ClusterError,
     ConfigurationError,
@@ -26,10 +34,11 @@ from reconcile.errors import (
     SyncError,
     UnknownKindError,
 )
-from reconcile.health import Health, HealthChecks, app_health, assess
+from reconcile.health import app_health, assess
 from reconcile.manifests import check_unique
 from reconcile.model import (
     GroupKind,
+    Health,
     Manifest,
     OperationPhase,
     PropagationPolicy,
@@ -41,11 +50,13 @@ from reconcile.model import (
     SyncAction,
     SyncStatus,
 )
-from reconcile.protocols import Cluster, ClusterAwareRenderer, Renderer, Source
+from reconcile.protocols import Cluster, ClusterAwareRenderer, HealthChecks, Renderer, Source
 from reconcile.sync import (
     ArgoSyncer,
+    PlanningSyncer,
     ResourceResult,
     RetryPolicy,
+    Syncer,
     SyncOperation,
     SyncOptions,
     SyncPlan,
@@ -315,9 +326,9 @@ class Reconciler:
         policy: SyncPolicy | None = None,
         ignore_differences: Iterable[IgnoreRule | Mapping[str, Any]] = (),
         diff_settings: DiffSettings | None = None,
-        differ: protocols.Differ | None = None,
+        differ: Differ | None = None,
         server_side_diff: bool = True,
-        syncer: protocols.Syncer | None = None,
+        syncer: Syncer | None = None,
         health_checks: HealthChecks | Sequence[HealthChecks] | None = None,
         logger: Any = None,
         pass_timeout: float | None = DEFAULT_PASS_TIMEOUT,
@@ -336,7 +347,7 @@ class Reconciler:
                 "or let the Reconciler build it"
             )
         self.diff_settings = diff_settings or DiffSettings()
-        self.differ: protocols.Differ = differ or ArgoDiffer(
+        self.differ: Differ = differ or ArgoDiffer(
             ignore_differences=self.ignore_differences, settings=self.diff_settings, server_side=server_side_diff
         )
         if syncer is not None and (self.policy.sync_options or health_checks is not None):
@@ -344,7 +355,7 @@ class Reconciler:
                 "give sync options and health checks to the syncer you pass, or let the Reconciler build it"
             )
         self.health_checks = health_checks
-        self.syncer: protocols.Syncer = syncer or ArgoSyncer(options=self.policy.options, checks=health_checks)
+        self.syncer: Syncer = syncer or ArgoSyncer(options=self.policy.options, checks=health_checks)
         if pass_timeout is not None and not pass_timeout > 0:
             raise ConfigurationError(f"pass_timeout must be a positive number of seconds or None, got {pass_timeout!r}")
         self.pass_timeout = pass_timeout
@@ -489,10 +500,10 @@ class Reconciler:
             return self.namespace
         return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace, **metadata}}
 
-    def _syncer(self) -> ArgoSyncer:
-        if not isinstance(self.syncer, ArgoSyncer):
+    def _syncer(self) -> PlanningSyncer:
+        if not isinstance(self.syncer, PlanningSyncer):
             raise ConfigurationError(
-                f"plans and step-driven syncs need a reconcile.sync.ArgoSyncer, not {self.syncer!r}"
+                f"plans and step-driven syncs need a reconcile.sync.PlanningSyncer (plan, start), not {self.syncer!r}"
             )
         return self.syncer
 

@@ -14,7 +14,7 @@ import status
 
 import reconcile as rc
 from reconcile.diff import DiffResult, ResourceDiff
-from reconcile.health import Health
+from reconcile.model import Health
 
 NOW = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
 CM = rc.ResourceKey("", "ConfigMap", "web", "settings")

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from reconcile.errors import ConfigurationError
-from reconcile.health import CustomHealthChecks, Health, app_health, assess, is_worse, worst
-from reconcile.model import GroupKind, HealthStatus
+from reconcile.health import CustomHealthChecks, app_health, assess, is_worse, worst
+from reconcile.model import GroupKind, Health, HealthStatus
 
 H, P, D, S, M, U = (
     HealthStatus.HEALTHY,

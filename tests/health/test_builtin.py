@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from reconcile.health import Health, assess
+from reconcile.health import assess
 from reconcile.health._builtin import BuiltinHealthChecks
-from reconcile.model import GroupKind, HealthStatus
+from reconcile.model import GroupKind, Health, HealthStatus
 
 H, P, D, S, U = (
     HealthStatus.HEALTHY,

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from reconcile.errors import ConfigurationError
-from reconcile.health import Health, LuaHealthChecks, LuaScript, assess
-from reconcile.model import GroupKind, HealthStatus
+from reconcile.health import LuaHealthChecks, LuaScript, assess
+from reconcile.model import GroupKind, Health, HealthStatus
 
 UNKNOWN = HealthStatus.UNKNOWN
 

@@ -10,8 +10,7 @@ from reconcile.manifests import dump_yaml
 
 if TYPE_CHECKING:
     from reconcile.diff import DiffResult, ResourceDiff
-    from reconcile.health import Health
-    from reconcile.model import ResourceKey, Revision
+    from reconcile.model import Health, ResourceKey, Revision
     from reconcile.reconciler import ReconcileResult
     from reconcile.sync import SyncPlan, SyncResult
 

@@ -4,7 +4,7 @@
 
     from reconcile import health
 
-    verdict = health.assess(live_object)                      # Health(status=..., message=...) or None
+    verdict = health.assess(live_object)                      # model.Health(status=..., message=...) or None
     lua = health.LuaHealthChecks.from_directory("resource_customizations")
     verdict = health.assess(live_object, lua)                 # custom scripts first, then the built-in checks
     overall = health.app_health([(obj, health.assess(obj)) for obj in live_objects])
@@ -16,15 +16,12 @@ from reconcile.health._assess import app_health, assess
 from reconcile.health._builtin import BuiltinHealthChecks
 from reconcile.health._custom import CustomHealthChecks
 from reconcile.health._lua import LuaHealthChecks, LuaSandbox, LuaScript
-from reconcile.health._status import ORDER, Health, HealthCheck, HealthChecks, is_worse, worst
+from reconcile.health._status import ORDER, is_worse, worst
 
 __all__ = [
     "ORDER",
     "BuiltinHealthChecks",
     "CustomHealthChecks",
-    "Health",
-    "HealthCheck",
-    "HealthChecks",
     "LuaHealthChecks",
     "LuaSandbox",
     "LuaScript",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from reconcile.health._status import Health, items, section, text
-from reconcile.model import HealthStatus, Manifest
+from reconcile.health._status import items, section, text
+from reconcile.model import Health, HealthStatus, Manifest
 
 
 def api_service(obj: Manifest) -> Health:

@@ -8,9 +8,10 @@ from reconcile.argocd.annotations import HOOK_FINALIZER, IGNORE_HEALTHCHECK
 from reconcile.argocd.hooks import is_hook
 from reconcile.health import _generic as generic
 from reconcile.health._builtin import BuiltinHealthChecks
-from reconcile.health._status import Health, HealthCheck, HealthChecks, annotations_of, field, is_worse
+from reconcile.health._status import annotations_of, field, is_worse
 from reconcile.jsonvalues import deep_copy
-from reconcile.model import GroupKind, HealthStatus, Manifest, ResourceKey
+from reconcile.model import GroupKind, Health, HealthStatus, Manifest, ResourceKey
+from reconcile.protocols import HealthCheck, HealthChecks
 
 _BUILTIN = BuiltinHealthChecks()
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from reconcile.health._status import Health, field, items, section, text
-from reconcile.model import HealthStatus, Manifest
+from reconcile.health._status import field, items, section, text
+from reconcile.model import Health, HealthStatus, Manifest
 
 
 def job(obj: Manifest) -> Health:

@@ -13,8 +13,8 @@ from reconcile.health import _pod as pod
 from reconcile.health import _scaling as scaling
 from reconcile.health import _storage as storage
 from reconcile.health import _workloads as workloads
-from reconcile.health._status import HealthCheck
 from reconcile.model import GroupKind
+from reconcile.protocols import HealthCheck
 
 _CHECKS: dict[GroupKind, HealthCheck] = {
     GroupKind("apps", "Deployment"): workloads.deployment,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from reconcile.errors import ConfigurationError
 from reconcile.health._patterns import PatternTable
-from reconcile.health._status import HealthCheck
 from reconcile.model import GroupKind
+from reconcile.protocols import HealthCheck
 
 
 class CustomHealthChecks:

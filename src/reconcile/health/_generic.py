@@ -7,8 +7,8 @@ describes an older spec. Off by default, as in the reference, because many resou
 
 from __future__ import annotations
 
-from reconcile.health._status import Health, condition, field, integer, section, text
-from reconcile.model import HealthStatus, Manifest
+from reconcile.health._status import condition, field, integer, section, text
+from reconcile.model import Health, HealthStatus, Manifest
 
 
 def _message(entry: dict[str, object]) -> str:

@@ -34,8 +34,8 @@ import attrs
 from reconcile.errors import ConfigurationError
 from reconcile.health import _lua_sandbox
 from reconcile.health._patterns import PatternTable
-from reconcile.health._status import Health, HealthCheck
-from reconcile.model import GroupKind, HealthStatus, Manifest
+from reconcile.model import GroupKind, Health, HealthStatus, Manifest
+from reconcile.protocols import HealthCheck
 
 SCRIPT_FILE = "health.lua"
 DEFAULT_TIME_LIMIT = 1.0  # seconds, as Argo CD allows

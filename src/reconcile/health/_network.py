@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from reconcile.health._status import Health, field
-from reconcile.model import HealthStatus, Manifest
+from reconcile.health._status import field
+from reconcile.model import Health, HealthStatus, Manifest
 
 
 def _has_ingress(obj: Manifest) -> bool:

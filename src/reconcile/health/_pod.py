@@ -6,8 +6,8 @@ from typing import Any
 
 from reconcile.argocd.annotations import IGNORE_RESTART_POLICY
 from reconcile.argocd.hooks import is_hook
-from reconcile.health._status import Health, annotations_of, condition, field, integer, items, section, text
-from reconcile.model import HealthStatus, Manifest
+from reconcile.health._status import annotations_of, condition, field, integer, items, section, text
+from reconcile.model import Health, HealthStatus, Manifest
 
 
 def _restart_policy(obj: Manifest) -> str:

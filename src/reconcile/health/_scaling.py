@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconcile.health._status import Health, annotations_of, items, section, text
-from reconcile.model import HealthStatus, Manifest, split_api_version
+from reconcile.health._status import annotations_of, items, section, text
+from reconcile.model import Health, HealthStatus, Manifest, split_api_version
 
 V1_CONDITIONS = "autoscaling.alpha.kubernetes.io/conditions"
 """Where autoscaling/v1 objects carry the v2 conditions, as a JSON list."""

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from collections.abc import Iterable
+from typing import Any
 
-import attrs
-
-from reconcile.model import GroupKind, HealthStatus, Manifest
+from reconcile.model import HealthStatus, Manifest
 
 # From most to least healthy, as the reference orders them when it aggregates.
 ORDER: tuple[HealthStatus, ...] = (
@@ -19,38 +17,6 @@ ORDER: tuple[HealthStatus, ...] = (
     HealthStatus.UNKNOWN,
 )
 _RANK = {status: index for index, status in enumerate(ORDER)}
-
-
-@attrs.frozen
-class Health:
-    """One health verdict.
-
-    Attributes:
-        status: The verdict.
-        message: Why, in the words of the check (empty when it has nothing to say).
-        aggregate_as: The status to count when aggregating an application's health, where it differs from
-            ``status`` (a suspended Job is shown Suspended but counts as Healthy, as in the reference).
-    """
-
-    status: HealthStatus
-    message: str = ""
-    aggregate_as: HealthStatus | None = attrs.field(default=None, kw_only=True)
-
-    @property
-    def effective_status(self) -> HealthStatus:
-        """The status that counts when aggregating: ``aggregate_as`` when set, otherwise ``status``."""
-        return self.aggregate_as or self.status
-
-
-HealthCheck = Callable[[Manifest], Health | None]
-"""A health check: a verdict for one object, or ``None`` when it has no opinion."""
-
-
-class HealthChecks(Protocol):
-    """Anything that supplies health checks per group and kind."""
-
-    def find(self, group_kind: GroupKind) -> HealthCheck | None:
-        """The check for ``group_kind``, or ``None`` when there is none."""
 
 
 def is_worse(current: HealthStatus, new: HealthStatus) -> bool:

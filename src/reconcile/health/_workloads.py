@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from reconcile.health._status import Health, condition, field, integer, section, text
-from reconcile.model import HealthStatus, Manifest
+from reconcile.health._status import condition, field, integer, section, text
+from reconcile.model import Health, HealthStatus, Manifest
 
 _PROGRESSING = HealthStatus.PROGRESSING
 

@@ -9,6 +9,7 @@ from reconcile.sync._operation import SyncOperation
 from reconcile.sync._options import ObjectOptions, Permission, SyncOptions
 from reconcile.sync._order import KIND_ORDER, apply_order, prune_order
 from reconcile.sync._plan import SyncPlan, SyncTask, build_plan
+from reconcile.sync._protocol import PlanningSyncer, Syncer
 from reconcile.sync._result import ResourceResult, SyncResult
 from reconcile.sync._retry import RetryPolicy
 from reconcile.sync._syncer import ArgoSyncer
@@ -19,6 +20,7 @@ __all__ = [
     "HookDeletePolicy",
     "ObjectOptions",
     "Permission",
+    "PlanningSyncer",
     "ResourceResult",
     "RetryPolicy",
     "SyncOperation",
@@ -27,6 +29,7 @@ __all__ = [
     "SyncPlan",
     "SyncResult",
     "SyncTask",
+    "Syncer",
     "apply_order",
     "build_plan",
     "prune_order",

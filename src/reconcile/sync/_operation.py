@@ -25,9 +25,18 @@ from reconcile.argocd.annotations import HOOK_FINALIZER
 from reconcile.argocd.hooks import HookDeletePolicy, SyncPhase
 from reconcile.deadline import carried, remaining
 from reconcile.errors import ClusterError, InvalidError, NotFoundError
-from reconcile.health import Health, HealthChecks, assess
-from reconcile.model import HealthStatus, Manifest, OperationPhase, ResourceKey, ResultCode, Revision, SyncAction
-from reconcile.protocols import Cluster
+from reconcile.health import assess
+from reconcile.model import (
+    Health,
+    HealthStatus,
+    Manifest,
+    OperationPhase,
+    ResourceKey,
+    ResultCode,
+    Revision,
+    SyncAction,
+)
+from reconcile.protocols import ClientSideApplyCluster, Cluster, HealthChecks
 from reconcile.sync._plan import SyncPlan, SyncTask
 from reconcile.sync._result import ResourceResult, SyncResult
 
@@ -391,11 +400,9 @@ class SyncOperation:
                 return self.cluster.replace(manifest, field_manager=self.field_manager, dry_run=dry_run)
             return self.cluster.create(manifest, field_manager=self.field_manager, dry_run=dry_run)
         if not options.server_side_apply:
-            client_side = getattr(self.cluster, "apply_client_side", None)
-            if client_side is None:
+            if not isinstance(self.cluster, ClientSideApplyCluster):
                 raise ClusterError("this cluster offers no client-side apply (ServerSideApply=false)", key=task.key)
-            stored: Manifest = client_side(manifest, field_manager=self.field_manager, dry_run=dry_run)
-            return stored
+            return self.cluster.apply_client_side(manifest, field_manager=self.field_manager, dry_run=dry_run)
         return self.cluster.apply(manifest, field_manager=self.field_manager, force=True, dry_run=dry_run)
 
     def _create_hook(self, task: SyncTask) -> Manifest:

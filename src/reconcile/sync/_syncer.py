@@ -13,9 +13,8 @@ from typing import Any
 import attrs
 
 from reconcile.diff import DiffResult
-from reconcile.health import HealthChecks
 from reconcile.model import Manifest, Resource, ResourceKey, Revision
-from reconcile.protocols import Cluster
+from reconcile.protocols import Cluster, HealthChecks
 from reconcile.sync._operation import SyncOperation
 from reconcile.sync._options import SyncOptions
 from reconcile.sync._plan import SyncPlan, build_plan

@@ -1,0 +1,34 @@
+"""The differ plug point: what the Reconciler needs from whatever compares desired with live objects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
+
+from reconcile.diff._result import DiffResult
+from reconcile.model import Manifest, Resource, ResourceKey
+from reconcile.protocols import Cluster
+
+
+@runtime_checkable
+class Differ(Protocol):
+    """Compares desired objects with live ones. The library's is :class:`ArgoDiffer`.
+
+    It sits here, beside its result type, rather than in ``reconcile.protocols``: that module holds what the engine
+    depends on (sources, renderers, clusters, health checks), and the results of a diff are the diff's own.
+    """
+
+    def diff(
+        self,
+        targets: Sequence[Resource],
+        live: Mapping[ResourceKey, Manifest],
+        *,
+        cluster: Cluster | None = None,
+        stored: Mapping[ResourceKey, Manifest] | None = None,
+    ) -> DiffResult:
+        """One entry per target, plus one per live object that no target names (it requires pruning).
+
+        ``cluster`` is the cluster ``live`` came from, for differs that ask the server to predict objects;
+        ``stored`` holds the server's answers to applying some of these targets just now.
+        """
+        ...
