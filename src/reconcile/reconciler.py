@@ -355,11 +355,11 @@ class Reconciler:
                 "give sync options and health checks to the syncer you pass, or let the Reconciler build it"
             )
         self.health_checks = health_checks
-        self.syncer: Syncer = syncer or ArgoSyncer(options=self.policy.options, checks=health_checks)
+        self._log = (logger or structlog.get_logger("reconcile")).bind(app=name)
+        self.syncer: Syncer = syncer or ArgoSyncer(options=self.policy.options, checks=health_checks, logger=self._log)
         if pass_timeout is not None and not pass_timeout > 0:
             raise ConfigurationError(f"pass_timeout must be a positive number of seconds or None, got {pass_timeout!r}")
         self.pass_timeout = pass_timeout
-        self._log = (logger or structlog.get_logger("reconcile")).bind(app=name)
         # The last revision an automated sync was attempted for, and whether it succeeded: the reference
         # re-syncs the same revision only to self-heal, and never retries a failed revision on its own.
         self._last_sync: tuple[str, bool] | None = None
@@ -486,10 +486,7 @@ class Reconciler:
         """
         comparison = self._compare()
         plan = self._plan(comparison, prune=prune)
-        log = self._log.bind(revision=comparison.revision.sha)
-        return self._syncer().start(
-            self.cluster, plan, app=self.name, dry_run=dry_run, revision=comparison.revision, log=log
-        )
+        return self._syncer().start(self.cluster, plan, app=self.name, dry_run=dry_run, revision=comparison.revision)
 
     def _destination_namespace(self) -> str | Manifest | None:
         """What ``CreateNamespace`` asks for: the name, or the Namespace with its managed metadata."""
@@ -594,7 +591,6 @@ class Reconciler:
             dry_run=dry_run,
             create_namespace=self._destination_namespace(),
             revision=comparison.revision,
-            log=self._log.bind(revision=comparison.revision.sha),
         )
 
     def _sync_targets(self, comparison: _Comparison) -> tuple[Resource, ...]:

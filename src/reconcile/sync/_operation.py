@@ -66,8 +66,8 @@ class SyncOperation:
         max_check_interval: The longest :attr:`next_check_in`: the backoff between health checks stops growing
             here.
         workers: How many objects of one kind are written at once.
-        revision: Recorded on the result.
-        log: A structlog-style logger.
+        revision: Recorded on the result (and bound to every log event).
+        logger: A structlog-style logger for the operation's events (``reconcile.sync.*``); none by default.
         clock: Monotonic seconds (tests pass a fake).
     """
 
@@ -84,7 +84,7 @@ class SyncOperation:
         max_check_interval: float = 1.0,
         workers: int = 16,
         revision: Revision | None = None,
-        log: Any = None,
+        logger: Any = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.cluster = cluster
@@ -97,7 +97,7 @@ class SyncOperation:
         self.max_check_interval = max_check_interval
         self.workers = workers
         self.revision = revision
-        self._log = log
+        self._log = logger.bind(revision=revision.sha) if logger is not None and revision is not None else logger
         self._clock = clock
         self.phase = OperationPhase.RUNNING
         self.message = "starting"

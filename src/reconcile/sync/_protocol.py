@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from reconcile.diff import DiffResult
 from reconcile.model import Manifest, Resource, Revision
@@ -29,7 +29,6 @@ class Syncer(Protocol):
         dry_run: bool = False,
         create_namespace: str | Manifest | None = None,
         revision: Revision | None = None,
-        log: Any = None,
     ) -> SyncResult:
         """Apply ``targets``, run ``hooks`` in their phases and prune what ``diff`` says requires pruning.
 
@@ -66,7 +65,6 @@ class PlanningSyncer(Syncer, Protocol):
         app: str,
         dry_run: bool = False,
         revision: Revision | None = None,
-        log: Any = None,
     ) -> SyncOperation:
         """A sync operation for ``plan``, not started: driven with ``step()`` or ``run()``."""
         ...

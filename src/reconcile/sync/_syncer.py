@@ -35,6 +35,7 @@ class ArgoSyncer:
         poll: The longest pause between health checks while an operation waits: the pauses start at 10 ms and
             double up to this.
         workers: How many objects of one kind are written at once (the cluster must be thread-safe).
+        logger: A structlog-style logger for the operations' events (``reconcile.sync.*``); none by default.
     """
 
     field_manager: str = "reconcile"
@@ -43,6 +44,7 @@ class ArgoSyncer:
     health_timeout: float = 300.0
     poll: float = 1.0
     workers: int = 16
+    logger: Any = attrs.field(default=None, eq=False, repr=False)
 
     def plan(
         self,
@@ -85,7 +87,6 @@ class ArgoSyncer:
         app: str,
         dry_run: bool = False,
         revision: Revision | None = None,
-        log: Any = None,
     ) -> SyncOperation:
         """A sync operation for ``plan``, not started: drive it with ``step()`` or ``run()``."""
         return SyncOperation(
@@ -99,7 +100,7 @@ class ArgoSyncer:
             max_check_interval=self.poll,
             workers=self.workers,
             revision=revision,
-            log=log,
+            logger=self.logger,
         )
 
     def sync(
@@ -114,7 +115,6 @@ class ArgoSyncer:
         dry_run: bool = False,
         create_namespace: str | Manifest | None = None,
         revision: Revision | None = None,
-        log: Any = None,
     ) -> SyncResult:
         """Plan and run one sync operation to its end (waiting for health between waves).
 
@@ -129,7 +129,6 @@ class ArgoSyncer:
             create_namespace: A namespace to create first when it does not exist (Argo's ``CreateNamespace``), or a
                 Namespace manifest with its managed labels and annotations (see :meth:`plan`).
             revision: Recorded on the result.
-            log: A structlog-style logger bound to the app.
 
         Returns:
             The operation's result; object-level API failures are results, not exceptions.
@@ -145,7 +144,7 @@ class ArgoSyncer:
             revision=revision,
             allow_empty=True,  # the caller decided: the Reconciler refuses an empty render itself
         )
-        operation = self.start(cluster, plan, app=app, dry_run=dry_run, revision=revision, log=log)
+        operation = self.start(cluster, plan, app=app, dry_run=dry_run, revision=revision)
         return operation.run(poll=self.poll)
 
 
