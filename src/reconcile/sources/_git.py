@@ -24,7 +24,7 @@ import posixpath
 import re
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -327,23 +327,20 @@ class GitSource:
 
     def _locked(self, lock_file: Path) -> contextlib.AbstractContextManager[None]:
         """Hold the repository's exclusive lock in the cache."""
-        return locked(
-            lock_file,
-            self._lock_timeout,
-            lambda message, retryable: self._error(SourceError, message, retryable=retryable),
-        )
+        return locked(lock_file, self._lock_timeout, self._lock_error)
+
+    def _lock_error(self, message: str, retryable: bool) -> SourceError:
+        return self._error(SourceError, message, retryable=retryable)
 
     def _open_cache(self, path: Path) -> pygit2.Repository:
         """Open the bare clone, creating it on first use and starting again when it is unreadable."""
-        try:
+        with self._libgit2(f"use the Git cache {path}"):
             if (path / "HEAD").exists():
                 try:
                     return pygit2.Repository(str(path))
                 except pygit2.GitError:
                     shutil.rmtree(path)  # a broken cache is only a cache: clone again
             return pygit2.init_repository(str(path), bare=True)
-        except (pygit2.GitError, OSError) as exc:
-            raise SourceError(f"cannot use the Git cache {path}: {self._redact(str(exc))}", url=self.url) from exc
 
     def _resolve(self, repo: pygit2.Repository, log: FilteringBoundLogger) -> pygit2.Commit:
         """The commit the revision names, fetching only when it is not in the cache yet."""
@@ -387,19 +384,15 @@ class GitSource:
         """The remote's references by name (``refs/tags/v1^{}`` is the commit an annotated tag points to)."""
         if self._url.kind == "local" and not Path(self._url.remote).exists():
             raise self._error(RepositoryUnreachableError, f"cannot reach {self.url}: no such path")
-        try:
+        with self._libgit2("list the references of", network=True):
             heads = remote.list_heads(callbacks=self._callbacks(), proxy=self._proxy)
-        except pygit2.GitError as exc:
-            raise self._network_error(exc) from exc
         return {head.name: str(head.oid) for head in heads if head.name}
 
     def _fetch(self, remote: pygit2.Remote, extra: str | None, log: FilteringBoundLogger) -> None:
         refspecs = [*_FETCH_REFSPECS, *([extra] if extra else [])]
         started = time.monotonic()
-        try:
+        with self._libgit2("fetch from", network=True):
             stats = remote.fetch(refspecs, callbacks=self._callbacks(), proxy=self._proxy)
-        except pygit2.GitError as exc:
-            raise self._network_error(exc) from exc
         log.debug(
             "reconcile.git.fetched",
             objects=stats.received_objects,
@@ -410,6 +403,25 @@ class GitSource:
     def _callbacks(self) -> _Callbacks:
         """Fresh callbacks for one network operation (the refusal count starts at zero)."""
         return _Callbacks(self)
+
+    @contextlib.contextmanager
+    def _libgit2(self, doing: str, *, network: bool = False) -> Iterator[None]:
+        """The one place libgit2's failures become the library's errors, with credentials removed.
+
+        A network operation fails as :class:`AuthenticationError` (credentials refused) or
+        :class:`RepositoryUnreachableError`; any other (the cache, a checkout, the disk under them) as a
+        :class:`SourceError` saying what was being done.
+        """
+        try:
+            yield
+        except pygit2.GitError as exc:
+            if network:
+                raise self._network_error(exc) from exc
+            raise self._error(SourceError, f"cannot {doing}: {self._redact(str(exc))}") from exc
+        except OSError as exc:
+            if network:
+                raise
+            raise self._error(SourceError, f"cannot {doing}: {self._redact(str(exc))}") from exc
 
     def _network_error(self, exc: pygit2.GitError) -> SourceError:
         text = self._redact(str(exc))
@@ -460,20 +472,11 @@ class GitSource:
         if target.is_dir():
             return target
         try:
-            checkouts.mkdir(exist_ok=True)
-            publish(target, lambda scratch: _extract(repo, commit.tree, scratch))  # we hold the lock
+            with self._libgit2(f"extract {str(commit.id)[:7]} of {self.url} to {checkouts}"):
+                checkouts.mkdir(exist_ok=True)
+                publish(target, lambda scratch: _extract(repo, commit.tree, scratch))  # we hold the lock
         except _UnsafeTreeError as exc:
-            raise SourceError(
-                f"{self.url} at {str(commit.id)[:7]} holds an unsafe path: {exc}",
-                url=self.url,
-                revision=self.revision,
-            ) from exc
-        except (OSError, pygit2.GitError) as exc:
-            raise SourceError(
-                f"cannot extract {str(commit.id)[:7]} of {self.url} to {checkouts}: {self._redact(str(exc))}",
-                url=self.url,
-                revision=self.revision,
-            ) from exc
+            raise self._error(SourceError, f"{self.url} at {str(commit.id)[:7]} holds an unsafe path: {exc}") from exc
         log.debug("reconcile.git.checkout", sha=str(commit.id), root=str(target))
         return target
 
