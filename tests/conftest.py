@@ -1,15 +1,16 @@
-"""Suite-wide setup: the tier of a test is decided by its marker only.
+"""Suite-wide setup: the tier of a test is its ``integration`` marker, and only that.
 
-Policy: a test that starts a real server or runs a real external tool (helm, kubectl and its kustomize) belongs
-to the integration tier, as do the control-plane tests that the ``reconcile`` pytest plugin marks. Such tests get
-the server or the tool from a fixture below and are marked ``integration`` here, through their fixture closure
-(indirect uses count). The tool fixtures fail, never skip, when the tool is missing: ``nox -s tests`` provides
-the test assets, and ``nox -s unit`` (``-m "not integration"``) never asks for them. The only skips are clean,
-named ones for absent optional data (the conformance corpus).
+Policy: a test that starts a real server or runs a real external tool (helm, kubectl and its kustomize), or uses
+the control plane, says so with ``@pytest.mark.integration`` (or a module's ``pytestmark``). Collection refuses
+a test that uses a server, tool or cluster fixture without the marker, so a forgotten one fails loudly instead of
+slowing the unit tier or breaking it where the assets are absent. The tool fixtures fail, never skip, when the
+tool is missing: ``nox -s tests`` provides the test assets, and ``nox -s unit`` (``-m "not integration"``) never
+asks for them. The only skips are clean, named ones for absent optional data (the conformance corpus).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -47,10 +48,19 @@ def kubectl_binary() -> str:
     return str(find_binary("kubectl"))
 
 
-@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark ``integration`` every test that uses a server or tool fixture, directly or through another fixture."""
-    for item in items:
-        fixtures = set(getattr(item, "fixturenames", ()))
-        if fixtures & (SERVER_FIXTURES | TOOL_FIXTURES) or item.path.name == "test_gitserver.py":
-            item.add_marker(pytest.mark.integration)
+CLUSTER_FIXTURES = frozenset({"control_plane", "kube_cluster", "kube_namespace", "kubelet"})
+
+
+@pytest.hookimpl(wrapper=True)  # before any plugin (the reconcile plugin marks cluster tests for its users)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> Iterator[None]:
+    """Refuse a test that uses a server, tool or cluster fixture without saying it is ``integration``."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if (set(getattr(item, "fixturenames", ())) & (SERVER_FIXTURES | TOOL_FIXTURES | CLUSTER_FIXTURES))
+        and item.get_closest_marker("integration") is None
+    ]
+    if unmarked:
+        listing = "\n  ".join(unmarked)
+        raise pytest.UsageError(f"these tests use real servers or tools but are not marked integration:\n  {listing}")
+    return (yield)

@@ -124,6 +124,7 @@ def renderer_of(manifest: dict[str, Any]) -> Any:
 # ------------------------------------------------------------------------------------------------- the seed
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     "text",
     [
@@ -179,6 +180,7 @@ def test_the_seed_forms_map_to_helm_settings(repo):
     assert files.parameters == ()
 
 
+@pytest.mark.integration
 def test_a_multi_source_application_reads_value_files_from_a_ref_source(tmp_path, on_path):
     charts = rc.testing.LocalRepository.init(tmp_path / "charts.git")
     charts.commit({k: v for k, v in CHART.items() if "environments" not in k}, "chart only")
@@ -394,6 +396,7 @@ def test_options_the_application_sets_are_refused():
     assert app.reconciler({"in-cluster": rc.MemoryCluster()}, diff_settings=settings).diff_settings is settings
 
 
+@pytest.mark.integration
 def test_several_rendering_sources_are_rendered_each_and_joined(repo, tmp_path, on_path):
     extras = rc.testing.LocalRepository.init(tmp_path / "extras.git")
     extras.commit(
@@ -739,6 +742,7 @@ def test_the_warning_points_at_the_callers_line():
     assert caught[0].filename == __file__
 
 
+@pytest.mark.integration
 def test_applications_of_one_name_in_two_namespaces_never_prune_each_other(repo, tmp_path, on_path):
     # argocd/grade-api-prod and team-b/grade-api-prod, both with automated prune, as written: no name= given.
     cluster = rc.MemoryCluster()
@@ -767,6 +771,7 @@ def test_applications_of_one_name_in_two_namespaces_never_prune_each_other(repo,
         assert tracking == f"{owner}:apps/Deployment:grade-api-{team}/grade-api-prod"
 
 
+@pytest.mark.integration
 def test_managed_namespace_metadata_labels_the_destination_namespace(repo, tmp_path, on_path):
     text = SEED_VALUE_FILES.format(url=repo.url).replace(
         "    syncOptions:\n      - CreateNamespace=true\n",

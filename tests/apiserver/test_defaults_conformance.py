@@ -22,6 +22,8 @@ from reconcile.apiserver import APISchema
 from reconcile.manifests import load_manifests
 from reconcile.model import GroupKind, Manifest, ResourceKey, split_api_version
 
+pytestmark = pytest.mark.integration  # real servers, tools or the control plane
+
 if TYPE_CHECKING:
     from reconcile.cluster._kubernetes import KubernetesCluster
 

@@ -288,6 +288,7 @@ def test_wait_times_out_with_exit_1(capsys, app_file, manifests, cluster):
 # Helm chart, folders of Applications
 
 
+@pytest.mark.integration
 def test_diff_and_sync_a_local_helm_chart(capsys, tmp_path, cluster, monkeypatch, helm_binary):
     monkeypatch.setenv("PATH", f"{Path(helm_binary).parent}{os.pathsep}{os.environ['PATH']}")
     chart = tmp_path / "chart"
@@ -435,6 +436,7 @@ def test_verbose_logs_the_library_events_to_stderr(capsys, app_file, manifests, 
 # The real control plane
 
 
+@pytest.mark.integration
 def test_diff_sync_and_get_on_a_real_cluster(capsys, control_plane: ControlPlane, kube_namespace, tmp_path, manifests):
     app = write_app(tmp_path, "real", namespace=kube_namespace)
     common = ("-f", str(app), "--local", str(manifests), "--kubeconfig", str(control_plane.kubeconfig))
@@ -462,6 +464,7 @@ def test_diff_sync_and_get_on_a_real_cluster(capsys, control_plane: ControlPlane
     assert live["data"] == {"size": "large"}
 
 
+@pytest.mark.integration
 def test_context_must_exist_in_the_kubeconfig(capsys, control_plane: ControlPlane, app_file, manifests):
     argv = (
         "app",

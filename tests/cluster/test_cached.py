@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import reconcile as rc
 from reconcile.cluster._cached import CachedCluster
 from support import eventually
+
+pytestmark = pytest.mark.integration  # real servers, tools or the control plane
 
 CONFIGMAPS = "".join(
     f"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\ndata:\n  index: '{i}'\n" for i in range(20)

@@ -12,6 +12,8 @@ from reconcile.errors import WatchExpiredError
 from reconcile.model import GroupKind, ResourceKey
 from support import eventually
 
+pytestmark = pytest.mark.integration  # real servers, tools or the control plane
+
 CM = GroupKind("", "ConfigMap")
 
 

@@ -126,6 +126,7 @@ def crd(group: str, kind: str, *, scope: str = "Namespaced") -> dict[str, Any]:
 # Discovery.
 
 
+@pytest.mark.integration
 def test_discovery_knows_scopes_versions_and_verbs(kube):
     assert kube.is_namespaced(GroupKind("apps", "Deployment")) is True
     assert kube.is_namespaced(CONFIGMAP) is True
@@ -148,6 +149,7 @@ def test_discovery_knows_scopes_versions_and_verbs(kube):
     assert all("/" not in k.plural for k in kube.served_kinds())
 
 
+@pytest.mark.integration
 def test_unknown_kinds_refresh_discovery_at_most_once_per_interval(control_plane):
     with KubernetesCluster.from_kubeconfig(control_plane.kubeconfig, discovery_interval=60.0) as cluster:
         cluster.refresh_discovery()
@@ -165,6 +167,7 @@ def test_unknown_kinds_refresh_discovery_at_most_once_per_interval(control_plane
         assert cluster.stats["discovery"] == per_refresh  # one refresh for one miss, not one per retry
 
 
+@pytest.mark.integration
 def test_a_crd_applied_is_usable_at_once_without_a_restart(kube, ns):
     group = f"g{uuid.uuid4().hex[:8]}.example.com"
     widget = GroupKind(group, "Widget")
@@ -186,6 +189,7 @@ def test_a_crd_applied_is_usable_at_once_without_a_restart(kube, ns):
     assert eventually(lambda: kube.is_namespaced(widget) is None)
 
 
+@pytest.mark.integration
 def test_wait_established_by_kind_or_name(kube):
     group = f"g{uuid.uuid4().hex[:8]}.example.com"
     name = f"gadgets.{group}"
@@ -201,6 +205,7 @@ def test_wait_established_by_kind_or_name(kube):
     kube.delete(ResourceKey("apiextensions.k8s.io", "CustomResourceDefinition", "", name))
 
 
+@pytest.mark.integration
 def test_unknown_kinds_and_versions_raise_unknown_kind_error(kube, ns):
     nothing = ResourceKey("nothing.example.com", "Nothing", ns, "x")
     with pytest.raises(UnknownKindError) as raised:
@@ -227,6 +232,7 @@ def test_unknown_kinds_and_versions_raise_unknown_kind_error(kube, ns):
 # Reads.
 
 
+@pytest.mark.integration
 def test_list_pages_through_more_than_500_objects(kube, ns):
     objs = [configmap(ns, f"cm-{i:04d}", {"i": str(i)}) for i in range(620)]
 
@@ -242,6 +248,7 @@ def test_list_pages_through_more_than_500_objects(kube, ns):
     assert listed[7]["data"] == {"i": "7"}
 
 
+@pytest.mark.integration
 def test_list_everything_fills_kinds_and_skips_events(kube, ns):
     kube.apply(configmap(ns, "one"))
     kube.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "two", "namespace": ns}})
@@ -271,6 +278,7 @@ def test_list_everything_fills_kinds_and_skips_events(kube, ns):
     assert not any(o["apiVersion"].startswith("extensions/") for o in cluster_wide)
 
 
+@pytest.mark.integration
 def test_list_many_scopes_to_namespaces(kube, ns):
     kube.apply(configmap(ns, "mine"))
     kube.apply(configmap("default", f"elsewhere-{ns}"))
@@ -282,6 +290,7 @@ def test_list_many_scopes_to_namespaces(kube, ns):
     kube.delete(cm_key("default", f"elsewhere-{ns}"))
 
 
+@pytest.mark.integration
 def test_get_returns_the_object_or_none(kube, ns):
     kube.apply(configmap(ns, "here", {"k": "v"}))
 
@@ -300,6 +309,7 @@ def test_get_returns_the_object_or_none(kube, ns):
 # Server-side apply.
 
 
+@pytest.mark.integration
 def test_apply_creates_updates_and_leaves_an_unchanged_object_alone(kube, ns):
     created = kube.apply(configmap(ns, "ssa", {"a": "1"}))
     again = kube.apply(configmap(ns, "ssa", {"a": "1"}))
@@ -312,6 +322,7 @@ def test_apply_creates_updates_and_leaves_an_unchanged_object_alone(kube, ns):
     assert kube.stats["apply"] == 3
 
 
+@pytest.mark.integration
 def test_apply_removes_fields_it_applied_before_and_keeps_others(kube, ns):
     kube.apply(configmap(ns, "fields", {"a": "1", "b": "2"}))
     kube.patch(cm_key(ns, "fields"), {"metadata": {"labels": {"team": "x"}}}, field_manager="kubectl-edit")
@@ -323,6 +334,7 @@ def test_apply_removes_fields_it_applied_before_and_keeps_others(kube, ns):
     assert managers(after) == {"reconcile": "Apply", "kubectl-edit": "Update"}
 
 
+@pytest.mark.integration
 def test_apply_conflict_lists_fields_and_force_takes_over(kube, ns):
     kube.apply(configmap(ns, "contested", {"a": "1"}), field_manager="other")
 
@@ -340,6 +352,7 @@ def test_apply_conflict_lists_fields_and_force_takes_over(kube, ns):
     assert "reconcile" in managers(forced)
 
 
+@pytest.mark.integration
 def test_service_port_without_protocol_is_filled_before_apply(kube, ns):
     service = {
         "apiVersion": "v1",
@@ -354,6 +367,7 @@ def test_service_port_without_protocol_is_filled_before_apply(kube, ns):
     assert service["spec"]["ports"] == [{"port": 80, "targetPort": 8080}]  # the caller's dict is untouched
 
 
+@pytest.mark.integration
 def test_dry_runs_store_nothing(kube, ns):
     would = kube.apply(configmap(ns, "dry", {"a": "1"}), dry_run=True)
     assert would["data"] == {"a": "1"}
@@ -376,6 +390,7 @@ def test_dry_runs_store_nothing(kube, ns):
 # Other writes.
 
 
+@pytest.mark.integration
 def test_create_replace_patch_and_delete(kube, ns):
     created = kube.create(configmap(ns, "plain", {"a": "1", "b": "2"}))
     assert created["data"] == {"a": "1", "b": "2"}
@@ -426,6 +441,7 @@ def owned_pair(kube: KubernetesCluster, ns: str, owner_name: str) -> tuple[Resou
     return cm_key(ns, owner_name), cm_key(ns, f"{owner_name}-child")
 
 
+@pytest.mark.integration
 def test_delete_propagation_orphan_keeps_dependents_background_removes_them(kube, ns):
     owner, child = owned_pair(kube, ns, "orphaning")
     kube.delete(owner, propagation="Orphan")
@@ -442,6 +458,7 @@ def test_delete_propagation_orphan_keeps_dependents_background_removes_them(kube
     assert eventually(lambda: kube.get(child) is None)
 
 
+@pytest.mark.integration
 def test_invalid_objects_name_the_field(kube, ns):
     service = {
         "apiVersion": "v1",
@@ -462,6 +479,7 @@ def test_invalid_objects_name_the_field(kube, ns):
     assert raised.value.field == "apiVersion"
 
 
+@pytest.mark.integration
 def test_errors_never_echo_secret_values(kube, ns):
     secret = {
         "apiVersion": "v1",
@@ -482,6 +500,7 @@ def test_errors_never_echo_secret_values(kube, ns):
     assert kube.stats["apply"] == 1
 
 
+@pytest.mark.integration
 def test_a_missing_namespace_is_not_found(kube):
     with pytest.raises(NotFoundError) as raised:
         kube.apply(configmap("no-such-namespace", "x"))
@@ -492,6 +511,7 @@ def test_a_missing_namespace_is_not_found(kube):
 # Client-side apply, as kubectl does it.
 
 
+@pytest.mark.integration
 def test_client_side_apply_three_way_and_kubectl_reads_the_annotation(kube, ns, kubectl):
     manifest = configmap(ns, "csa", {"a": "1", "b": "2"}, labels={"app": "csa"})
 
@@ -524,6 +544,7 @@ def test_client_side_apply_three_way_and_kubectl_reads_the_annotation(kube, ns, 
 # Concurrency.
 
 
+@pytest.mark.integration
 def test_apply_many_keeps_input_order_and_returns_errors_in_place(kube, ns):
     objs = [configmap(ns, f"many-{i}") for i in range(20)]
     objs[5] = configmap("no-such-namespace", "lost")
@@ -542,6 +563,7 @@ def test_apply_many_keeps_input_order_and_returns_errors_in_place(kube, ns):
 # Watches, and the informer on top of them.
 
 
+@pytest.mark.integration
 def test_watch_streams_changes_after_the_listed_version(kube, ns):
     kube.apply(configmap(ns, "before"))
     items, version = kube.list_with_version(CONFIGMAP, namespace=ns)
@@ -569,6 +591,7 @@ def test_watch_streams_changes_after_the_listed_version(kube, ns):
     assert kube.get(cm_key(ns, "before")) is not None  # the connection pool still works after an early close
 
 
+@pytest.mark.integration
 def test_an_informer_follows_a_real_cluster(kube, ns):
     from reconcile.cluster._informer import Informer
 
@@ -862,6 +885,7 @@ def test_bad_kubeconfig_is_a_configuration_error(tmp_path):
 # The reconciler, unchanged, on a real cluster.
 
 
+@pytest.mark.integration
 def test_reconciler_syncs_heals_and_prunes_on_a_real_cluster(kube, ns, tmp_path):
     app = tmp_path / "app"
     app.mkdir()

@@ -579,6 +579,7 @@ def _until(check: Any, what: str) -> Any:
         time.sleep(0.2)
 
 
+@pytest.mark.integration
 def test_a_real_webhooks_additions_leave_the_prediction(kube_cluster: Any, kube_namespace: str, tmp_path: Path):
     label = {"webhook-test": kube_namespace}
     config = {

@@ -53,6 +53,7 @@ def keep_structlog_config() -> Any:
     structlog.configure(**saved)
 
 
+@pytest.mark.integration
 @pytest.mark.usefixtures("helm_on_path", "keep_structlog_config")
 def test_the_tutorial_runs_as_written(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -27,6 +27,8 @@ from reconcile.manifests import load_manifests
 from reconcile.testing import ControlPlane
 from support import eventually
 
+pytestmark = pytest.mark.integration  # real servers, tools or the control plane
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "controller"
 LEASE_SECONDS = 2
 CRD_NAME = "applications.argoproj.io"

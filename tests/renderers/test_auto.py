@@ -8,6 +8,8 @@ import pytest
 
 import reconcile as rc
 
+pytestmark = pytest.mark.integration  # real servers, tools or the control plane
+
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata: {{from: {origin}}}\n"
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import reconcile as rc
 from reconcile.renderers._cache import CachingRenderer
 
@@ -34,6 +36,7 @@ def test_capabilities_list_group_versions_and_kinds():
     assert "batch/v1beta1/CronJob" not in memory.api_versions
 
 
+@pytest.mark.integration
 def test_a_chart_sees_the_cluster_it_is_reconciled_into(tmp_path, helm_binary):
     cluster = rc.MemoryCluster(version="1.33")
     helm = rc.HelmRenderer(helm=helm_binary)
@@ -56,6 +59,7 @@ def test_a_chart_sees_the_cluster_it_is_reconciled_into(tmp_path, helm_binary):
     assert rendered.manifest["data"] == {"kube": "v1.30.0", "widgets": "true", "deployments": "false"}
 
 
+@pytest.mark.integration
 def test_the_real_server_reports_its_version_and_api_versions(kube_cluster):
     capabilities = kube_cluster.capabilities()
     assert capabilities.kube_version.startswith("v1.36.")

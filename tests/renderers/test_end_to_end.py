@@ -9,8 +9,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 import reconcile as rc
 from reconcile.renderers._cache import CachingRenderer, RenderCache
+
+pytestmark = pytest.mark.integration  # real servers, tools or the control plane
 
 CHART = {
     "helm/grade-api/Chart.yaml": "apiVersion: v2\nname: grade-api\nversion: 0.3.0\n",

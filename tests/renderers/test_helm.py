@@ -96,6 +96,7 @@ def root(tmp_path: Path) -> Path:
     return repo
 
 
+@pytest.mark.integration
 def test_the_seed_layout_renders_with_the_prod_value_file(root, helm_binary):
     renderer = HelmRenderer(value_files=("environments/prod/values.yaml",), namespace="prod", helm=helm_binary)
     assert isinstance(renderer, Renderer)
@@ -113,6 +114,7 @@ def test_the_seed_layout_renders_with_the_prod_value_file(root, helm_binary):
     assert probe(resources, "release") == {"name": "grade-api", "namespace": "prod"}  # folder name by default
 
 
+@pytest.mark.integration
 def test_values_precedence_files_in_order_then_inline_values_then_set(root, helm_binary):
     chart = root / CHART
     write(chart / "a.yaml", "fromA: a\nab: a\nabInline: a\n")
@@ -136,6 +138,7 @@ def test_values_precedence_files_in_order_then_inline_values_then_set(root, helm
     assert inline["nested"] == {"keep": "inline", "over": "inline"}  # the caller's mapping is untouched
 
 
+@pytest.mark.integration
 def test_inline_values_as_yaml_text(root, helm_binary):
     renderer = HelmRenderer(values="replicas: 5\nimage:\n  tag: inline\n", helm=helm_binary)
     [deployment] = by_kind(renderer.render(snap(root)), "Deployment")
@@ -143,6 +146,7 @@ def test_inline_values_as_yaml_text(root, helm_binary):
     assert deployment.manifest["spec"]["template"]["spec"]["containers"][0]["image"] == "grade-api:inline"
 
 
+@pytest.mark.integration
 def test_set_and_set_string_types_and_comma_escaping(root, helm_binary):
     renderer = HelmRenderer(
         parameters={"flag": "true", "count": 7, "enabled": False, "hosts": "a.example,b.example", "list": "{x,y}"},
@@ -162,6 +166,7 @@ def test_set_and_set_string_types_and_comma_escaping(root, helm_binary):
     assert values["csv"] == "1,2"
 
 
+@pytest.mark.integration
 def test_file_parameters_from_the_chart_folder_and_the_repository_root(root, helm_binary):
     write(root / CHART / "files" / "motd.txt", "hello from the chart\n")
     write(root / "shared" / "ca.pem", "-----BEGIN CERTIFICATE-----\n")
@@ -173,12 +178,14 @@ def test_file_parameters_from_the_chart_folder_and_the_repository_root(root, hel
     assert values["tls"] == {"ca": "-----BEGIN CERTIFICATE-----\n"}
 
 
+@pytest.mark.integration
 def test_a_leading_slash_means_the_repository_root(root, helm_binary):
     write(root / "environments" / "shared.yaml", "level: repo-root\n")
     values = probe(HelmRenderer(value_files=("/environments/shared.yaml",), helm=helm_binary).render(snap(root)))
     assert values["level"] == "repo-root"
 
 
+@pytest.mark.integration
 def test_a_missing_value_file_is_named_unless_ignored(root, helm_binary):
     missing = "environments/qa/values.yaml"
     with pytest.raises(RenderError, match=r"value file 'environments/qa/values\.yaml' does not exist") as caught:
@@ -191,6 +198,7 @@ def test_a_missing_value_file_is_named_unless_ignored(root, helm_binary):
     assert probe(renderer.render(snap(root)))["level"] == "prod"
 
 
+@pytest.mark.integration
 def test_release_name_namespace_kube_version_and_api_versions(root, helm_binary):
     renderer = HelmRenderer(
         release_name="grades",
@@ -207,6 +215,7 @@ def test_release_name_namespace_kube_version_and_api_versions(root, helm_binary)
     assert probe(HelmRenderer(helm=helm_binary).render(snap(root)), "monitoring") is False
 
 
+@pytest.mark.integration
 def test_a_chart_at_the_repository_root_is_named_after_the_chart(tmp_path, helm_binary):
     root = tmp_path / "repo"
     make_chart(root, ".", name="rooted")
@@ -215,6 +224,7 @@ def test_a_chart_at_the_repository_root_is_named_after_the_chart(tmp_path, helm_
     assert {str(r.source) for r in resources} == {"templates/deployment.yaml", "templates/probe.yaml"}
 
 
+@pytest.mark.integration
 def test_crds_are_included_unless_skipped(root, helm_binary):
     crd = """\
 apiVersion: apiextensions.k8s.io/v1
@@ -234,6 +244,7 @@ metadata:
     assert len(skipped) == len(included) - 1
 
 
+@pytest.mark.integration
 def test_helm_hooks_are_kept_with_their_annotations(root, helm_binary):
     hook = """\
 apiVersion: batch/v1
@@ -269,6 +280,7 @@ spec:
     assert len(by_kind(without_tests, "Job")) == 1
 
 
+@pytest.mark.integration
 def test_dependencies_vendored_in_charts_and_by_file_url_render_offline(root, helm_binary):
     chart = root / CHART
     # A subchart already unpacked in charts/ ...
@@ -312,6 +324,7 @@ def test_dependencies_vendored_in_charts_and_by_file_url_render_offline(root, he
     assert not (chart / "charts" / "common").exists()  # the checkout itself is never written to
 
 
+@pytest.mark.integration
 def test_a_remote_dependency_that_is_not_vendored_is_a_clear_error(root, helm_binary):
     write(
         root / CHART / "Chart.yaml",
@@ -322,6 +335,7 @@ def test_a_remote_dependency_that_is_not_vendored_is_a_clear_error(root, helm_bi
         HelmRenderer(helm=helm_binary).render(snap(root))
 
 
+@pytest.mark.integration
 def test_value_files_from_another_git_repository(tmp_path, helm_binary):
     # The chart in one repository, the per-environment values in another: Argo CD's $values reference.
     charts = LocalRepository.init(tmp_path / "charts.git")
@@ -365,6 +379,7 @@ def assert_no_leak(error: Exception) -> None:
     assert "root:x:0:0" not in text
 
 
+@pytest.mark.integration
 def test_a_template_symlinked_to_a_host_file_is_refused(root, helm_binary):
     (root / CHART / "templates" / "passwd.yaml").symlink_to("/etc/passwd")
     with pytest.raises(PathEscapeError, match="points outside the repository") as caught:
@@ -374,6 +389,7 @@ def test_a_template_symlinked_to_a_host_file_is_refused(root, helm_binary):
     assert_no_leak(caught.value)
 
 
+@pytest.mark.integration
 def test_a_symlinked_folder_or_subchart_leaving_the_repository_is_refused(root, helm_binary):
     outside = root.parent / "outside"
     (root / CHART / "charts").mkdir()
@@ -384,6 +400,7 @@ def test_a_symlinked_folder_or_subchart_leaving_the_repository_is_refused(root, 
     assert_no_leak(caught.value)
 
 
+@pytest.mark.integration
 def test_symlinks_that_stay_inside_the_repository_are_followed(root, helm_binary):
     write(root / "shared" / "limits.yaml", "apiVersion: v1\nkind: LimitRange\nmetadata: {name: limits}\n")
     (root / CHART / "templates" / "limits.yaml").symlink_to("../../../shared/limits.yaml")
@@ -393,6 +410,7 @@ def test_symlinks_that_stay_inside_the_repository_are_followed(root, helm_binary
     assert str(limits.source) == "helm/grade-api/templates/limits.yaml"
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     "value_file",
     ["../../../outside/secret.yaml", "environments/../../../../outside/secret.yaml", "/../outside/secret.yaml"],
@@ -405,6 +423,7 @@ def test_value_files_escaping_the_repository_are_refused(root, helm_binary, valu
     assert_no_leak(caught.value)
 
 
+@pytest.mark.integration
 def test_a_symlinked_value_file_leaving_the_repository_is_refused(root, helm_binary):
     secret = root.parent / "outside" / "secret.yaml"
     (root / "environments").mkdir()
@@ -424,6 +443,7 @@ def test_a_symlinked_value_file_leaving_the_repository_is_refused(root, helm_bin
     assert_no_leak(caught.value)
 
 
+@pytest.mark.integration
 def test_an_absolute_value_file_is_read_from_the_repository_never_the_host(root, helm_binary):
     renderer = HelmRenderer(value_files=("/etc/passwd",), helm=helm_binary)
     with pytest.raises(RenderError, match=r"value file '/etc/passwd' does not exist") as caught:
@@ -434,6 +454,7 @@ def test_an_absolute_value_file_is_read_from_the_repository_never_the_host(root,
     assert probe(renderer.render(snap(root)))["level"] == "repository-file"
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("written", ["../../../outside/secret.yaml", "/../outside/secret.yaml"])
 def test_file_parameters_escaping_the_repository_are_refused(root, helm_binary, written):
     with pytest.raises(PathEscapeError) as caught:
@@ -442,6 +463,7 @@ def test_file_parameters_escaping_the_repository_are_refused(root, helm_binary, 
     assert_no_leak(caught.value)
 
 
+@pytest.mark.integration
 def test_a_file_dependency_outside_the_repository_is_refused(root, helm_binary):
     write(root.parent / "outside" / "chart" / "Chart.yaml", CHART_YAML.format(name="outer"))
     write(
@@ -454,6 +476,7 @@ def test_a_file_dependency_outside_the_repository_is_refused(root, helm_binary):
     assert caught.value.path == "file://../../../outside/chart"
 
 
+@pytest.mark.integration
 def test_output_over_the_limit_is_refused(root, helm_binary):
     write(root / CHART / "templates" / "big.yaml", PROBE.replace("-probe", "-big") + '  pad: "{{ repeat 5000 "x" }}"\n')
     with pytest.raises(ToolError, match="output limit"):
@@ -463,6 +486,7 @@ def test_output_over_the_limit_is_refused(root, helm_binary):
 # ------------------------------------------------------------------------------------------------ failures
 
 
+@pytest.mark.integration
 def test_a_failing_template_carries_helms_message_and_the_file(root, helm_binary):
     write(root / CHART / "templates" / "bad.yaml", "data:\n  x: {{ .Values.missing.deeper.x }}\n")
     with pytest.raises(ToolError) as caught:
@@ -477,6 +501,7 @@ def test_a_failing_template_carries_helms_message_and_the_file(root, helm_binary
     assert error.revision == REVISION
 
 
+@pytest.mark.integration
 def test_invalid_yaml_from_a_template_names_the_file(root, helm_binary):
     write(root / CHART / "templates" / "broken.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: [unclosed\n")
     with pytest.raises(ToolError) as caught:
@@ -484,6 +509,7 @@ def test_invalid_yaml_from_a_template_names_the_file(root, helm_binary):
     assert caught.value.file == "helm/grade-api/templates/broken.yaml"
 
 
+@pytest.mark.integration
 def test_duplicate_objects_are_refused(root, helm_binary):
     write(root / CHART / "templates" / "again.yaml", DEPLOYMENT)
     with pytest.raises(DuplicateResourceError) as caught:
@@ -494,6 +520,7 @@ def test_duplicate_objects_are_refused(root, helm_binary):
     }
 
 
+@pytest.mark.integration
 def test_a_folder_without_chart_yaml_is_not_a_chart(root, helm_binary):
     with pytest.raises(RenderError, match=r"'helm' is not a Helm chart"):
         HelmRenderer(helm=helm_binary).render(snap(root, "helm"))
@@ -513,6 +540,7 @@ def test_a_missing_helm_is_a_clear_error(root, tmp_path, monkeypatch):
         HelmRenderer().fingerprint()
 
 
+@pytest.mark.integration
 def test_helm_is_found_on_path(root, helm_binary, monkeypatch):
     monkeypatch.setenv("PATH", f"{Path(helm_binary).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     assert len(HelmRenderer().render(snap(root))) == 2
@@ -534,6 +562,7 @@ def test_options_that_cannot_work_are_configuration_errors():
 # ------------------------------------------------------------------------------------------------ fingerprint
 
 
+@pytest.mark.integration
 def test_fingerprint_is_stable_and_changes_with_every_option(helm_binary, tmp_path):
     base = HelmRenderer(helm=helm_binary)
     first = base.fingerprint()
@@ -565,6 +594,7 @@ def test_fingerprint_is_stable_and_changes_with_every_option(helm_binary, tmp_pa
     assert len({first, *prints}) == len(variants) + 1
 
 
+@pytest.mark.integration
 def test_renders_of_different_apps_run_in_parallel(tmp_path, helm_binary):
     from concurrent.futures import ThreadPoolExecutor
 
@@ -586,6 +616,7 @@ def test_renders_of_different_apps_run_in_parallel(tmp_path, helm_binary):
     assert results == [("app0", 1), ("app1", 3), ("app2", 1), ("app3", 3)]
 
 
+@pytest.mark.integration
 def test_set_up_for_a_cluster_the_renderer_keeps_every_setting(root, helm_binary):
     renderer = HelmRenderer(
         helm=helm_binary,

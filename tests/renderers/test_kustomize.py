@@ -119,6 +119,7 @@ def _tree(root: Path) -> dict[str, bytes]:
 # --- rendering ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_an_overlay_builds_with_patches_components_and_generators(repo: Path, kubectl_binary: str) -> None:
     before = _tree(repo)
 
@@ -140,6 +141,7 @@ def test_an_overlay_builds_with_patches_components_and_generators(repo: Path, ku
     assert _tree(repo) == before  # the checkout is untouched
 
 
+@pytest.mark.integration
 def test_every_override_is_applied_as_kustomize_edit_would(repo: Path, kubectl_binary: str) -> None:
     renderer = KustomizeRenderer(
         kustomize=kubectl_binary,
@@ -171,6 +173,7 @@ def test_every_override_is_applied_as_kustomize_edit_would(repo: Path, kubectl_b
     assert _tree(repo) == before
 
 
+@pytest.mark.integration
 def test_a_tag_override_replaces_a_digest_and_a_plain_folder_builds(tmp_path: Path, kubectl_binary: str) -> None:
     root = tmp_path / "repo"
     _write(root, {k: v for k, v in BASE.items() if k.startswith("base/")})
@@ -187,6 +190,7 @@ def test_a_tag_override_replaces_a_digest_and_a_plain_folder_builds(tmp_path: Pa
     assert tagged["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.28"
 
 
+@pytest.mark.integration
 def test_the_repository_root_can_be_the_application(tmp_path: Path, kubectl_binary: str) -> None:
     root = tmp_path / "repo"
     _write(root, {"kustomization.yml": "resources: [svc.yaml]\n", "svc.yaml": BASE["base/service.yaml"]})
@@ -233,6 +237,7 @@ def test_bad_overrides_are_refused_when_the_renderer_is_made() -> None:
     assert KustomizeRenderer(replicas=[{"name": "web", "count": "2"}]).replicas == ({"name": "web", "count": 2},)
 
 
+@pytest.mark.integration
 def test_a_caller_mapping_is_copied(kubectl_binary: str) -> None:
     labels = {"team": "blue"}
     renderer = KustomizeRenderer(kustomize=kubectl_binary, common_labels=labels)
@@ -257,6 +262,7 @@ HELM_CHART = {
 }
 
 
+@pytest.mark.integration
 def test_helm_charts_need_enable_helm(tmp_path: Path, kubectl_binary: str, helm_binary: str) -> None:
     root = tmp_path / "repo"
     _write(root, {"app/kustomization.yaml": HELM_KUSTOMIZATION, **HELM_CHART})
@@ -275,6 +281,7 @@ def test_helm_charts_need_enable_helm(tmp_path: Path, kubectl_binary: str, helm_
 # --- a standalone kustomize binary ----------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_a_standalone_kustomize_is_run_with_build(tmp_path: Path, repo: Path, kubectl_binary: str) -> None:
     # A stand-in "kustomize" that records its arguments and serves "build" with kubectl's embedded kustomize.
     log = tmp_path / "args.log"
@@ -304,6 +311,7 @@ def test_a_standalone_kustomize_is_run_with_build(tmp_path: Path, repo: Path, ku
 # --- hostile repositories ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_a_resource_folder_outside_the_repository_is_refused(tmp_path: Path, repo: Path, kubectl_binary: str) -> None:
     outside = tmp_path / "outside"
     _write(outside, {"kustomization.yaml": "resources: [secret.yaml]\n", "secret.yaml": "TOP-SECRET\n"})
@@ -317,6 +325,7 @@ def test_a_resource_folder_outside_the_repository_is_refused(tmp_path: Path, rep
     assert "TOP-SECRET" not in str(caught.value)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     "kustomization",
     [
@@ -334,6 +343,7 @@ def test_absolute_and_dotdot_paths_are_refused(repo: Path, kubectl_binary: str, 
     assert "root:" not in str(caught.value)  # nothing of /etc/passwd
 
 
+@pytest.mark.integration
 def test_a_base_escaping_through_its_own_kustomization_is_refused(
     tmp_path: Path, repo: Path, kubectl_binary: str
 ) -> None:
@@ -346,6 +356,7 @@ def test_a_base_escaping_through_its_own_kustomization_is_refused(
     assert "base/kustomization.yaml" in str(caught.value)
 
 
+@pytest.mark.integration
 def test_a_file_outside_the_kustomization_root_is_refused_by_kustomize(repo: Path, kubectl_binary: str) -> None:
     # Inside the repository but outside the overlay's own root: kustomize's load restrictor refuses it.
     (repo / "overlays/prod/kustomization.yaml").write_text("resources: [../../base/service.yaml]\n")
@@ -359,6 +370,7 @@ def test_a_file_outside_the_kustomization_root_is_refused_by_kustomize(repo: Pat
     assert "'base/service.yaml' is not in or below 'overlays/prod'" in caught.value.stderr
 
 
+@pytest.mark.integration
 def test_a_symlink_in_the_overlay_pointing_outside_is_refused(tmp_path: Path, repo: Path, kubectl_binary: str) -> None:
     (tmp_path / "host.yaml").write_text("TOP-SECRET\n")
     (repo / "overlays/prod/extra.yaml").symlink_to(tmp_path / "host.yaml")
@@ -370,6 +382,7 @@ def test_a_symlink_in_the_overlay_pointing_outside_is_refused(tmp_path: Path, re
     assert "TOP-SECRET" not in str(caught.value)
 
 
+@pytest.mark.integration
 def test_symlinks_inside_the_repository_work(repo: Path, kubectl_binary: str) -> None:
     _write(repo, {"overlays/prod/real/service.yaml": BASE["base/service.yaml"]})
     (repo / "overlays/prod/service.yaml").symlink_to(repo / "overlays/prod/real/service.yaml")  # absolute, inside
@@ -385,6 +398,7 @@ def test_symlinks_inside_the_repository_work(repo: Path, kubectl_binary: str) ->
     assert sorted(kinds) == ["Deployment", "Service"]
 
 
+@pytest.mark.integration
 def test_output_over_the_limit_is_refused(repo: Path, kubectl_binary: str) -> None:
     with pytest.raises(ToolError, match="output limit"):
         KustomizeRenderer(kustomize=kubectl_binary, max_output=100).render(_snapshot(repo))
@@ -393,6 +407,7 @@ def test_output_over_the_limit_is_refused(repo: Path, kubectl_binary: str) -> No
 # --- errors -----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_an_unknown_field_is_a_tool_error_naming_the_file(repo: Path, kubectl_binary: str) -> None:
     (repo / "base/kustomization.yaml").write_text("resources: [deployment.yaml]\nbogus: 1\n")
 
@@ -414,6 +429,7 @@ def test_a_missing_kubectl_says_how_to_install_it(repo: Path, tmp_path: Path, mo
         KustomizeRenderer(kustomize=str(tmp_path / "kustomize")).render(_snapshot(repo))
 
 
+@pytest.mark.integration
 def test_a_missing_application_folder_is_a_render_error(repo: Path, kubectl_binary: str) -> None:
     with pytest.raises(Exception, match="does not exist"):
         KustomizeRenderer(kustomize=kubectl_binary).render(_snapshot(repo, "overlays/nope"))
@@ -424,6 +440,7 @@ def test_a_missing_application_folder_is_a_render_error(repo: Path, kubectl_bina
 # --- fingerprint ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_the_fingerprint_names_the_configuration_and_kustomize_version(kubectl_binary: str) -> None:
     renderer = KustomizeRenderer(kustomize=kubectl_binary, name_prefix="a-", common_labels={"x": "1"})
 

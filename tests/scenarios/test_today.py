@@ -324,6 +324,7 @@ def synced_chart(env: Any, helm_binary: str, chart: Path, release: str, **parame
     return app
 
 
+@pytest.mark.integration
 def test_the_chart_helm_create_writes_reconciles_with_autoscaling(env, helm_binary, tmp_path):
     # `helm create` writes an autoscaling/v2 HorizontalPodAutoscaler; it must sync as it is, with no workaround.
     subprocess.run([helm_binary, "create", "web"], cwd=tmp_path, check=True, capture_output=True)
@@ -340,6 +341,7 @@ TUTORIAL = Path(__file__).parents[2] / "docs" / "tutorial.md"
 _FILE_BLOCK = re.compile(r'^```yaml title="(?P<path>platform/helm/grade-api/[^"]+)"\n(?P<body>.*?)^```$', re.M | re.S)
 
 
+@pytest.mark.integration
 def test_the_tutorials_chart_with_its_autoscaler_reconciles(env, helm_binary, tmp_path):
     # The grade-api chart the tutorial writes, with autoscaling on: an autoscaling/v2 HorizontalPodAutoscaler.
     for match in _FILE_BLOCK.finditer(TUTORIAL.read_text()):

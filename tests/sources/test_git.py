@@ -104,6 +104,7 @@ def free_port() -> int:
 # ------------------------------------------------------------------------------------------------ fetching
 
 
+@pytest.mark.integration
 def test_fetch_over_file_url_gives_the_commit_and_its_whole_tree(fx: Fixture, cache: Path) -> None:
     snap = GitSource(fx.repo.url, "main", "apps/web", cache_dir=cache).fetch()
 
@@ -119,12 +120,14 @@ def test_fetch_over_file_url_gives_the_commit_and_its_whole_tree(fx: Fixture, ca
     assert (snap.root / "README.md").read_text() == "hello\n"
 
 
+@pytest.mark.integration
 def test_commit_message_is_stripped(fx: Fixture, cache: Path) -> None:
     snap = GitSource(fx.repo.url, fx.first, cache_dir=cache).fetch()
 
     assert snap.revision.message == "first commit\n\nwith a body"
 
 
+@pytest.mark.integration
 def test_plain_path_and_file_url_share_one_cache(fx: Fixture, cache: Path) -> None:
     by_path = GitSource(str(fx.repo.path), "main", cache_dir=cache)
     by_url = GitSource(fx.repo.url, "main", cache_dir=cache)
@@ -135,6 +138,7 @@ def test_plain_path_and_file_url_share_one_cache(fx: Fixture, cache: Path) -> No
     assert [p.name for p in cache.iterdir()] == [by_path.cache_path.name]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("revision", "expected"),
     [
@@ -175,6 +179,7 @@ def test_every_revision_form(
     assert git("-C", fx.repo.path, "rev-parse", f"{revision}^{{commit}}") == shas[expected]
 
 
+@pytest.mark.integration
 def test_annotated_tag_is_peeled_to_its_commit(fx: Fixture, cache: Path, server: GitHTTPServer) -> None:
     snap = GitSource(server.url_for("app.git"), "v1", cache_dir=cache).fetch()
 
@@ -184,6 +189,7 @@ def test_annotated_tag_is_peeled_to_its_commit(fx: Fixture, cache: Path, server:
     assert sorted(p.name for p in (snap.root / "apps" / "web").iterdir()) == ["deploy.yaml"]
 
 
+@pytest.mark.integration
 def test_head_is_the_remote_default_branch(fx: Fixture, cache: Path) -> None:
     fx.repo.set_head("feature")
 
@@ -193,6 +199,7 @@ def test_head_is_the_remote_default_branch(fx: Fixture, cache: Path) -> None:
     assert snap.revision.ref == "HEAD"
 
 
+@pytest.mark.integration
 def test_ref_outside_heads_and_tags_is_fetched_too(fx: Fixture, cache: Path, server: GitHTTPServer) -> None:
     # Like a pull request ref: a commit no branch or tag reaches.
     orphan = fx.repo.commit({"pr.yaml": "x: 1\n"}, "pull request", branch="tmp")
@@ -208,6 +215,7 @@ def test_ref_outside_heads_and_tags_is_fetched_too(fx: Fixture, cache: Path, ser
 # ------------------------------------------------------------------------------------------------ caching
 
 
+@pytest.mark.integration
 def test_unchanged_remote_makes_no_upload_pack_request(fx: Fixture, cache: Path, server: GitHTTPServer) -> None:
     source = GitSource(server.url_for("app.git"), "main", "apps/web", cache_dir=cache)
     first = source.fetch()
@@ -220,6 +228,7 @@ def test_unchanged_remote_makes_no_upload_pack_request(fx: Fixture, cache: Path,
     assert server.requests == [("GET", "/app.git/info/refs?service=git-upload-pack")]
 
 
+@pytest.mark.integration
 def test_branch_moving_forward_is_picked_up_without_a_new_clone(
     fx: Fixture, cache: Path, server: GitHTTPServer
 ) -> None:
@@ -243,6 +252,7 @@ def test_branch_moving_forward_is_picked_up_without_a_new_clone(
     assert sorted(p.name for p in (source.cache_path / "checkouts").iterdir()) == sorted([fx.second, newer])
 
 
+@pytest.mark.integration
 def test_known_full_sha_needs_no_network_at_all(fx: Fixture, cache: Path, server: GitHTTPServer) -> None:
     GitSource(server.url_for("app.git"), "main", cache_dir=cache).fetch()
     server.requests.clear()
@@ -253,6 +263,7 @@ def test_known_full_sha_needs_no_network_at_all(fx: Fixture, cache: Path, server
     assert server.requests == []
 
 
+@pytest.mark.integration
 def test_known_short_sha_is_resolved_without_downloading(fx: Fixture, cache: Path, server: GitHTTPServer) -> None:
     GitSource(server.url_for("app.git"), "main", cache_dir=cache).fetch()
     server.requests.clear()
@@ -263,6 +274,7 @@ def test_known_short_sha_is_resolved_without_downloading(fx: Fixture, cache: Pat
     assert upload_packs(server) == []
 
 
+@pytest.mark.integration
 def test_unreadable_cache_is_cloned_again(fx: Fixture, cache: Path) -> None:
     source = GitSource(fx.repo.url, "main", cache_dir=cache)
     source.fetch()
@@ -279,6 +291,7 @@ def test_unreadable_cache_is_cloned_again(fx: Fixture, cache: Path) -> None:
     assert pygit2.Repository(str(clone)).get(fx.second) is not None
 
 
+@pytest.mark.integration
 def test_concurrent_fetches_share_one_cache(fx: Fixture, cache: Path, server: GitHTTPServer) -> None:
     url = server.url_for("app.git")
     expected = {"main": fx.second, "feature": fx.feature, "v1": fx.first, "HEAD": fx.second}
@@ -303,6 +316,7 @@ def test_concurrent_fetches_share_one_cache(fx: Fixture, cache: Path, server: Gi
     assert len(upload_packs(server)) == 1  # the first clone brought every branch and tag
 
 
+@pytest.mark.integration
 def test_held_lock_makes_fetch_wait_then_give_up(fx: Fixture, cache: Path) -> None:
     source = GitSource(fx.repo.url, "main", cache_dir=cache, lock_timeout=0.2)
     source.cache_path.mkdir(parents=True)
@@ -321,6 +335,7 @@ def test_held_lock_makes_fetch_wait_then_give_up(fx: Fixture, cache: Path) -> No
 # ------------------------------------------------------------------------------------------------ checkout
 
 
+@pytest.mark.integration
 def test_symlinks_and_executable_bits_survive(fx: Fixture, cache: Path, tmp_path: Path) -> None:
     src = tmp_path / "src"
     (src / "apps" / "web").mkdir(parents=True)
@@ -359,6 +374,7 @@ def test_submodules_are_skipped(cache: Path, tmp_path: Path) -> None:
     assert not (snap.root / "vendor" / "lib").exists()
 
 
+@pytest.mark.integration
 def test_path_through_a_symlinked_folder_is_accepted(fx: Fixture, cache: Path, tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
@@ -370,6 +386,7 @@ def test_path_through_a_symlinked_folder_is_accepted(fx: Fixture, cache: Path, t
     assert (snap.directory / "deploy.yaml").is_file()
 
 
+@pytest.mark.integration
 def test_path_through_a_symlink_leaving_the_checkout_is_not_found(fx: Fixture, cache: Path, tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
@@ -383,6 +400,7 @@ def test_path_through_a_symlink_leaving_the_checkout_is_not_found(fx: Fixture, c
 # ------------------------------------------------------------------------------------------------ errors
 
 
+@pytest.mark.integration
 def test_unknown_revision(fx: Fixture, cache: Path) -> None:
     with pytest.raises(RevisionNotFoundError) as info:
         GitSource(fx.repo.url, "no-such-branch", cache_dir=cache).fetch()
@@ -394,6 +412,7 @@ def test_unknown_revision(fx: Fixture, cache: Path) -> None:
     assert info.value.retryable is False
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("revision", ["0000000", "0" * 40, "deadbeef"])
 def test_unknown_sha(fx: Fixture, cache: Path, revision: str) -> None:
     assert not any(s.startswith(revision) for s in (fx.first, fx.second, fx.feature, fx.tag_object))
@@ -402,6 +421,7 @@ def test_unknown_sha(fx: Fixture, cache: Path, revision: str) -> None:
         GitSource(fx.repo.url, revision, cache_dir=cache).fetch()
 
 
+@pytest.mark.integration
 def test_ambiguous_short_sha(fx: Fixture, cache: Path) -> None:
     prefix = fx.first[:4]
     # Find a blob whose id shares the commit's first four hex digits (about 65,000 tries).
@@ -416,6 +436,7 @@ def test_ambiguous_short_sha(fx: Fixture, cache: Path) -> None:
     assert GitSource(fx.repo.url, fx.first[:12], cache_dir=cache).fetch().revision.sha == fx.first
 
 
+@pytest.mark.integration
 def test_empty_repository_has_no_head(srv_root: Path, cache: Path) -> None:
     empty = LocalRepository.init(srv_root / "empty.git")
 
@@ -423,6 +444,7 @@ def test_empty_repository_has_no_head(srv_root: Path, cache: Path) -> None:
         GitSource(empty.url, cache_dir=cache).fetch()
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("path", ["apps/nothing", "README.md"])
 def test_missing_path_names_path_and_short_sha(fx: Fixture, cache: Path, path: str) -> None:
     with pytest.raises(PathNotFoundError) as info:
@@ -434,6 +456,7 @@ def test_missing_path_names_path_and_short_sha(fx: Fixture, cache: Path, path: s
     assert info.value.revision == "main"
 
 
+@pytest.mark.integration
 def test_path_exists_in_one_revision_only(fx: Fixture, cache: Path) -> None:
     url = fx.repo.url
     assert GitSource(url, "feature", "apps/web", cache_dir=cache).fetch().revision.sha == fx.feature
@@ -443,6 +466,7 @@ def test_path_exists_in_one_revision_only(fx: Fixture, cache: Path) -> None:
         GitSource(url, "main", "apps/web", cache_dir=cache).fetch()
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("path", ["../elsewhere", "apps/../../elsewhere", "/etc", ".."])
 def test_escaping_path_is_a_configuration_error(fx: Fixture, path: str) -> None:
     with pytest.raises(ConfigurationError, match="path"):
@@ -474,6 +498,7 @@ def test_unreachable_port_is_retryable(cache: Path) -> None:
     assert isinstance(info.value.__cause__, pygit2.GitError)
 
 
+@pytest.mark.integration
 def test_missing_repository_on_server_is_unreachable(server: GitHTTPServer, cache: Path) -> None:
     with pytest.raises(RepositoryUnreachableError, match="404") as info:
         GitSource(server.url_for("nope.git"), "main", cache_dir=cache).fetch()
@@ -497,6 +522,7 @@ def test_folder_that_is_not_a_repository_is_unreachable(tmp_path: Path, cache: P
 # ------------------------------------------------------------------------------------------------ credentials
 
 
+@pytest.mark.integration
 def test_basic_auth_with_username_and_password(fx: Fixture, cache: Path, auth_server: GitHTTPServer) -> None:
     source = GitSource(auth_server.url_for("app.git"), "main", cache_dir=cache, username=USER, password=PASSWORD)
 
@@ -505,6 +531,7 @@ def test_basic_auth_with_username_and_password(fx: Fixture, cache: Path, auth_se
     assert len(upload_packs(auth_server)) == 1
 
 
+@pytest.mark.integration
 def test_token_alone_is_sent_as_password(srv_root: Path, fx: Fixture, cache: Path) -> None:
     token = "ghp_0123456789abcdef"
     with GitHTTPServer(srv_root, username="git", password=token) as srv:
@@ -514,6 +541,7 @@ def test_token_alone_is_sent_as_password(srv_root: Path, fx: Fixture, cache: Pat
         assert token not in repr(source)
 
 
+@pytest.mark.integration
 def test_wrong_password_gives_up_after_the_first_refusal(cache: Path, auth_server: GitHTTPServer) -> None:
     source = GitSource(auth_server.url_for("app.git"), cache_dir=cache, username=USER, password="wrong-password")
 
@@ -529,11 +557,13 @@ def test_wrong_password_gives_up_after_the_first_refusal(cache: Path, auth_serve
     assert len(auth_server.requests) == 2
 
 
+@pytest.mark.integration
 def test_missing_credentials(cache: Path, auth_server: GitHTTPServer) -> None:
     with pytest.raises(AuthenticationError, match="requires credentials"):
         GitSource(auth_server.url_for("app.git"), cache_dir=cache).fetch()
 
 
+@pytest.mark.integration
 def test_credentials_in_the_url_are_used_and_never_shown(fx: Fixture, cache: Path, auth_server: GitHTTPServer) -> None:
     plain = auth_server.url_for("app.git")
     url = plain.replace("http://", f"http://{USER}:{PASSWORD}@")
@@ -557,6 +587,7 @@ def test_credentials_in_the_url_are_used_and_never_shown(fx: Fixture, cache: Pat
     assert plain in str(info.value)
 
 
+@pytest.mark.integration
 def test_wrong_credentials_in_the_url_are_redacted(cache: Path, auth_server: GitHTTPServer) -> None:
     url = auth_server.url_for("app.git").replace("http://", f"http://{USER}:wrong%40pass@")
     source = GitSource(url, cache_dir=cache)
@@ -569,6 +600,7 @@ def test_wrong_credentials_in_the_url_are_redacted(cache: Path, auth_server: Git
         assert "%40pass" not in text
 
 
+@pytest.mark.integration
 def test_a_token_in_the_query_string_is_never_shown(cache: Path, auth_server: GitHTTPServer) -> None:
     plain = auth_server.url_for("app.git")
     for url in (f"{plain}?access_token=query-token-1", f"{plain}?password=query-token-1&ref=x"):
@@ -583,6 +615,7 @@ def test_a_token_in_the_query_string_is_never_shown(cache: Path, auth_server: Gi
         assert "=***" in source.url
 
 
+@pytest.mark.integration
 def test_explicit_credentials_override_the_url(fx: Fixture, cache: Path, auth_server: GitHTTPServer) -> None:
     url = auth_server.url_for("app.git").replace("http://", "http://mallory:stale-token@")
 
@@ -663,6 +696,7 @@ def test_ssh_port_with_nothing_listening_is_unreachable(cache: Path, key_files: 
 # ------------------------------------------------------------------------------------------------ the object
 
 
+@pytest.mark.integration
 def test_is_a_source_with_a_safe_repr(fx: Fixture) -> None:
     source = GitSource(fx.repo.url, "main", "apps/web", password="hunter2-secret")
 
@@ -670,6 +704,7 @@ def test_is_a_source_with_a_safe_repr(fx: Fixture) -> None:
     assert repr(source) == f"GitSource(url={fx.repo.url!r}, revision='main', path='apps/web')"
 
 
+@pytest.mark.integration
 def test_logs_go_to_the_host_logger(fx: Fixture, cache: Path) -> None:
     captured = structlog.testing.CapturingLogger()
     logger = structlog.wrap_logger(

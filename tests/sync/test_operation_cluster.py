@@ -25,6 +25,8 @@ from reconcile.health import assess
 from reconcile.sync import SyncOperation, SyncPhase
 from support import eventually
 
+pytestmark = pytest.mark.integration  # real servers, tools or the control plane
+
 RUNNING = rc.OperationPhase.RUNNING
 SUCCEEDED = rc.OperationPhase.SUCCEEDED
 FAILED = rc.OperationPhase.FAILED

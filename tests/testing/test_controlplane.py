@@ -265,6 +265,7 @@ def test_service_account_key_is_a_private_rsa_key(tmp_path: Path, write: Callabl
 # --- what the running control plane offers -------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_kubeconfig_works_with_the_kubernetes_client(api_client: client.ApiClient, kube_namespace: str) -> None:
     core = client.CoreV1Api(api_client)
     body = {"metadata": {"name": "settings"}, "data": {"color": "blue"}}
@@ -272,6 +273,7 @@ def test_kubeconfig_works_with_the_kubernetes_client(api_client: client.ApiClien
     assert core.read_namespaced_config_map("settings", kube_namespace).data == {"color": "blue"}
 
 
+@pytest.mark.integration
 def test_kubeconfig_works_with_kubectl(control_plane: ControlPlane, kube_namespace: str, kubectl_binary: str) -> None:
     kubectl = [kubectl_binary, f"--kubeconfig={control_plane.kubeconfig}", "-n", kube_namespace]
     subprocess.run([*kubectl, "create", "configmap", "made-by-kubectl", "--from-literal=a=1"], check=True, timeout=60)
@@ -284,6 +286,7 @@ def test_kubeconfig_works_with_kubectl(control_plane: ControlPlane, kube_namespa
     assert "insecure-skip-tls-verify" not in config_file["clusters"][0]["cluster"]
 
 
+@pytest.mark.integration
 def test_controller_manager_makes_replicasets(api_client: client.ApiClient, kube_namespace: str) -> None:
     labels = {"app": "web"}
     deployment = {
@@ -304,6 +307,7 @@ def test_controller_manager_makes_replicasets(api_client: client.ApiClient, kube
     assert [(ref.kind, ref.name) for ref in replicasets[0].metadata.owner_references] == [("Deployment", "web")]
 
 
+@pytest.mark.integration
 def test_rbac_refuses_unknown_tokens_and_anonymous_users(control_plane: ControlPlane) -> None:
     url = control_plane.url + "/api/v1/namespaces"
     assert _status_of(url, control_plane.ca_file, control_plane.token) == 200
@@ -311,6 +315,7 @@ def test_rbac_refuses_unknown_tokens_and_anonymous_users(control_plane: ControlP
     assert _status_of(url, control_plane.ca_file, None) == 403  # authenticated as system:anonymous, denied by RBAC
 
 
+@pytest.mark.integration
 def test_request_raises_typed_errors(control_plane: ControlPlane) -> None:
     with pytest.raises(NotFoundError, match=r"GET /api/v1/namespaces/absent: HTTP 404: .*not found"):
         control_plane.request("GET", "/api/v1/namespaces/absent")
@@ -323,6 +328,7 @@ def test_request_raises_typed_errors(control_plane: ControlPlane) -> None:
 # --- the pytest plugin ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_kube_namespace_is_fresh_and_marks_the_test(
     control_plane: ControlPlane, kube_namespace: str, request: pytest.FixtureRequest
 ) -> None:
@@ -331,6 +337,7 @@ def test_kube_namespace_is_fresh_and_marks_the_test(
     assert request.node.get_closest_marker("integration") is not None
 
 
+@pytest.mark.integration
 def test_kube_cluster_talks_to_the_control_plane(
     control_plane: ControlPlane, kube_cluster: Any, kube_namespace: str
 ) -> None:
@@ -421,6 +428,7 @@ def test_plugin_fails_loudly_without_binaries(project: Path, tmp_path: Path) -> 
     assert "skipped" not in done.stdout
 
 
+@pytest.mark.integration
 def test_a_current_release_serves_openapi_v3_and_priority_and_fairness(control_plane: ControlPlane) -> None:
     version = control_plane.request("GET", "/version")
     assert int(version["major"]) == 1

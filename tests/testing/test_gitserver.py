@@ -15,6 +15,8 @@ from reconcile.errors import ConfigurationError
 from reconcile.testing import LocalRepository
 from reconcile.testing._gitserver import GitHTTPServer
 
+pytestmark = pytest.mark.integration  # every test here starts a real smart-HTTP Git server
+
 UPLOAD_PACK_RESULT = "application/x-git-upload-pack-result"
 
 

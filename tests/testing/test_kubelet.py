@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 import reconcile as rc
 from support import eventually
+
+pytestmark = pytest.mark.integration  # real servers, tools or the control plane
 
 
 def condition(obj: dict | None, kind: str) -> str | None:
