@@ -50,7 +50,7 @@ from reconcile.renderers import (
     KustomizeRenderer,
     RenderCache,
 )
-from reconcile.sources import DirectorySource, GitSource, HelmRepositorySource, MultiSource
+from reconcile.sources import Credentials, DirectorySource, GitSource, HelmRepositorySource, MultiSource
 from reconcile.sync import RetryPolicy
 
 if TYPE_CHECKING:
@@ -68,6 +68,7 @@ __all__ = [
     "CachingRenderer",
     "ClusterError",
     "ConfigurationError",
+    "Credentials",
     "DiffError",
     "DirectoryRenderer",
     "DirectorySource",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import reconcile as rc
 from reconcile.cli import main
 from reconcile.cluster._memory import MemoryCluster
 from reconcile.manifests import load_manifests
@@ -624,3 +625,29 @@ def test_an_empty_render_is_said_on_stderr_by_every_verb(capsys, app_file, tmp_p
         code, out, err = run(capsys, "app", verb, "-f", str(app_file), "--local", str(empty), cluster=cluster)
         assert code == 0, out + err
         assert err.startswith("warning: demo: rendered 0 objects from "), (verb, err)
+
+
+@pytest.mark.integration
+def test_repo_creds_from_argo_cd_secrets_let_an_application_fetch_a_private_repository(capsys, tmp_path, cluster):
+    repository = rc.testing.LocalRepository.init(tmp_path / "srv" / "apps.git")
+    repository.commit({"manifests/configmaps.yaml": CONFIGMAPS}, "the app")
+    with rc.testing.GitHTTPServer(tmp_path / "srv", username="ci", password="private-token-7") as server:
+        app = tmp_path / "app.yaml"
+        text = APP.format(name="private", path="manifests", namespace="default")
+        app.write_text(text.replace("https://git.example.com/private.git", server.url_for("apps.git")))
+        code, _, err = run(capsys, "app", "get", "-f", str(app), "--cache-dir", str(tmp_path / "c"), cluster=cluster)
+        assert code == 2
+        assert "requires credentials" in err
+        creds = tmp_path / "creds.yaml"
+        creds.write_text(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: local\n  labels:\n"
+            "    argocd.argoproj.io/secret-type: repo-creds\n"
+            f"stringData:\n  url: {server.url}/\n  username: ci\n  password: private-token-7\n"
+        )
+        code, out, err = run(
+            capsys, "app", "sync", "-f", str(app), "--repo-creds", str(creds), "--cache-dir", str(tmp_path / "c"),
+            cluster=cluster,
+        )  # fmt: skip
+    assert code == 0, out + err
+    assert cluster.get(CM_FIRST) is not None
+    assert "private-token-7" not in out + err

@@ -27,7 +27,7 @@ from reconcile.errors import (
 )
 from reconcile.model import Snapshot
 from reconcile.protocols import Source
-from reconcile.sources import GitSource
+from reconcile.sources import Credentials, GitSource
 from reconcile.testing import LocalRepository
 from reconcile.testing._gitserver import GitHTTPServer
 
@@ -887,3 +887,23 @@ def test_resolving_an_unknown_revision(tmp_path: Path) -> None:
 
     with pytest.raises(RevisionNotFoundError, match="nope"):
         repo.resolve("nope")
+
+
+@pytest.mark.integration
+def test_repository_credentials_by_url_prefix_are_used_and_never_shown(fx: Fixture, cache: Path, auth_server) -> None:
+    url = auth_server.url_for("app.git")
+    template = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "local", "labels": {"argocd.argoproj.io/secret-type": "repo-creds"}},
+        "stringData": {"url": auth_server.url + "/", "username": USER, "password": PASSWORD},
+    }
+    credentials = Credentials.from_secrets([template])
+    assert GitSource(url, "main", cache_dir=cache, credentials=credentials).fetch().revision.sha == fx.second
+    wrong = Credentials.from_secrets([{**template, "stringData": {**template["stringData"], "password": "nope-9"}}])
+    with pytest.raises(AuthenticationError) as refused:
+        GitSource(url, "main", cache_dir=cache, credentials=wrong).fetch()
+    assert "nope-9" not in str(refused.value)
+    # A source's own arguments win over the registry.
+    explicit = GitSource(url, "main", cache_dir=cache, credentials=wrong, username=USER, password=PASSWORD)
+    assert explicit.fetch().revision.sha == fx.second

@@ -21,7 +21,7 @@ from reconcile.errors import (
 )
 from reconcile.protocols import Source
 from reconcile.renderers._helm import HelmRenderer
-from reconcile.sources._helm_repository import HelmRepositorySource
+from reconcile.sources import Credentials, HelmRepositorySource
 from reconcile.testing._chartrepo import ChartRepositoryServer, build_chart_repository, write_chart
 
 # Every test here serves a repository over HTTP (most package charts with the real helm): the integration tier.
@@ -410,3 +410,16 @@ def test_end_to_end_a_chart_from_a_repository_reconciled_with_helm(server, cache
     live = cluster.get(rc.ResourceKey("", "ConfigMap", "default", "shop-settings"))
     assert live is not None
     assert live["data"] == {"chart": "web", "version": "1.2.5"}
+
+
+def test_repository_credentials_by_url_are_used_for_the_index_and_the_archive(auth_server, cache):
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "charts", "labels": {"argocd.argoproj.io/secret-type": "repository"}},
+        "stringData": {"type": "helm", "url": auth_server.url, "username": USER, "password": PASSWORD},
+    }
+    credentials = Credentials.from_secrets([secret])
+    source = HelmRepositorySource(auth_server.url, "web", "1.0.0", cache_dir=cache, credentials=credentials)
+    assert source.fetch().revision.ref == "1.0.0"
+    assert PASSWORD not in repr(source)

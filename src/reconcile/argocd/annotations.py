@@ -20,6 +20,7 @@ __all__ = [
     "IGNORE_HEALTHCHECK",
     "IGNORE_RESTART_POLICY",
     "RESPECT_IGNORE_DIFFERENCES",
+    "SECRET_TYPE",
     "SYNC_OPTIONS",
     "SYNC_WAVE",
     "has_option",
@@ -48,6 +49,9 @@ HELM_HOOK_DELETE_POLICY = "helm.sh/hook-delete-policy"
 """Helm's delete policies (``before-hook-creation``, ``hook-succeeded``, ``hook-failed``)."""
 HELM_HOOK_WEIGHT = "helm.sh/hook-weight"
 """Helm's weight, the wave when ``sync-wave`` is absent."""
+
+SECRET_TYPE = "argocd.argoproj.io/secret-type"  # noqa: S105 - a label key, not a secret
+"""A label, on Secrets: ``repository`` (credentials for one repository) or ``repo-creds`` (for a URL prefix)."""
 
 RESPECT_IGNORE_DIFFERENCES = "RespectIgnoreDifferences"
 """The sync option (``RespectIgnoreDifferences=true``) that keeps ignored fields as they are live on apply."""

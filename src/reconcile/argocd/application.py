@@ -60,7 +60,7 @@ from reconcile.protocols import Cluster, Renderer, Source
 from reconcile.reconciler import Reconciler, SyncPolicy
 from reconcile.redaction import redact_url
 from reconcile.renderers import AutoRenderer, DirectoryRenderer, HelmRenderer, KustomizeRenderer
-from reconcile.sources import DirectorySource, GitSource, HelmRepositorySource, MultiSource
+from reconcile.sources import Credentials, DirectorySource, GitSource, HelmRepositorySource, MultiSource
 
 __all__ = ["Application", "ApplicationSource", "UnsupportedFieldWarning"]
 
@@ -353,6 +353,7 @@ class Application:
         revision: str | None = None,
         name: str | None = None,
         control_plane_namespace: str = CONTROL_PLANE_NAMESPACE,
+        credentials: Credentials | None = None,
         **reconciler_options: Any,
     ) -> Reconciler:
         """A Reconciler for this application.
@@ -369,6 +370,8 @@ class Application:
                 tracks Applications in any namespace.
             control_plane_namespace: The namespace whose Applications are tracked by their bare name (Argo CD's
                 own namespace, ``argocd`` by default).
+            credentials: Repository credentials by URL (Argo CD's ``repository`` and ``repo-creds`` Secrets), for
+                every Git repository and chart repository the Application names.
             reconciler_options: More :class:`~reconcile.reconciler.Reconciler` arguments (``diff_settings``,
                 ``health_checks``, ``logger``...); the ones the Application sets are refused.
 
@@ -381,7 +384,7 @@ class Application:
             if clash:
                 raise ConfigurationError(f"the Application sets {', '.join(clash)}; change the Application instead")
             cluster = self._cluster(clusters)
-            source, renderer = self._build(cache_dir=cache_dir, local=local, revision=revision)
+            source, renderer = self._build(cache_dir=cache_dir, local=local, revision=revision, credentials=credentials)
         return Reconciler(
             name=name or self.instance_name(control_plane_namespace),
             source=source,
@@ -414,7 +417,7 @@ class Application:
         single = len(self.sources) == 1 and "sources" not in (self.manifest.get("spec") or {})
         return ["spec.source"] if single else [f"spec.sources[{i}]" for i in range(len(self.sources))]
 
-    def _value_sources(self, git_cache: Path | None) -> dict[str, Source]:
+    def _value_sources(self, git_cache: Path | None, credentials: Credentials | None = None) -> dict[str, Source]:
         """The ``ref`` sources' checkouts, by ref name."""
         value_sources: dict[str, Source] = {}
         for source, path in zip(self.sources, self._source_paths(), strict=True):
@@ -426,18 +429,23 @@ class Application:
                 raise ConfigurationError(f"{path}.ref: {source.ref!r} names two sources")
             revision = source.target_revision or "HEAD"
             value_sources[source.ref] = _wrapped(
-                path, partial(GitSource, source.repo_url, revision, cache_dir=git_cache)
+                path, partial(GitSource, source.repo_url, revision, cache_dir=git_cache, credentials=credentials)
             )
         return value_sources
 
     def _fetcher(
-        self, source: ApplicationSource, path: str, cache_dir: Path | None, revision: str | None = None
+        self,
+        source: ApplicationSource,
+        path: str,
+        cache_dir: Path | None,
+        revision: str | None = None,
+        credentials: Credentials | None = None,
     ) -> Source:
         """Where ``source``'s files come from: its Git repository, or its chart in a Helm repository."""
         target = revision or source.target_revision
         if source.chart is not None:
             chart = source.chart
-            credentials = bool((source.helm or {}).get("passCredentials"))
+            pass_credentials = bool((source.helm or {}).get("passCredentials"))
             return _wrapped(
                 path,
                 lambda: HelmRepositorySource(
@@ -445,12 +453,16 @@ class Application:
                     chart,
                     target or "*",
                     cache_dir=cache_dir / "helm-charts" if cache_dir else None,
-                    pass_credentials=credentials,
+                    pass_credentials=pass_credentials,
+                    credentials=credentials,
                 ),
             )
         git_cache = cache_dir / "git" if cache_dir else None
         return _wrapped(
-            path, lambda: GitSource(source.repo_url, target or "HEAD", source.path or ".", cache_dir=git_cache)
+            path,
+            lambda: GitSource(
+                source.repo_url, target or "HEAD", source.path or ".", cache_dir=git_cache, credentials=credentials
+            ),
         )
 
     def _check(self) -> None:
@@ -472,9 +484,10 @@ class Application:
         cache_dir: str | os.PathLike[str] | None,
         local: str | os.PathLike[str] | None = None,
         revision: str | None = None,
+        credentials: Credentials | None = None,
     ) -> tuple[Source, Renderer]:
         cache = Path(cache_dir) if cache_dir is not None else None
-        value_sources = self._value_sources(cache / "git" if cache else None)
+        value_sources = self._value_sources(cache / "git" if cache else None, credentials)
         paths = self._source_paths()
         rendering = [(source, path) for source, path in zip(self.sources, paths, strict=True) if source.renders]
         where = paths[0].partition("[")[0] if paths else "spec.source"
@@ -485,7 +498,9 @@ class Application:
         parts: list[tuple[Source, Renderer]] = []
         for source, path in rendering:
             fetched: Source = (
-                DirectorySource(Path(local)) if local is not None else self._fetcher(source, path, cache, revision)
+                DirectorySource(Path(local))
+                if local is not None
+                else self._fetcher(source, path, cache, revision, credentials)
             )
             renderer = source.renderer(
                 release_name=self.name, namespace=self.destination_namespace, value_sources=value_sources, path=path

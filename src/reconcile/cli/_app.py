@@ -18,6 +18,7 @@ from reconcile.cli._loading import cluster_map, load_applications, open_cluster,
 from reconcile.cli._progress import LiveProgress, PlainProgress
 from reconcile.cluster import MemoryCluster
 from reconcile.model import HealthStatus, OperationPhase, PropagationPolicy, SyncStatus
+from reconcile.sources import Credentials
 
 if TYPE_CHECKING:
     from reconcile.argocd.application import Application
@@ -137,6 +138,12 @@ def _cluster_options() -> argparse.ArgumentParser:
     parser.add_argument("--revision", help="the Git revision to use instead of the Application's targetRevision")
     parser.add_argument("--local", type=Path, metavar="FOLDER", help="render this folder instead of fetching Git")
     parser.add_argument("--cache-dir", type=Path, metavar="FOLDER", help="where clones and renders are cached")
+    parser.add_argument(
+        "--repo-creds",
+        type=Path,
+        metavar="FILE",
+        help="Argo CD repository credential Secrets (repository, repo-creds) to fetch with",
+    )
     parser.add_argument(
         "--server-side",
         action=argparse.BooleanOptionalAction,
@@ -287,6 +294,7 @@ def _reconciler(ctx: Context) -> Iterator[tuple[Application, Reconciler]]:
             revision=args.revision,
             control_plane_namespace=args.control_plane_namespace,
             server_side_diff=server_side,
+            credentials=Credentials.from_file(args.repo_creds) if args.repo_creds is not None else None,
         )
         try:
             yield app, reconciler

@@ -1,8 +1,12 @@
-"""Sources: where the desired state lives (a Git repository, a folder, a Helm chart repository)."""
+"""Sources: where the desired state lives (a Git repository, a folder, a Helm chart repository).
 
+:class:`Credentials` holds repository credentials by URL, read from Argo CD's own Secrets, for every source.
+"""
+
+from reconcile.sources._credentials import Credentials, RepositoryCredential
 from reconcile.sources._directory import DirectorySource
 from reconcile.sources._git import GitSource
 from reconcile.sources._helm_repository import HelmRepositorySource
 from reconcile.sources._multi import MultiSource
 
-__all__ = ["DirectorySource", "GitSource", "HelmRepositorySource", "MultiSource"]
+__all__ = ["Credentials", "DirectorySource", "GitSource", "HelmRepositorySource", "MultiSource", "RepositoryCredential"]

@@ -45,6 +45,7 @@ from reconcile.errors import (
 from reconcile.model import Revision, Snapshot
 from reconcile.redaction import query_secrets, redact_text, redact_url
 from reconcile.sources._cache import cache_folder, locked, publish
+from reconcile.sources._credentials import Credentials
 
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
@@ -211,6 +212,8 @@ class GitSource:
             is the proxy URL.
         lock_timeout: Seconds to wait for another fetch of the same repository; ``None`` waits for ever.
         logger: A structlog logger to use instead of ``structlog.get_logger("reconcile")``.
+        credentials: Repository credentials by URL (Argo CD's repo-creds); this URL's user name and password
+            (or token) are used unless given here or in the URL.
 
     Raises:
         ConfigurationError: The URL, path or key options cannot work.
@@ -231,6 +234,7 @@ class GitSource:
         proxy: str | Literal[True] | None = None,
         lock_timeout: float | None = 600.0,
         logger: FilteringBoundLogger | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
         self._url = _parse_url(url)
         if not isinstance(revision, str) or not revision.strip():
@@ -238,8 +242,14 @@ class GitSource:
         self.revision = revision.strip()
         self.path = _normalize_path(path)
         self.cache_dir = cache_folder(cache_dir, "git")
-        self._username = username if username is not None else self._url.username
-        self._password = password if password is not None else self._url.password
+        found = credentials.for_url(url.strip()) if credentials is not None else None
+        if found is not None:
+            found.check_usable(f"GitSource({self._url.display})")
+        self._username = username if username is not None else self._url.username or (found.username if found else None)
+        password = password if password is not None else self._url.password
+        if password is None and found is not None:
+            password = found.password or found.bearer_token
+        self._password = password
         self._ssh_key = self._key_file(ssh_key, "ssh_key")
         self._ssh_public_key = self._key_file(ssh_public_key, "ssh_public_key")
         if self._ssh_public_key is not None and self._ssh_key is None:

@@ -48,6 +48,7 @@ from reconcile.manifests import load_manifests
 from reconcile.model import Revision, Snapshot
 from reconcile.redaction import query_secrets, redact_text, redact_url
 from reconcile.sources._cache import cache_folder, locked, publish
+from reconcile.sources._credentials import Credentials
 from reconcile.sources._semver import Constraint, Version
 
 if TYPE_CHECKING:
@@ -134,6 +135,8 @@ class HelmRepositorySource:
         max_chart_size: Bytes the chart archive may have, and its unpacked files together.
         lock_timeout: Seconds to wait for another fetch of the same archive; ``None`` waits for ever.
         logger: A structlog logger to use instead of ``structlog.get_logger("reconcile")``.
+        credentials: Repository credentials by URL (Argo CD's repo-creds); this URL's user name and password
+            (or token) are used unless given here or in the URL.
 
     Raises:
         ConfigurationError: The URL, chart name or version constraint cannot work.
@@ -155,6 +158,7 @@ class HelmRepositorySource:
         max_chart_size: int = DEFAULT_MAX_CHART_SIZE,
         lock_timeout: float | None = 600.0,
         logger: FilteringBoundLogger | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
         self._base, self.url, url_user, url_password = _parse_url(url)
         if not isinstance(chart, str) or not chart.strip() or "/" in chart:
@@ -168,8 +172,14 @@ class HelmRepositorySource:
         if timeout <= 0:
             raise ConfigurationError(f"timeout must be positive, got {timeout}")
         self.cache_dir = cache_folder(cache_dir, "helm-charts")
-        self._username = username if username is not None else url_user
-        self._password = password if password is not None else url_password
+        found = credentials.for_url(url.strip()) if credentials is not None else None
+        if found is not None:
+            found.check_usable(f"HelmRepositorySource({self.url})")
+        self._username = username if username is not None else url_user or (found.username if found else None)
+        password = password if password is not None else url_password
+        if password is None and found is not None:
+            password = found.password or found.bearer_token
+        self._password = password
         self._timeout = timeout
         self._pass_credentials = pass_credentials
         self._proxy = proxy
