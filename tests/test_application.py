@@ -222,9 +222,11 @@ def test_local_and_revision_override_the_rendering_source(repo, tmp_path):
     pinned = app.reconciler(clusters, revision="v1.0", cache_dir=tmp_path)
     local = app.reconciler(clusters, local=tmp_path)
 
-    assert isinstance(pinned.source, rc.GitSource)
-    assert (pinned.source.revision, pinned.source.path) == ("v1.0", "helm/grade-api")
-    assert pinned.source.cache_dir == (tmp_path / "git").absolute()
+    assert isinstance(pinned.source, rc.sources.ChartDependencies)
+    git = pinned.source.inner
+    assert isinstance(git, rc.GitSource)
+    assert (git.revision, git.path) == ("v1.0", "helm/grade-api")
+    assert git.cache_dir == (tmp_path / "git").absolute()
     assert local.source == rc.DirectorySource(tmp_path)
 
 
@@ -328,9 +330,13 @@ def test_without_settings_the_folder_decides_and_a_chart_is_the_apps_release():
 def test_a_chart_source_comes_from_the_helm_repository(tmp_path):
     manifest = app_dict(source={"repoURL": "https://charts.example.com", "chart": "web", "targetRevision": "^1.2"})
     reconciler = rc.Application.from_manifest(manifest, {"in-cluster": rc.MemoryCluster()}, cache_dir=tmp_path)
-    assert isinstance(reconciler.source, rc.HelmRepositorySource)
-    assert (reconciler.source.chart, reconciler.source.version) == ("web", "^1.2")
-    assert reconciler.source.cache_dir == (tmp_path / "helm-charts").absolute()
+    # The chart's remote dependencies are fetched at the source stage: the chart source sits inside that step.
+    assert isinstance(reconciler.source, rc.sources.ChartDependencies)
+    assert reconciler.source.cache_dir == tmp_path / "chart-dependencies"
+    chart = reconciler.source.inner
+    assert isinstance(chart, rc.HelmRepositorySource)
+    assert (chart.chart, chart.version) == ("web", "^1.2")
+    assert chart.cache_dir == (tmp_path / "helm-charts").absolute()
     assert reconciler.renderer == rc.HelmRenderer(release_name="web", namespace="web")
 
 
@@ -801,7 +807,7 @@ def test_a_credential_in_a_repository_url_is_never_in_a_repr(tmp_path):
     manifest = app_dict(source={"repoURL": url, "chart": "web", "targetRevision": "1.0.0"})
     app = rc.Application.parse(manifest)
     reconciler = app.reconciler({"in-cluster": rc.MemoryCluster()}, cache_dir=tmp_path)
-    for text in (repr(app), repr(app.sources), repr(reconciler.source), reconciler.source.url):
+    for text in (repr(app), repr(app.sources), repr(reconciler.source), reconciler.source.inner.url):
         assert "USERTOKEN1" not in text
         assert "QUERYTOKEN2" not in text
     assert "https://charts.example.com/stable?access_token=***" in repr(app)

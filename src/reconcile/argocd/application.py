@@ -60,7 +60,14 @@ from reconcile.protocols import Cluster, Renderer, Source
 from reconcile.reconciler import Reconciler, SyncPolicy
 from reconcile.redaction import redact_url
 from reconcile.renderers import AutoRenderer, DirectoryRenderer, HelmRenderer, KustomizeRenderer
-from reconcile.sources import Credentials, DirectorySource, GitSource, HelmRepositorySource, MultiSource
+from reconcile.sources import (
+    ChartDependencies,
+    Credentials,
+    DirectorySource,
+    GitSource,
+    HelmRepositorySource,
+    MultiSource,
+)
 
 __all__ = ["Application", "ApplicationSource", "UnsupportedFieldWarning"]
 
@@ -446,7 +453,7 @@ class Application:
         if source.chart is not None:
             chart = source.chart
             pass_credentials = bool((source.helm or {}).get("passCredentials"))
-            return _wrapped(
+            fetcher: Source = _wrapped(
                 path,
                 lambda: HelmRepositorySource(
                     source.repo_url,
@@ -457,13 +464,18 @@ class Application:
                     credentials=credentials,
                 ),
             )
-        git_cache = cache_dir / "git" if cache_dir else None
-        return _wrapped(
-            path,
-            lambda: GitSource(
-                source.repo_url, target or "HEAD", source.path or ".", cache_dir=git_cache, credentials=credentials
-            ),
-        )
+        else:
+            git_cache = cache_dir / "git" if cache_dir else None
+            fetcher = _wrapped(
+                path,
+                lambda: GitSource(
+                    source.repo_url, target or "HEAD", source.path or ".", cache_dir=git_cache, credentials=credentials
+                ),
+            )
+        # A chart's remote dependencies are fetched here, at the source stage, as Argo CD's dependency build does.
+        if cache_dir is None:
+            return ChartDependencies(fetcher, credentials=credentials)
+        return ChartDependencies(fetcher, credentials=credentials, cache_dir=cache_dir / "chart-dependencies")
 
     def _check(self) -> None:
         """Build every part once, so settings the sources and renderers refuse fail at parse time.

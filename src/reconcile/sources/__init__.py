@@ -4,9 +4,18 @@
 """
 
 from reconcile.sources._credentials import Credentials, RepositoryCredential
+from reconcile.sources._dependencies import ChartDependencies
 from reconcile.sources._directory import DirectorySource
 from reconcile.sources._git import GitSource
 from reconcile.sources._helm_repository import HelmRepositorySource
 from reconcile.sources._multi import MultiSource
 
-__all__ = ["Credentials", "DirectorySource", "GitSource", "HelmRepositorySource", "MultiSource", "RepositoryCredential"]
+__all__ = [
+    "ChartDependencies",
+    "Credentials",
+    "DirectorySource",
+    "GitSource",
+    "HelmRepositorySource",
+    "MultiSource",
+    "RepositoryCredential",
+]
