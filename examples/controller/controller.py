@@ -295,11 +295,11 @@ class Controller:
         if known is not None and known[0] == digest:
             return known[1]
         app = rc.Application.parse({name: value for name, value in obj.items() if name != "operation"})
-        # Applications of one name in two namespaces are two applications: outside the control plane's namespace
-        # objects are tracked by ``<namespace>_<name>``, as Argo CD does.
-        reconciler = app.reconciler(
-            clusters={"in-cluster": self.cluster}, cache_dir=cache_dir, control_plane_namespace=self.namespace
-        )
+        # Applications of one name in two namespaces are two applications: outside Argo CD's own namespace
+        # (``argocd``) objects are tracked by ``<namespace>_<name>``, as Argo CD does. The namespace this controller
+        # watches is not taken as the control plane's: two controllers watching two namespaces of one cluster
+        # would then track two Applications named ``web`` alike, and prune each other's objects.
+        reconciler = app.reconciler(clusters={"in-cluster": self.cluster}, cache_dir=cache_dir)
         self._reconcilers[key] = (digest, reconciler)
         return reconciler
 

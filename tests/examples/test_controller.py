@@ -25,6 +25,7 @@ import reconcile as rc
 from reconcile.cluster._kubernetes import KubernetesCluster
 from reconcile.manifests import load_manifests
 from reconcile.testing import ControlPlane
+from reconcile.testing.pytest_plugin import namespace_name
 from support import eventually
 
 pytestmark = pytest.mark.integration  # real servers, tools or the control plane
@@ -371,3 +372,37 @@ def test_deleting_an_application_with_the_resources_finalizer_deletes_its_object
     eventually(lambda: kube_cluster.get(app_key(ns, "doomed")) is None, what="the Application to go")
     assert kube_cluster.get(settings) is None
     assert kube_cluster.get(rc.ResourceKey("", "Service", ns, "doomed")) is None
+
+
+@pytest.mark.usefixtures("crd")
+def test_two_controllers_with_an_app_of_one_name_never_prune_each_others_objects(
+    kube_cluster: KubernetesCluster,
+    kube_namespace: str,
+    control_plane: ControlPlane,
+    repo: rc.testing.LocalRepository,
+    make_controller: Any,
+) -> None:
+    # Two controllers, each watching its own namespace, each with an Application named "web" (its own folder).
+    first_ns = kube_namespace
+    second_ns = namespace_name("second-controller")
+    control_plane.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                          "metadata": {"name": second_ns}})  # fmt: skip
+    try:
+        first = add_app(kube_cluster, repo, first_ns, "web")
+        make_controller(first_ns, identity="first", interval=0.5)
+        eventually(lambda: synced_at(kube_cluster, first_ns, "web", first), what="the first app's sync")
+        second = repo.commit({"apps/web-b/configmap.yaml": configmap("web-settings", second_ns, color="green")}, "b")
+        app = application("web", second_ns, repo)
+        app["spec"]["source"]["path"] = "apps/web-b"
+        kube_cluster.create(app)
+        make_controller(second_ns, identity="second", interval=0.5)
+        eventually(lambda: synced_at(kube_cluster, second_ns, "web", second), what="the second app's sync")
+        time.sleep(2)  # several passes of both controllers
+        mine = kube_cluster.get(rc.ResourceKey("", "ConfigMap", first_ns, "web-settings"))
+        theirs = kube_cluster.get(rc.ResourceKey("", "ConfigMap", second_ns, "web-settings"))
+        assert mine is not None, "the second controller pruned the first app's objects"
+        assert theirs is not None, "the first controller pruned the second app's objects"
+        tracking = rc.argocd.tracking.TRACKING_ANNOTATION
+        assert theirs["metadata"]["annotations"][tracking].startswith(f"{second_ns}_web:")
+    finally:
+        control_plane.request("DELETE", f"/api/v1/namespaces/{second_ns}")
