@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 import attrs
 
-from reconcile._error_root import ConfigurationError
 from reconcile.jsonvalues import deep_copy
 
 __all__ = [
@@ -94,6 +93,9 @@ class ResourceKey:
         # Four type checks on a hot path: ResourceKey(kind=None) fails here, naming the field, not far away.
         for field in ("group", "kind", "namespace", "name"):
             if not isinstance(getattr(self, field), str):
+                # Imported here: errors carry model values (keys, locations), so errors imports the model.
+                from reconcile.errors import ConfigurationError  # noqa: PLC0415
+
                 raise ConfigurationError.argument(f"ResourceKey.{field}", "a string", getattr(self, field))
 
     @classmethod

@@ -90,11 +90,11 @@ def open_cluster(*, memory: bool, kubeconfig: str | None, context: str | None) -
         ConfigurationError: The kubeconfig is missing or has no such context.
     """
     if memory:
-        from reconcile.cluster._memory import MemoryCluster  # noqa: PLC0415
+        from reconcile.cluster import MemoryCluster  # noqa: PLC0415
 
         yield MemoryCluster(simulate_workloads=True)  # a demo cluster whose workloads settle, so health reads true
         return
-    from reconcile.cluster._kubernetes import KubernetesCluster  # noqa: PLC0415 - a slow import, only when used
+    from reconcile.cluster import KubernetesCluster  # noqa: PLC0415 - a slow import, only when used
 
     with KubernetesCluster.from_kubeconfig(kubeconfig, context) as cluster:
         yield cluster
