@@ -306,9 +306,15 @@ class Controller:
     def _cascade(self, key: ResourceKey, obj: Manifest, reconciler: rc.Reconciler) -> None:
         """Delete what the Application owns, then let its own deletion finish; retried until every object goes."""
         result = reconciler.delete()
-        if result.succeeded:
+        # As Argo CD's resources finalizer: the Application goes only once its objects are gone, not when their
+        # deletion was asked for (a foreground deletion waits for the garbage collector).
+        going = [r.key for r in result.resources if r.status is rc.ResultCode.PRUNED and self.cluster.get(r.key)]
+        if result.succeeded and not going:
             self._log.info("reconcile.controller.cascaded", app=key.name, message=result.message)
             self._release_app(key, obj)
+        elif result.succeeded:
+            self._log.info("reconcile.controller.cascading", app=key.name, waiting_for=len(going))
+            self.queue.add(key, 0.5)
         else:
             self._log.warning("reconcile.controller.cascade_failed", app=key.name, message=result.message)
             self.queue.add(key, min(self.interval, 5.0))
