@@ -46,7 +46,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the library."""
-    session.install("-e", ".[test]", "mypy>=1.10")  # the pytest plugin is type-checked against pytest
+    session.install("-e", ".[test]", "mypy>=1.10", "types-requests>=2.31")  # the pytest plugin is type-checked against pytest
     session.run("mypy")
 
 

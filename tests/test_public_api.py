@@ -19,7 +19,7 @@ FRONT_DOOR = {
     # what a notebook user types after ``rc.``
     "Reconciler", "SyncPolicy", "RetryPolicy", "ReconcileResult", "ResourceStatus",
     "Application", "UnsupportedFieldWarning",
-    "GitSource", "DirectorySource", "HelmRepositorySource", "MultiSource", "Credentials",
+    "GitSource", "DirectorySource", "HelmRepositorySource", "OCISource", "MultiSource", "Credentials",
     "AutoRenderer", "DirectoryRenderer", "HelmRenderer", "KustomizeRenderer", "JsonnetRenderer",
     "CachingRenderer", "RenderCache",
     "MemoryCluster", "KubernetesCluster",

@@ -50,7 +50,14 @@ from reconcile.renderers import (
     KustomizeRenderer,
     RenderCache,
 )
-from reconcile.sources import Credentials, DirectorySource, GitSource, HelmRepositorySource, MultiSource
+from reconcile.sources import (
+    Credentials,
+    DirectorySource,
+    GitSource,
+    HelmRepositorySource,
+    MultiSource,
+    OCISource,
+)
 from reconcile.sync import RetryPolicy
 
 if TYPE_CHECKING:
@@ -84,6 +91,7 @@ __all__ = [
     "ManifestError",
     "MemoryCluster",
     "MultiSource",
+    "OCISource",
     "OperationPhase",
     "ReconcileError",
     "ReconcileResult",

@@ -114,7 +114,7 @@ def test_data_that_is_not_base64_and_a_missing_url_are_refused(tmp_path):
 def test_settings_a_source_cannot_honour_yet_are_refused_not_ignored(tmp_path):
     insecure = REPOSITORY.replace("  password: repo-token-1\n", "  password: repo-token-1\n  insecure: 'true'\n")
     credentials = Credentials.from_file(_write(tmp_path, insecure))
-    with pytest.raises(rc.ConfigurationError, match=r"creds.yaml:1 sets insecure, which reconcile does not apply yet"):
+    with pytest.raises(rc.ConfigurationError, match=r"creds.yaml:1 sets insecure, which this source does not apply"):
         rc.GitSource("https://git.example.com/team/app.git", credentials=credentials)
 
 

@@ -1,4 +1,4 @@
-"""Sources: where the desired state lives (a Git repository, a folder, a Helm chart repository).
+"""Sources: where the desired state lives (a Git repository, a folder, a Helm chart repository, an OCI registry).
 
 :class:`Credentials` holds repository credentials by URL, read from Argo CD's own Secrets, for every source.
 """
@@ -9,6 +9,7 @@ from reconcile.sources._directory import DirectorySource
 from reconcile.sources._git import GitSource
 from reconcile.sources._helm_repository import HelmRepositorySource
 from reconcile.sources._multi import MultiSource
+from reconcile.sources._oci_source import OCISource
 
 __all__ = [
     "ChartDependencies",
@@ -17,5 +18,6 @@ __all__ = [
     "GitSource",
     "HelmRepositorySource",
     "MultiSource",
+    "OCISource",
     "RepositoryCredential",
 ]

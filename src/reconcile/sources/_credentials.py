@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -110,12 +111,13 @@ class RepositoryCredential:
     force_http_basic_auth: bool = False
     origin: str = ""
 
-    def check_usable(self, user: str) -> None:
-        """Refuse settings ``user`` (a source, named in the message) cannot honour yet, rather than ignore them.
+    def check_usable(self, user: str, *, supports: frozenset[str] = frozenset()) -> None:
+        """Refuse settings ``user`` (a source, named in the message) cannot honour, rather than ignore them.
 
-        Skipping TLS verification, client certificates, SSH keys given as data and OCI registries are not
-        applied by the sources yet; using such an entry silently without them would connect differently than
-        Argo CD does.
+        Args:
+            user: The source, for the message.
+            supports: The settings (Argo CD's keys) this source applies: OCI sources apply TLS settings and
+                ``insecureOCIForceHttp``, HTTP chart repositories TLS settings, Git sources SSH keys.
 
         Raises:
             ConfigurationError: Naming the entry's origin and the settings.
@@ -130,12 +132,12 @@ class RepositoryCredential:
                 ("enableOCI", self.enable_oci),
                 ("insecureOCIForceHttp", self.insecure_oci_force_http),
             )
-            if used
+            if used and key not in supports
         ]
         if unsupported:
             raise ConfigurationError(
                 f"{user}: the repository credential {self.origin or redact_url(self.url)} sets "
-                f"{', '.join(unsupported)}, which reconcile does not apply yet"
+                f"{', '.join(unsupported)}, which this source does not apply"
             )
 
     @property
@@ -195,6 +197,55 @@ class Credentials:
         entries: list[RepositoryCredential] = []
         for obj, line in documents:
             entries += cls.from_secrets([obj], origin=f"{file}:{line}").entries
+        return cls(entries)
+
+    @classmethod
+    def from_docker_config(cls, path: str | os.PathLike[str]) -> Credentials:
+        """Registry credentials from a Docker ``config.json`` (what ``docker login`` and ``helm registry login`` write).
+
+        Each ``auths`` entry becomes an OCI credential for its registry host (a prefix: every repository there).
+        Entries without a user name and password are passed over. Credential helpers (``credsStore``,
+        ``credHelpers``) are programs; reconcile runs none, so a file that relies on them is refused.
+
+        Raises:
+            ConfigurationError: The file cannot be read, is not JSON, names a credential helper, or an ``auth``
+                is not base64 of ``user:password`` (naming the file and the registry).
+        """
+        file = os.fspath(path)
+        try:
+            document = json.loads(Path(file).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read registry credentials {file}: {exc.strerror}") from exc
+        except ValueError as exc:
+            raise ConfigurationError(f"{file}: not JSON ({exc})") from None
+        if not isinstance(document, dict):
+            raise ConfigurationError(f"{file}: a Docker config.json is a JSON object")
+        for helper in ("credsStore", "credHelpers"):
+            if document.get(helper):
+                raise ConfigurationError(
+                    f"{file}: {helper} names a credential helper program; reconcile runs no credential helper "
+                    "(log in so that config.json holds the auths, or give the credentials as Secrets)"
+                )
+        auths = document.get("auths") or {}
+        if not isinstance(auths, dict):
+            raise ConfigurationError(f"{file}: auths must be an object")
+        entries = []
+        for host, entry in auths.items():
+            username, password = _docker_auth(entry, f"{file}: auths.{host}")
+            if username is None and password is None:
+                continue
+            registry = str(host).removeprefix("https://").removeprefix("http://").removeprefix("oci://").rstrip("/")
+            entries.append(
+                RepositoryCredential(
+                    url=registry,
+                    prefix=True,
+                    type="helm",
+                    username=username,
+                    password=password,
+                    enable_oci=True,
+                    origin=f"{file}: auths.{host}",
+                )
+            )
         return cls(entries)
 
     @classmethod
@@ -282,3 +333,22 @@ def _normalized(url: str) -> str:
     """A URL as Argo CD compares repository URLs: lower case, no trailing slash or ``.git``."""
     text = url.strip().lower().rstrip("/")
     return text.removesuffix(".git")
+
+
+def _docker_auth(entry: object, where: str) -> tuple[str | None, str | None]:
+    """``(username, password)`` of a ``config.json`` auths entry: its ``auth`` (base64), else its fields."""
+    if not isinstance(entry, Mapping):
+        raise ConfigurationError(f"{where} must be an object")
+    encoded = entry.get("auth")
+    if encoded:
+        try:
+            username, sep, password = base64.b64decode(str(encoded), validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            sep = ""
+        if not sep:
+            raise ConfigurationError(f"{where}.auth is not base64 of user:password") from None
+        return username, password
+    if entry.get("identitytoken"):
+        raise ConfigurationError(f"{where}.identitytoken: OAuth identity tokens are not supported; use a password")
+    username, password = entry.get("username"), entry.get("password")
+    return (None if username is None else str(username)), _secret(password)

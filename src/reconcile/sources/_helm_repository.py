@@ -18,17 +18,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import gzip
 import hashlib
 import io
 import os
 import re
 import shutil
-import tarfile
 import time
 import urllib.error
 import urllib.request
-import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
@@ -47,6 +44,7 @@ from reconcile.errors import (
 from reconcile.manifests import load_manifests
 from reconcile.model import Revision, Snapshot
 from reconcile.redaction import query_secrets, redact_text, redact_url
+from reconcile.sources._archive import UnsafeArchiveError, unpack_chart
 from reconcile.sources._cache import cache_folder, locked, publish
 from reconcile.sources._credentials import Credentials
 from reconcile.sources._semver import Constraint, Version
@@ -413,11 +411,11 @@ class HelmRepositorySource:
                     shutil.rmtree(target)  # not a chart folder we wrote: start again
                 publish(
                     target,
-                    lambda scratch: unpacked.append(_unpack(data, scratch, self._max_chart_size)),
+                    lambda scratch: unpacked.append(unpack_chart(data, scratch, self._max_chart_size)),
                     scratch_prefix=f".tmp-{digest}-",
                 )
                 folder = unpacked[0]
-            except _UnsafeArchiveError as exc:
+            except UnsafeArchiveError as exc:
                 raise self._error(
                     SourceError, f"chart {self.chart} {entry.version} from {self.url} is refused: {exc}"
                 ) from None
@@ -476,71 +474,3 @@ def _sort_key(text: str) -> tuple[int, Version]:
         return (1, Version.parse(text))
     except ValueError:
         return (0, Version(0))
-
-
-# ---------------------------------------------------------------------------------------------- unpacking
-
-
-class _UnsafeArchiveError(Exception):
-    """An archive that must not be unpacked (links, ``..``, absolute paths, devices, too large, corrupt)."""
-
-
-def _member_parts(name: str) -> tuple[str, ...]:
-    if not name or "\0" in name or name.startswith("/") or "\\" in name:
-        raise _UnsafeArchiveError(f"member {name!r} has an absolute or unsafe path")
-    parts = tuple(part for part in name.split("/") if part not in ("", "."))
-    if not parts or ".." in parts:
-        raise _UnsafeArchiveError(f"member {name!r} points outside the archive's folder")
-    return parts
-
-
-def _unpack(data: bytes, dest: Path, limit: int) -> str:
-    """Unpack the gzipped tar ``data`` into the empty folder ``dest``; return its single top-level folder.
-
-    Only regular files and folders are written; files with the executable bit keep it.
-    """
-    total = members = 0
-    tops: set[str] = set()
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
-            for member in archive:
-                members += 1
-                if members > _MAX_MEMBERS:
-                    raise _UnsafeArchiveError(f"it holds more than {_MAX_MEMBERS} entries")
-                parts = _member_parts(member.name)
-                if member.issym() or member.islnk():
-                    raise _UnsafeArchiveError(f"member {member.name!r} is a link")
-                if not (member.isfile() or member.isdir()):
-                    raise _UnsafeArchiveError(f"member {member.name!r} is a device, FIFO or other special file")
-                tops.add(parts[0])
-                target = dest.joinpath(*parts)
-                if member.isdir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                total += member.size
-                if total > limit:
-                    raise _UnsafeArchiveError(f"its files hold over {limit} bytes")
-                _write(archive, member, target)
-    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise _UnsafeArchiveError(f"it is not a readable .tgz archive ({exc})") from None
-    if len(tops) != 1 or not (dest / next(iter(tops))).is_dir():
-        raise _UnsafeArchiveError("it must hold exactly one top-level folder, the chart")
-    top = next(iter(tops))
-    if not (dest / top / "Chart.yaml").is_file():
-        raise _UnsafeArchiveError(f"it holds no {top}/Chart.yaml")
-    return top
-
-
-def _write(archive: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    source = archive.extractfile(member)
-    if source is None:  # pragma: no cover - isfile() members always have content
-        raise _UnsafeArchiveError(f"member {member.name!r} has no content")
-    mode = 0o755 if member.mode & 0o100 else 0o644
-    try:
-        # O_EXCL | O_NOFOLLOW: a duplicate member cannot overwrite a file or write through anything.
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-    except FileExistsError:
-        raise _UnsafeArchiveError(f"member {member.name!r} appears twice") from None
-    with os.fdopen(fd, "wb") as handle, source:
-        shutil.copyfileobj(source, handle, _CHUNK)
