@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
-from oci_fakes import FakeRegistry, chart_archive, digest_of, tarball
 
 import reconcile as rc
+from oci_fakes import FakeRegistry, chart_archive, digest_of, tarball
 from reconcile.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -107,7 +107,9 @@ def test_the_bearer_challenge_buys_a_token_with_the_credentials_or_anonymously(r
     snapshot = _source(registry, tmp_path, "1.2.0", username="ci", password="s3cret-pw").fetch()
     assert snapshot.path == "web"
     tokens = [auth for _, path, auth in registry.requests if path.startswith("/token")]
-    assert tokens and tokens[0] is not None and tokens[0].startswith("Basic ")
+    assert tokens
+    assert tokens[0] is not None
+    assert tokens[0].startswith("Basic ")
     assert [auth for _, path, auth in registry.requests if "/blobs/" in path] == ["Bearer token-for-ci"]
     with pytest.raises(AuthenticationError, match=r"requires credentials .* and none were given"):
         _source(registry, tmp_path / "b", "1.2.0").fetch()

@@ -8,8 +8,9 @@
     reconciler = app.reconciler({"in-cluster": rc.MemoryCluster()})
     result = reconciler.reconcile()
 
-The mapping follows Argo CD: ``repoURL`` + ``path`` is a :class:`~reconcile.sources._git.GitSource`, ``repoURL`` +
-``chart`` a :class:`~reconcile.sources._helm_repository.HelmRepositorySource`; ``helm``, ``kustomize`` and
+The mapping follows Argo CD: ``repoURL`` + ``path`` is a :class:`~reconcile.sources.GitSource`, ``repoURL`` +
+``chart`` a :class:`~reconcile.sources.HelmRepositorySource`, and an ``oci://`` ``repoURL`` (or a chart whose
+``repoURL`` has no scheme) an :class:`~reconcile.sources.OCISource`; ``helm``, ``kustomize`` and
 ``directory`` pick and configure the renderer (none of them: the folder's files decide, as Argo CD's repo-server
 does); multi-source ``ref`` sources provide ``$ref/...`` value files. One source renders per application.
 
@@ -67,6 +68,7 @@ from reconcile.sources import (
     GitSource,
     HelmRepositorySource,
     MultiSource,
+    OCISource,
 )
 
 __all__ = ["Application", "ApplicationSource", "UnsupportedFieldWarning"]
@@ -113,7 +115,8 @@ class ApplicationSource:
     """One entry of ``spec.source`` / ``spec.sources``, as written (tool settings kept as Argo CD's mappings).
 
     Attributes:
-        repo_url: ``repoURL``: a Git repository, or a Helm chart repository when ``chart`` is set.
+        repo_url: ``repoURL``: a Git repository, a Helm chart repository when ``chart`` is set, or an OCI
+            repository (``oci://registry/repo``, or ``registry/charts`` without a scheme when ``chart`` is set).
         path: ``path``: the application's folder in the Git repository.
         chart: ``chart``: the chart's name in the Helm repository.
         target_revision: ``targetRevision``: branch, tag or commit (Git), version or range (chart).
@@ -203,6 +206,12 @@ class ApplicationSource:
         return AutoRenderer(
             helm={"release_name": release_name, "namespace": namespace or None, "value_sources": value_sources}
         )
+
+
+def _is_oci(source: ApplicationSource) -> bool:
+    """Whether the source is in an OCI registry: ``oci://``, or a chart whose repository URL has no scheme."""
+    url = source.repo_url.strip()
+    return url.startswith("oci://") or (source.chart is not None and "://" not in url)
 
 
 def _read_source(raw: Any, path: str, warn: _Warn) -> ApplicationSource:
@@ -430,8 +439,9 @@ class Application:
         for source, path in zip(self.sources, self._source_paths(), strict=True):
             if source.ref is None:
                 continue
-            if source.chart is not None:
-                raise ConfigurationError(f"{path}.ref: only Git sources can be referenced, not a chart")
+            if source.chart is not None or _is_oci(source):
+                what = "a chart" if source.chart is not None else "an OCI artifact"
+                raise ConfigurationError(f"{path}.ref: only Git sources can be referenced, not {what}")
             if source.ref in value_sources:
                 raise ConfigurationError(f"{path}.ref: {source.ref!r} names two sources")
             revision = source.target_revision or "HEAD"
@@ -450,10 +460,26 @@ class Application:
     ) -> Source:
         """Where ``source``'s files come from: its Git repository, or its chart in a Helm repository."""
         target = revision or source.target_revision
-        if source.chart is not None:
+        if _is_oci(source):
+            # Argo CD's OCI forms: repoURL oci://registry/repo (an artifact, or a chart with path "."), or a Helm
+            # repository in a registry: repoURL registry/charts (no scheme) or oci://registry/charts, with chart.
+            chart_name = source.chart
+            url = f"{source.repo_url.rstrip('/')}/{chart_name}" if chart_name else source.repo_url
+            folder = "." if chart_name else source.path or "."
+            fetcher: Source = _wrapped(
+                path,
+                lambda: OCISource(
+                    url,
+                    target or ("*" if chart_name else "latest"),
+                    folder,
+                    cache_dir=cache_dir / "oci" if cache_dir else None,
+                    credentials=credentials,
+                ),
+            )
+        elif source.chart is not None:
             chart = source.chart
             pass_credentials = bool((source.helm or {}).get("passCredentials"))
-            fetcher: Source = _wrapped(
+            fetcher = _wrapped(
                 path,
                 lambda: HelmRepositorySource(
                     source.repo_url,

@@ -33,6 +33,8 @@ __all__ = ["Credentials", "RepositoryCredential"]
 
 _KINDS = ("repository", "repo-creds")
 _SECRET = GroupKind("", "Secret")
+_CONFIG_MAP = GroupKind("", "ConfigMap")
+_TLS_CERTS_CONFIG_MAP = "argocd-tls-certs-cm"  # Argo CD's ConfigMap of CA certificates by server name
 _KEYS = frozenset(
     {
         "type",
@@ -67,6 +69,10 @@ _SUPPORTED = frozenset(
 
 def _entries(value: Iterable[RepositoryCredential]) -> tuple[RepositoryCredential, ...]:
     return tuple(value)
+
+
+def _certs(value: Mapping[str, str]) -> dict[str, str]:
+    return {str(name).lower(): str(pem) for name, pem in value.items()}
 
 
 def _secret(value: Any) -> str | None:
@@ -157,9 +163,14 @@ class Credentials:
 
     Attributes:
         entries: The credentials, in the order they were read.
+        tls_certs: CA certificates (PEM) to trust by server name, as Argo CD's ``argocd-tls-certs-cm`` ConfigMap
+            keeps them (its data keys are host names, optionally with ``:port``).
     """
 
     entries: tuple[RepositoryCredential, ...] = attrs.field(default=(), converter=_entries)
+    tls_certs: Mapping[str, str] = attrs.field(
+        factory=dict, converter=_certs, kw_only=True, hash=False, repr=lambda certs: f"<CAs for {sorted(certs)}>"
+    )
 
     @classmethod
     def from_secrets(cls, secrets: Iterable[Manifest], *, origin: str = "") -> Credentials:
@@ -195,9 +206,11 @@ class Credentials:
         except ManifestError as exc:
             raise ConfigurationError(str(exc), file=exc.file, line=exc.line) from exc
         entries: list[RepositoryCredential] = []
+        certs: dict[str, str] = {}
         for obj, line in documents:
             entries += cls.from_secrets([obj], origin=f"{file}:{line}").entries
-        return cls(entries)
+            certs.update(_tls_certs(obj, f"{file}:{line}"))
+        return cls(entries, tls_certs=certs)
 
     @classmethod
     def from_docker_config(cls, path: str | os.PathLike[str]) -> Credentials:
@@ -235,6 +248,8 @@ class Credentials:
             if username is None and password is None:
                 continue
             registry = str(host).removeprefix("https://").removeprefix("http://").removeprefix("oci://").rstrip("/")
+            if registry in ("index.docker.io/v1", "docker.io"):  # how docker login names Docker Hub
+                registry = "registry-1.docker.io"
             entries.append(
                 RepositoryCredential(
                     url=registry,
@@ -252,11 +267,22 @@ class Credentials:
     def from_cluster(cls, cluster: Cluster, namespace: str = "argocd") -> Credentials:
         """Credentials from the labelled Secrets of a namespace (where an Argo CD installation keeps them).
 
+        The namespace's ``argocd-tls-certs-cm`` ConfigMap, when there is one, gives the CA certificates.
+
         Raises:
             ClusterError: The Secrets could not be listed.
             ConfigurationError: A labelled Secret is malformed.
         """
-        return cls.from_secrets(cluster.list(_SECRET, namespace=namespace))
+        found = cls.from_secrets(cluster.list(_SECRET, namespace=namespace))
+        certs: dict[str, str] = {}
+        for config_map in cluster.list(_CONFIG_MAP, namespace=namespace):
+            certs.update(_tls_certs(config_map, f"{namespace}/{_TLS_CERTS_CONFIG_MAP}"))
+        return cls(found.entries, tls_certs=certs)
+
+    def ca_for_host(self, host: str) -> str | None:
+        """The CA certificates (PEM) to trust for ``host`` (``name`` or ``name:port``), from ``tls_certs``."""
+        wanted = host.lower()
+        return self.tls_certs.get(wanted) or self.tls_certs.get(wanted.rsplit(":", 1)[0] if ":" in wanted else wanted)
 
     def for_url(self, url: str) -> RepositoryCredential | None:
         """The credential for ``url``: its ``repository`` entry, else the ``repo-creds`` with the longest prefix."""
@@ -350,5 +376,21 @@ def _docker_auth(entry: object, where: str) -> tuple[str | None, str | None]:
         return username, password
     if entry.get("identitytoken"):
         raise ConfigurationError(f"{where}.identitytoken: OAuth identity tokens are not supported; use a password")
-    username, password = entry.get("username"), entry.get("password")
-    return (None if username is None else str(username)), _secret(password)
+    user = entry.get("username")
+    return (None if user is None else str(user)), _secret(entry.get("password"))
+
+
+def _tls_certs(obj: Manifest, where: str) -> dict[str, str]:
+    """The CA certificates of Argo CD's ``argocd-tls-certs-cm`` ConfigMap; nothing from any other object."""
+    metadata = obj.get("metadata") or {}
+    if obj.get("kind") != "ConfigMap" or not isinstance(metadata, Mapping):
+        return {}
+    if metadata.get("name") != _TLS_CERTS_CONFIG_MAP:
+        return {}
+    data = obj.get("data") or {}
+    if not isinstance(data, Mapping) or not all(isinstance(value, str) for value in data.values()):
+        raise ConfigurationError(f"{where}: {_TLS_CERTS_CONFIG_MAP} data must map server names to PEM certificates")
+    for name, value in data.items():
+        if "-----BEGIN CERTIFICATE-----" not in value:
+            raise ConfigurationError(f"{where}: {_TLS_CERTS_CONFIG_MAP} data.{name} holds no PEM certificate")
+    return {str(name).lower(): value for name, value in data.items()}

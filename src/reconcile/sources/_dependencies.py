@@ -1,14 +1,16 @@
 """Remote chart dependencies, fetched at the source stage so that rendering stays offline.
 
-A chart's ``Chart.yaml`` (or a v1 chart's ``requirements.yaml``) may name dependencies in chart repositories:
-``repository: https://charts.example.com``, or ``@name``/``alias:name`` for a repository configured by name.
-Argo CD runs ``helm dependency build`` before it renders; reconcile never lets helm reach the network.
-:class:`ChartDependencies` wraps a source instead. It fetches each remote dependency the chart does not vendor
-in ``charts/`` with :class:`~reconcile.sources.HelmRepositorySource`: the version range is resolved as helm
-resolves it (pinned by ``Chart.lock`` when there is one), the archive is verified against the index's digest and
-unpacked safely. It then lays the dependencies into a private copy of the snapshot's ``charts/``, cached by the
-revision and the dependencies' digests, so the checkout itself is never modified. ``file://`` dependencies and
-vendored charts are left to the renderer. A chart with no remote dependency comes back untouched.
+A chart's ``Chart.yaml`` (or a v1 chart's ``requirements.yaml``) may name dependencies in chart repositories
+(``repository: https://charts.example.com``), in OCI registries (``oci://registry.example.com/charts``), or in
+repositories configured by name (``@name``, ``alias:name``). Argo CD runs ``helm dependency build`` before it
+renders; reconcile never lets helm reach the network. :class:`ChartDependencies` wraps a source instead. It
+fetches each remote dependency the chart does not vendor in ``charts/`` with
+:class:`~reconcile.sources.HelmRepositorySource` or :class:`~reconcile.sources.OCISource`: the version range is
+resolved as helm resolves it (pinned by ``Chart.lock`` when there is one), the archive is verified against the
+index's or the manifest's digest and unpacked safely. It then lays the dependencies into a private copy of the
+snapshot's ``charts/``, cached by the revision and the dependencies' digests, so the checkout itself is never
+modified. ``file://`` dependencies and vendored charts are left to the renderer. A chart with no remote
+dependency comes back untouched.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from reconcile.redaction import redact_url
 from reconcile.sources._cache import cache_folder, locked, publish
 from reconcile.sources._credentials import Credentials
 from reconcile.sources._helm_repository import HelmRepositorySource
+from reconcile.sources._oci_source import OCISource
 
 __all__ = ["ChartDependencies"]
 
@@ -72,7 +75,7 @@ class ChartDependencies:
         Raises:
             SourceError: The inner source failed, or a dependency could not be fetched (naming the chart, the
                 dependency and its repository; retryable when the network failed).
-            ConfigurationError: A dependency names a repository that is not configured, or an OCI registry.
+            ConfigurationError: A dependency names a repository that is not configured, or one that cannot work.
         """
         snapshot = self.inner.fetch()
         chart = snapshot.directory
@@ -123,14 +126,18 @@ class ChartDependencies:
                     f"(repositories: {known})"
                 )
             return self.repositories[key]
-        if repository.startswith("oci://"):
-            raise ConfigurationError(
-                f"{label}: dependency {name!r} is in an OCI registry ({redact_url(repository)}), not supported yet"
-            )
         return repository
 
     def _fetch(self, dependency: _Dependency, label: str) -> Snapshot:
         try:
+            if dependency.repository.startswith("oci://"):
+                # helm: the chart is the repository's child, its version a tag or a range over the tags.
+                return OCISource(
+                    f"{dependency.repository.rstrip('/')}/{dependency.name}",
+                    dependency.version,
+                    credentials=self.credentials,
+                    cache_dir=self.cache_dir / "oci",
+                ).fetch()
             return HelmRepositorySource(
                 dependency.repository,
                 dependency.name,
@@ -138,6 +145,8 @@ class ChartDependencies:
                 credentials=self.credentials,
                 cache_dir=self.cache_dir / "charts",
             ).fetch()
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{label}: dependency {dependency.name!r}: {exc}") from None
         except SourceError as exc:
             where = f"{label}: dependency {dependency.name!r} {dependency.version} from "
             raise type(exc)(

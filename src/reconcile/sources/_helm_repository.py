@@ -47,6 +47,7 @@ from reconcile.redaction import query_secrets, redact_text, redact_url
 from reconcile.sources._archive import UnsafeArchiveError, unpack_chart
 from reconcile.sources._cache import cache_folder, locked, publish
 from reconcile.sources._credentials import Credentials
+from reconcile.sources._oci_source import OCISource
 from reconcile.sources._semver import Constraint, Version
 
 if TYPE_CHECKING:
@@ -185,6 +186,7 @@ class HelmRepositorySource:
         self._max_chart_size = max_chart_size
         self._lock_timeout = lock_timeout
         self._logger = logger
+        self._credentials = credentials
         # Messages never include credentials by construction; scrubbing every text we build is a second guard.
         secrets = {self._password, url_password, *query_secrets(self._base)}
         if self._password is None:
@@ -215,6 +217,8 @@ class HelmRepositorySource:
         index = self._download(index_url, self._max_index_size, what="the index")
         entry = self._choose(self._entries(index))
         log.debug("reconcile.helm_repository.resolved", chosen=entry.version, digest=entry.digest)
+        if urlsplit(entry.urls[0]).scheme.lower() == "oci":
+            return self._fetch_oci(entry)
         if entry.digest is not None and (found := self._cached(entry.digest)) is not None:
             log.debug("reconcile.helm_repository.cached", root=str(found[0]))
             return self._snapshot(entry, entry.digest, found)
@@ -232,6 +236,37 @@ class HelmRepositorySource:
         found = self._store(digest, data, entry)
         log.debug("reconcile.helm_repository.downloaded", bytes=len(data), root=str(found[0]))
         return self._snapshot(entry, digest, found)
+
+    def _fetch_oci(self, entry: _ChartVersion) -> Snapshot:
+        """A chart the index places in an OCI registry (``oci://registry/charts/web[:tag]``), as helm pulls it.
+
+        Without a tag in the URL the entry's version is the tag; the index's digest, when there is one, must be
+        the layer's. The registry's credentials are the ones configured for it, not the index's.
+        """
+        url = entry.urls[0]
+        name, _, tag = url.rpartition("/")[2].partition(":")
+        repository = url[: len(url) - len(url.rpartition("/")[2])] + name.partition("@")[0]
+        reference = name.partition("@")[2] or tag or entry.version
+        try:
+            source = OCISource(
+                repository,
+                reference,
+                credentials=self._credentials,
+                expected_layer_digest=f"sha256:{entry.digest}" if entry.digest else None,
+                cache_dir=self.cache_dir / "oci",
+                timeout=self._timeout,
+                max_size=self._max_chart_size,
+                proxy=self._proxy,
+                lock_timeout=self._lock_timeout,
+                logger=self._logger,
+            )
+        except ConfigurationError as exc:
+            raise self._error(
+                SourceError, f"chart {self.chart} {entry.version} in {self.url} has an unusable OCI URL: {exc}"
+            ) from None
+        snapshot = source.fetch()
+        revision = Revision(sha=snapshot.revision.sha, ref=entry.version, message=snapshot.revision.message)
+        return Snapshot(revision=revision, root=snapshot.root, path=snapshot.path)
 
     def _snapshot(self, entry: _ChartVersion, digest: str, found: tuple[Path, str]) -> Snapshot:
         root, folder = found

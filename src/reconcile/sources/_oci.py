@@ -149,6 +149,7 @@ class Access:
         plain_http: Talk HTTP instead of HTTPS (only ever when asked).
         verify_tls: Check the registry's certificate (``False`` is Argo CD's ``insecure``).
         ca_file: A PEM bundle of the CAs to trust instead of the system's.
+        ca_pem: The same as text (from Argo CD's ``argocd-tls-certs-cm``), when there is no ``ca_file``.
         client_cert: A PEM client certificate (its text), with ``client_key``.
         client_key: Its PEM private key.
         timeout: Seconds a request may wait for the network, and a download may take in all.
@@ -162,6 +163,7 @@ class Access:
     plain_http: bool = False
     verify_tls: bool = True
     ca_file: str | None = None
+    ca_pem: str | None = None
     client_cert: str | None = attrs.field(default=None, repr=False)
     client_key: str | None = attrs.field(default=None, repr=False)
     timeout: float = 90.0
@@ -206,8 +208,8 @@ class _TimeoutAdapter(requests.adapters.HTTPAdapter):
 class _Registry(oras.provider.Registry):  # type: ignore[misc]
     """``oras``'s registry client with one request per call (no sleeping retries) and our credentials only."""
 
-    def __init__(self, access: Access, requests_made: list[str]) -> None:
-        super().__init__(insecure=access.plain_http, tls_verify=access.ca_file or access.verify_tls)
+    def __init__(self, access: Access, requests_made: list[str], verify: bool | str) -> None:
+        super().__init__(insecure=access.plain_http, tls_verify=verify)
         self._access = access
         self._requests_made = requests_made
         self._authorization: str | None = f"Bearer {access.token}" if access.token else None
@@ -289,17 +291,21 @@ class RegistryClient:
             raise ConfigurationError(f"oras reads {reference} as {self._container.api_prefix}")
 
     def __enter__(self) -> Self:
-        self._registry = _Registry(self._access, self.requests_made)
-        if self._access.client_cert or self._access.client_key:
-            if not (self._access.client_cert and self._access.client_key):
-                raise ConfigurationError(f"{self.reference}: a client certificate needs both the certificate and key")
-            # requests reads client certificates from files: a private folder for the client's lifetime.
+        access = self._access
+        if bool(access.client_cert) != bool(access.client_key):
+            raise ConfigurationError(f"{self.reference}: a client certificate needs both the certificate and key")
+        verify: bool | str = access.ca_file or access.verify_tls
+        if access.client_cert or (access.ca_pem and not access.ca_file):
+            # requests reads certificates from files: a private folder for the client's lifetime.
             self._folder = tempfile.TemporaryDirectory(prefix="reconcile-tls-")
-            cert, key = Path(self._folder.name) / "client.crt", Path(self._folder.name) / "client.key"
-            for path, text in ((cert, self._access.client_cert), (key, self._access.client_key)):
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "w") as handle:
-                    handle.write(text)
+            folder = Path(self._folder.name)
+            if access.ca_pem and not access.ca_file and access.verify_tls:
+                verify = str(_private_file(folder / "ca.crt", access.ca_pem))
+        self._registry = _Registry(access, self.requests_made, verify)
+        if access.client_cert and access.client_key and self._folder is not None:
+            folder = Path(self._folder.name)
+            cert = _private_file(folder / "client.crt", access.client_cert)
+            key = _private_file(folder / "client.key", access.client_key)
             self._registry.session.cert = (str(cert), str(key))
         return self
 
@@ -507,3 +513,11 @@ def check_tag(tag: str, argument: str) -> str:
     if not _TAG.fullmatch(wanted):
         raise ConfigurationError(f"{argument}: {tag!r} is neither an OCI tag, a sha256: digest nor a version range")
     return wanted
+
+
+def _private_file(path: Path, text: str) -> Path:
+    """Write ``text`` to a new file only its owner can read."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    return path

@@ -108,7 +108,9 @@ class OCISource:
         plain_http: Talk HTTP, not HTTPS (a registry on localhost); by default only if the credential says
             ``insecureOCIForceHttp``.
         verify_tls: Check the registry's certificate; ``False`` is Argo CD's ``insecure``.
-        ca_file: A PEM bundle of the CAs to trust for this registry instead of the system's.
+        ca_file: A PEM bundle of the CAs to trust for this registry instead of the system's; by default the
+            certificates ``credentials`` hold for the registry's host (Argo CD's ``argocd-tls-certs-cm``), else the
+            system's.
         layer_types: The layer media types to read; the manifest must hold exactly one of them.
         expected_layer_digest: The layer must have this digest (a chart whose HTTP index names an ``oci://`` URL
             and a digest).
@@ -171,6 +173,7 @@ class OCISource:
             plain_http=plain_http if plain_http is not None else bool(found and found.insecure_oci_force_http),
             verify_tls=verify_tls if verify_tls is not None else not (found and found.insecure),
             ca_file=os.fspath(ca_file) if ca_file is not None else None,
+            ca_pem=credentials.ca_for_host(self.repository.registry) if credentials is not None else None,
             client_cert=found.tls_client_cert_data if found else None,
             client_key=found.tls_client_cert_key if found else None,
             timeout=timeout,

@@ -3,16 +3,19 @@
 Charts and artifacts are pushed to it with the real tools (``helm push``) and read back over the OCI
 distribution API, so the code under test meets a registry's real answers: its digests, its tag lists, its
 ``WWW-Authenticate`` challenges. Storage is a folder; authentication, when asked for, is an htpasswd file
-(bcrypt, the only scheme the registry accepts).
+(bcrypt, the only scheme the registry accepts). With ``tls=True`` it serves HTTPS with a certificate from a test
+CA made for it (and, with ``client_certificates=True``, accepts only clients with a certificate from that CA).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import json
 import os
 import secrets
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -40,6 +43,14 @@ class OCIRegistry:
         binary: The ``docker-registry`` executable; found like the other test assets (``$KUBEBUILDER_ASSETS``,
             then ``PATH``) when ``None``.
         startup_timeout: Seconds to wait for the registry to answer.
+        tls: Serve HTTPS with a certificate for ``127.0.0.1`` signed by a test CA (``ca_file``).
+        client_certificates: With ``tls``, refuse clients without a certificate from the test CA
+            (``client_cert_file``, ``client_key_file``).
+
+    Attributes:
+        ca_file: With ``tls``: the test CA's certificate (PEM), to trust.
+        client_cert_file: With ``tls``: a client certificate the registry accepts (PEM).
+        client_key_file: Its private key (PEM).
     """
 
     def __init__(
@@ -50,9 +61,18 @@ class OCIRegistry:
         password: str | None = None,
         binary: str | os.PathLike[str] | None = None,
         startup_timeout: float = 30.0,
+        tls: bool = False,
+        client_certificates: bool = False,
     ) -> None:
         if (username is None) != (password is None):
             raise ValueError("give both username and password, or neither")
+        if client_certificates and not tls:
+            raise ValueError("client certificates need tls=True")
+        self.tls = tls
+        self.client_certificates = client_certificates
+        self.ca_file = Path(root) / "tls" / "ca.crt"
+        self.client_cert_file = Path(root) / "tls" / "client.crt"
+        self.client_key_file = Path(root) / "tls" / "client.key"
         self.root = Path(root)
         self.username = username
         self.password = password
@@ -86,6 +106,13 @@ class OCIRegistry:
             "storage": {"filesystem": {"rootdirectory": str(self.root / "data")}, "delete": {"enabled": True}},
             "http": {"addr": f"127.0.0.1:{self._port}", "secret": secrets.token_hex(16)},
         }
+        if self.tls:
+            _write_certificates(self.root / "tls")
+            folder = self.root / "tls"
+            tls: dict[str, Any] = {"certificate": str(folder / "server.crt"), "key": str(folder / "server.key")}
+            if self.client_certificates:
+                tls["clientcas"] = [str(self.ca_file)]
+            config["http"]["tls"] = tls
         if self.username is not None and self.password is not None:
             (self.root / "htpasswd").write_text(f"{self.username}:{_bcrypt(self.password)}\n")
             config["auth"] = {"htpasswd": {"realm": "reconcile-tests", "path": str(self.root / "htpasswd")}}
@@ -122,11 +149,52 @@ class OCIRegistry:
         body = self._get(f"/v2/{repository}/tags/list")
         return list(json.loads(body).get("tags") or [])
 
+    def push_artifact(
+        self,
+        repository: str,
+        tag: str,
+        layer: bytes,
+        *,
+        layer_type: str = "application/vnd.oci.image.layer.v1.tar+gzip",
+        config_type: str = "application/vnd.oci.empty.v1+json",
+    ) -> str:
+        """Push an artifact of one layer as any OCI client does (monolithic blob uploads, then the manifest).
+
+        Returns:
+            The manifest's digest, as the registry reports it.
+        """
+        config = b"{}"
+        for blob in (config, layer):
+            start = self._request(f"/v2/{repository}/blobs/uploads/", method="POST")
+            with urllib.request.urlopen(start, timeout=10, context=self._context()) as response:  # noqa: S310
+                location = str(response.headers["Location"])
+            if not location.startswith("http"):
+                location = f"{self.scheme}://{self.host}{location}"
+            separator = "&" if "?" in location else "?"
+            self._send(f"{location}{separator}digest={_digest(blob)}", blob, "application/octet-stream")
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": config_type, "digest": _digest(config), "size": len(config)},
+            "layers": [{"mediaType": layer_type, "digest": _digest(layer), "size": len(layer)}],
+        }
+        url = f"{self.scheme}://{self.host}/v2/{repository}/manifests/{tag}"
+        self._send(url, json.dumps(manifest).encode(), "application/vnd.oci.image.manifest.v1+json")
+        return self.manifest_digest(repository, tag)
+
+    def _send(self, url: str, body: bytes, content_type: str) -> None:
+        request = urllib.request.Request(url, data=body, method="PUT")  # noqa: S310 - our own registry
+        request.add_header("Content-Type", content_type)
+        if self.username is not None:
+            token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        urllib.request.urlopen(request, timeout=10, context=self._context()).close()  # noqa: S310
+
     def manifest_digest(self, repository: str, reference: str) -> str:
         """The digest the registry gives the manifest ``repository:reference`` (its ``Docker-Content-Digest``)."""
         accept = "application/vnd.oci.image.manifest.v1+json"
         request = self._request(f"/v2/{repository}/manifests/{reference}", method="HEAD", accept=accept)
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our own 127.0.0.1 server
+        with urllib.request.urlopen(request, timeout=10, context=self._context()) as response:  # noqa: S310
             return str(response.headers["Docker-Content-Digest"])
 
     def __enter__(self) -> Self:
@@ -137,10 +205,23 @@ class OCIRegistry:
     ) -> None:
         self.stop()
 
+    @property
+    def scheme(self) -> str:
+        """``https`` with ``tls``, else ``http``."""
+        return "https" if self.tls else "http"
+
+    def _context(self) -> ssl.SSLContext | None:
+        if not self.tls:
+            return None
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        context.load_cert_chain(str(self.client_cert_file), str(self.client_key_file))
+        return context
+
     def _answers(self) -> bool:
         """Whether ``/v2/`` answers (200, or 401 when authentication is on)."""
+        url = f"{self.scheme}://127.0.0.1:{self._port}/v2/"
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self._port}/v2/", timeout=1):
+            with urllib.request.urlopen(url, timeout=1, context=self._context()):  # noqa: S310 - our own server
                 return True
         except urllib.error.HTTPError as exc:
             exc.close()
@@ -149,18 +230,22 @@ class OCIRegistry:
             return False
 
     def _get(self, path: str) -> bytes:
-        with urllib.request.urlopen(self._request(path), timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(self._request(path), timeout=10, context=self._context()) as response:  # noqa: S310
             data: bytes = response.read()
             return data
 
     def _request(self, path: str, *, method: str = "GET", accept: str | None = None) -> urllib.request.Request:
-        request = urllib.request.Request(f"http://{self.host}{path}", method=method)
+        request = urllib.request.Request(f"{self.scheme}://{self.host}{path}", method=method)  # noqa: S310 - ours
         if accept is not None:
             request.add_header("Accept", accept)
         if self.username is not None:
             token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
             request.add_header("Authorization", f"Basic {token}")
         return request
+
+
+def _digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def _free_port() -> int:
@@ -178,3 +263,81 @@ def _bcrypt(password: str) -> str:
         raise ControlPlaneError("an OCIRegistry with a password needs the bcrypt package: pip install bcrypt") from exc
     hashed: bytes = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4))
     return hashed.decode()
+
+
+def _write_certificates(folder: Path) -> None:
+    """A test CA, a server certificate for 127.0.0.1 and localhost, and a client certificate, all PEM."""
+    try:
+        import datetime  # noqa: PLC0415
+
+        from cryptography import x509  # noqa: PLC0415 - only TLS registries need it
+        from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
+        from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: PLC0415
+    except ImportError as exc:
+        raise ControlPlaneError("an OCIRegistry with tls=True needs the cryptography package") from exc
+    import ipaddress  # noqa: PLC0415
+
+    folder.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.UTC)
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    def write_key(key: ec.EllipticCurvePrivateKey, file: str) -> None:
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        (folder / file).write_bytes(pem)
+        (folder / file).chmod(0o600)
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("reconcile test CA"))
+        .issuer_name(name("reconcile test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    (folder / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    for file, common, usage, names in (
+        ("server", "127.0.0.1", ExtendedKeyUsageOID.SERVER_AUTH, True),
+        ("client", "reconcile test client", ExtendedKeyUsageOID.CLIENT_AUTH, False),
+    ):
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name(common))
+            .issuer_name(ca.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        )
+        if names:
+            alt = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            builder = builder.add_extension(x509.SubjectAlternativeName(alt), critical=False)
+        certificate = builder.sign(ca_key, hashes.SHA256())
+        (folder / f"{file}.crt").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        write_key(key, f"{file}.key")
