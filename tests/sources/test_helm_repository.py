@@ -423,3 +423,40 @@ def test_repository_credentials_by_url_are_used_for_the_index_and_the_archive(au
     source = HelmRepositorySource(auth_server.url, "web", "1.0.0", cache_dir=cache, credentials=credentials)
     assert source.fetch().revision.ref == "1.0.0"
     assert PASSWORD not in repr(source)
+
+
+def test_an_https_repository_is_trusted_by_its_ca_and_sees_the_client_certificate(packaged, tmp_path):
+    with ChartRepositoryServer(packaged, tls=True, client_certificates=True) as server:
+        assert server.url.startswith("https://")
+        assert server.ca_file is not None
+        assert server.client_cert_file is not None
+        assert server.client_key_file is not None
+        with pytest.raises(
+            RepositoryUnreachableError,
+            match=r"TLS with https://127.0.0.1:\d+/index.yaml failed .*certificate verify failed",
+        ) as untrusted:
+            HelmRepositorySource(server.url, "web", "1.2.0", cache_dir=tmp_path / "a").fetch()
+        assert untrusted.value.retryable is False
+        with pytest.raises(RepositoryUnreachableError):  # trusted, but no client certificate
+            HelmRepositorySource(server.url, "web", "1.2.0", ca_file=server.ca_file, cache_dir=tmp_path / "b").fetch()
+        key = server.client_key_file.read_text()
+        secret = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "charts", "labels": {"argocd.argoproj.io/secret-type": "repository"}},
+            "stringData": {
+                "type": "helm",
+                "url": server.url,
+                "tlsClientCertData": server.client_cert_file.read_text(),
+                "tlsClientCertKey": key,
+            },
+        }
+        ca = {"127.0.0.1": server.ca_file.read_text()}
+        credentials = Credentials(Credentials.from_secrets([secret]).entries, tls_certs=ca)
+        source = HelmRepositorySource(server.url, "web", "1.2.0", credentials=credentials, cache_dir=tmp_path / "c")
+        assert source.fetch().revision.ref == "1.2.0"
+        assert key not in repr(source)
+        secret["stringData"]["insecure"] = "true"
+        skipping = Credentials.from_secrets([secret])  # no CA: verification is off, as Argo CD's insecure says
+        insecure = HelmRepositorySource(server.url, "web", "1.2.0", credentials=skipping, cache_dir=tmp_path / "d")
+        assert insecure.fetch().revision.ref == "1.2.0"

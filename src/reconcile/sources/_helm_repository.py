@@ -23,6 +23,8 @@ import io
 import os
 import re
 import shutil
+import ssl
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -94,6 +96,20 @@ class _NoRedirectAuth(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
+_TLS_SETTINGS = frozenset({"insecure", "tlsClientCertData", "tlsClientCertKey"})
+
+
+@attrs.frozen(kw_only=True)
+class _TLS:
+    """How HTTPS connections to the repository are checked and who the client says it is."""
+
+    ca_file: str | None
+    ca_pem: str | None
+    verify: bool
+    client_cert: str | None = attrs.field(repr=False)
+    client_key: str | None = attrs.field(repr=False)
+
+
 @attrs.frozen(kw_only=True)
 class _ChartVersion:
     """One entry of the index for the chart: its version, archive URLs and digest."""
@@ -135,7 +151,11 @@ class HelmRepositorySource:
         lock_timeout: Seconds to wait for another fetch of the same archive; ``None`` waits for ever.
         logger: A structlog logger to use instead of ``structlog.get_logger("reconcile")``.
         credentials: Repository credentials by URL (Argo CD's repo-creds); this URL's user name and password
-            (or token) are used unless given here or in the URL.
+            (or token) are used unless given here or in the URL, with its client certificate and ``insecure``
+            setting, and the CA certificates kept for the repository's host (``argocd-tls-certs-cm``).
+        ca_file: A PEM bundle of the CAs to trust instead of the system's (overrides the credentials' CAs).
+        verify_tls: Check the repository's certificate; ``False`` is Argo CD's ``insecure``. By default the
+            credential's ``insecure`` setting decides, and certificates are checked.
 
     Raises:
         ConfigurationError: The URL, chart name or version constraint cannot work.
@@ -158,6 +178,8 @@ class HelmRepositorySource:
         lock_timeout: float | None = 600.0,
         logger: FilteringBoundLogger | None = None,
         credentials: Credentials | None = None,
+        ca_file: str | os.PathLike[str] | None = None,
+        verify_tls: bool | None = None,
     ) -> None:
         self._base, self.url, url_user, url_password = _parse_url(url)
         if not isinstance(chart, str) or not chart.strip() or "/" in chart:
@@ -173,7 +195,7 @@ class HelmRepositorySource:
         self.cache_dir = cache_folder(cache_dir, "helm-charts")
         found = credentials.for_url(url.strip()) if credentials is not None else None
         if found is not None:
-            found.check_usable(f"HelmRepositorySource({self.url})")
+            found.check_usable(f"HelmRepositorySource({self.url})", supports=_TLS_SETTINGS)
         self._username = username if username is not None else url_user or (found.username if found else None)
         password = password if password is not None else url_password
         if password is None and found is not None:
@@ -187,8 +209,18 @@ class HelmRepositorySource:
         self._lock_timeout = lock_timeout
         self._logger = logger
         self._credentials = credentials
+        host = urlsplit(self._base).netloc
+        self._tls = _TLS(
+            ca_file=os.fspath(ca_file) if ca_file is not None else None,
+            ca_pem=credentials.ca_for_host(host) if credentials is not None and ca_file is None else None,
+            verify=verify_tls if verify_tls is not None else not (found is not None and found.insecure),
+            client_cert=found.tls_client_cert_data if found is not None else None,
+            client_key=found.tls_client_cert_key if found is not None else None,
+        )
+        if bool(self._tls.client_cert) != bool(self._tls.client_key):
+            raise ConfigurationError(f"HelmRepositorySource({self.url}): a client certificate needs both cert and key")
         # Messages never include credentials by construction; scrubbing every text we build is a second guard.
-        secrets = {self._password, url_password, *query_secrets(self._base)}
+        secrets = {self._password, url_password, self._tls.client_key, *query_secrets(self._base)}
         if self._password is None:
             secrets.add(self._username)  # a token given as the user name
         self._secrets = tuple(sorted((s for s in secrets if s and len(s) >= _MIN_SECRET), key=len, reverse=True))
@@ -366,6 +398,10 @@ class HelmRepositorySource:
             ) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+            if isinstance(reason, ssl.SSLError):  # a certificate is not a passing failure: no point retrying
+                raise self._error(
+                    RepositoryUnreachableError, f"TLS with {shown} failed for {what}: {reason}", retryable=False
+                ) from None
             raise self._error(RepositoryUnreachableError, f"cannot reach {shown} for {what}: {reason}") from None
 
     def _refusal(self, url: str, status: int, what: str) -> str:
@@ -406,13 +442,35 @@ class HelmRepositorySource:
         for handler in (
             urllib.request.ProxyHandler(proxies),
             urllib.request.HTTPHandler(),
-            urllib.request.HTTPSHandler(),
+            urllib.request.HTTPSHandler(context=self._ssl_context()),
             _NoRedirectAuth(),
             urllib.request.HTTPDefaultErrorHandler(),
             urllib.request.HTTPErrorProcessor(),
         ):
             opener.add_handler(handler)
         return opener
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        """The TLS settings: the CAs to trust, the client certificate, or no verification when asked."""
+        tls = self._tls
+        context = ssl.create_default_context(cafile=tls.ca_file, cadata=tls.ca_pem)
+        if not tls.verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        if tls.client_cert and tls.client_key:
+            # ssl reads the pair from files when it loads them; a private folder that lives only that long.
+            with tempfile.TemporaryDirectory(prefix="reconcile-tls-") as folder:
+                cert, key = Path(folder) / "client.crt", Path(folder) / "client.key"
+                for path, text in ((cert, tls.client_cert), (key, tls.client_key)):
+                    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+                        handle.write(text)
+                try:
+                    context.load_cert_chain(cert, key)
+                except ssl.SSLError as exc:
+                    raise self._error(
+                        SourceError, f"the client certificate for {self.url} is unusable: {exc}"
+                    ) from None
+        return context
 
     def _sends_credentials(self, url: str) -> bool:
         if self._username is None and self._password is None:

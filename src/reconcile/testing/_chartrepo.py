@@ -72,10 +72,16 @@ class ChartRepositoryServer(LocalHTTPService):
     handler_class = _Handler
 
     def __init__(
-        self, root: str | os.PathLike[str], *, username: str | None = None, password: str | None = None
+        self,
+        root: str | os.PathLike[str],
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        tls: bool = False,
+        client_certificates: bool = False,
     ) -> None:
         Path(root).mkdir(parents=True, exist_ok=True)
-        super().__init__(root, username=username, password=password)
+        super().__init__(root, username=username, password=password, tls=tls, client_certificates=client_certificates)
 
     def _file(self, path: str) -> Path | None:
         """The regular file ``path`` names below the root, or ``None``."""

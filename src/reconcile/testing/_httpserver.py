@@ -7,8 +7,11 @@ import binascii
 import contextlib
 import hmac
 import os
+import shutil
 import socket
+import ssl
 import sys
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -69,13 +72,20 @@ class _Server(ThreadingHTTPServer):
 
 
 class LocalHTTPService:
-    """A folder served over HTTP on 127.0.0.1 and a free port, optionally behind basic auth.
+    """A folder served over HTTP on 127.0.0.1 and a free port, optionally behind basic auth, optionally HTTPS.
 
     Subclasses name their request handler in :attr:`handler_class`; the handler reaches the service as
     ``self.server.service``. Use it as a context manager, or call :meth:`start` and :meth:`stop`.
 
+    With ``tls=True`` it serves HTTPS with a certificate from a test CA made at :meth:`start` (``ca_file``); with
+    ``client_certificates=True`` too, only clients with a certificate from that CA (``client_cert_file``,
+    ``client_key_file``) get an answer.
+
     Attributes:
         root: The folder served.
+        ca_file: With ``tls``: the test CA's certificate (PEM), to trust; ``None`` otherwise.
+        client_cert_file: With ``tls``: a client certificate the server accepts (PEM).
+        client_key_file: Its private key (PEM).
         requests: ``(method, path and query)`` of every request received, in order, including refused ones.
             Entries are appended under a lock; read or clear it from the test's thread.
     """
@@ -83,10 +93,24 @@ class LocalHTTPService:
     handler_class: ClassVar[type[ServiceHandler]]
 
     def __init__(
-        self, root: str | os.PathLike[str], *, username: str | None = None, password: str | None = None
+        self,
+        root: str | os.PathLike[str],
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        tls: bool = False,
+        client_certificates: bool = False,
     ) -> None:
         if (username is None) != (password is None):
             raise ConfigurationError(f"{type(self).__name__} needs both username and password, or neither")
+        if client_certificates and not tls:
+            raise ConfigurationError(f"{type(self).__name__}: client certificates need tls=True")
+        self.tls = tls
+        self.client_certificates = client_certificates
+        self._certificates: Path | None = None
+        self.ca_file: Path | None = None
+        self.client_cert_file: Path | None = None
+        self.client_key_file: Path | None = None
         self.root = Path(root).resolve()
         self.requests: list[tuple[str, str]] = []
         self._username = username
@@ -109,14 +133,16 @@ class LocalHTTPService:
 
     @property
     def url(self) -> str:
-        """The server's base URL, ``http://127.0.0.1:<port>``."""
-        return f"http://127.0.0.1:{self.port}"
+        """The server's base URL, ``http://127.0.0.1:<port>`` (``https://`` with ``tls``)."""
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def start(self) -> Self:
         """Start listening and serving in a background thread; returns ``self``."""
         if self._server is not None:
             return self
         self._server = _Server(self)
+        if self.tls:
+            self._server.socket = self._tls_context().wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -136,6 +162,25 @@ class LocalHTTPService:
         server.server_close()  # joins the handler threads (block_on_close)
         thread.join()
         self._server = self._thread = None
+        if self._certificates is not None:
+            shutil.rmtree(self._certificates, ignore_errors=True)
+            self._certificates = None
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """A server context with a fresh test CA's certificate, asking for client certificates if configured."""
+        from reconcile.testing._tls import write_test_certificates  # noqa: PLC0415 - only TLS servers need it
+
+        self._certificates = Path(tempfile.mkdtemp(prefix="reconcile-test-tls-"))
+        write_test_certificates(self._certificates)
+        self.ca_file = self._certificates / "ca.crt"
+        self.client_cert_file = self._certificates / "client.crt"
+        self.client_key_file = self._certificates / "client.key"
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self._certificates / "server.crt", self._certificates / "server.key")
+        if self.client_certificates:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(self.ca_file)
+        return context
 
     def __enter__(self) -> Self:
         return self.start()

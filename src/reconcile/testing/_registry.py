@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from reconcile.testing._controlplane import ControlPlaneError, find_binary
+from reconcile.testing._tls import write_test_certificates
 
 __all__ = ["OCIRegistry"]
 
@@ -107,7 +108,7 @@ class OCIRegistry:
             "http": {"addr": f"127.0.0.1:{self._port}", "secret": secrets.token_hex(16)},
         }
         if self.tls:
-            _write_certificates(self.root / "tls")
+            write_test_certificates(self.root / "tls")
             folder = self.root / "tls"
             tls: dict[str, Any] = {"certificate": str(folder / "server.crt"), "key": str(folder / "server.key")}
             if self.client_certificates:
@@ -263,81 +264,3 @@ def _bcrypt(password: str) -> str:
         raise ControlPlaneError("an OCIRegistry with a password needs the bcrypt package: pip install bcrypt") from exc
     hashed: bytes = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4))
     return hashed.decode()
-
-
-def _write_certificates(folder: Path) -> None:
-    """A test CA, a server certificate for 127.0.0.1 and localhost, and a client certificate, all PEM."""
-    try:
-        import datetime  # noqa: PLC0415
-
-        from cryptography import x509  # noqa: PLC0415 - only TLS registries need it
-        from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
-        from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
-        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: PLC0415
-    except ImportError as exc:
-        raise ControlPlaneError("an OCIRegistry with tls=True needs the cryptography package") from exc
-    import ipaddress  # noqa: PLC0415
-
-    folder.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.UTC)
-
-    def name(common: str) -> x509.Name:
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
-
-    def write_key(key: ec.EllipticCurvePrivateKey, file: str) -> None:
-        pem = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        (folder / file).write_bytes(pem)
-        (folder / file).chmod(0o600)
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(name("reconcile test CA"))
-        .issuer_name(name("reconcile test CA"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    (folder / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    for file, common, usage, names in (
-        ("server", "127.0.0.1", ExtendedKeyUsageOID.SERVER_AUTH, True),
-        ("client", "reconcile test client", ExtendedKeyUsageOID.CLIENT_AUTH, False),
-    ):
-        key = ec.generate_private_key(ec.SECP256R1())
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(name(common))
-            .issuer_name(ca.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=2))
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        )
-        if names:
-            alt = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            builder = builder.add_extension(x509.SubjectAlternativeName(alt), critical=False)
-        certificate = builder.sign(ca_key, hashes.SHA256())
-        (folder / f"{file}.crt").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-        write_key(key, f"{file}.key")
