@@ -651,3 +651,39 @@ def test_repo_creds_from_argo_cd_secrets_let_an_application_fetch_a_private_repo
     assert code == 0, out + err
     assert cluster.get(CM_FIRST) is not None
     assert "private-token-7" not in out + err
+
+
+@pytest.mark.integration
+def test_an_oci_chart_behind_tls_and_a_password_syncs_with_repo_creds_and_a_registry_config(
+    capsys, tmp_path, cluster, helm_binary, monkeypatch
+):
+    monkeypatch.setenv("PATH", f"{Path(helm_binary).parent}:/usr/bin:/bin")
+    chart = rc.testing.write_chart(tmp_path / "src", "web", "1.2.0", {"templates/cm.yaml": CONFIGMAPS})
+    subprocess.run([helm_binary, "package", str(chart), "-d", str(tmp_path)], check=True, capture_output=True)
+    with rc.testing.OCIRegistry(tmp_path / "registry", username="ci", password="oci-pw-31", tls=True) as registry:
+        pushed = subprocess.run(
+            [helm_binary, "push", str(tmp_path / "web-1.2.0.tgz"), f"oci://{registry.host}/charts",
+             "--ca-file", str(registry.ca_file), "--username", "ci", "--password", "oci-pw-31"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert pushed.returncode == 0, pushed.stderr
+        app = tmp_path / "app.yaml"
+        text = APP.format(name="oci", path="unused", namespace="default")
+        source = f"    repoURL: {registry.host}/charts\n    chart: web\n    targetRevision: ^1\n"
+        app.write_text(re.sub(r"    repoURL: .*\n    targetRevision: main\n    path: unused\n", source, text))
+        pem = textwrap.indent(registry.ca_file.read_text(), "    ")
+        creds = tmp_path / "tls.yaml"
+        creds.write_text(
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: argocd-tls-certs-cm\ndata:\n  127.0.0.1: |\n{pem}"
+        )
+        config = tmp_path / "config.json"
+        auth = __import__("base64").b64encode(b"ci:oci-pw-31").decode()
+        config.write_text(json.dumps({"auths": {registry.host: {"auth": auth}}}))
+        common = ("-f", str(app), "--cache-dir", str(tmp_path / "c"), "--repo-creds", str(creds))
+        code, _, err = run(capsys, "app", "get", *common, cluster=cluster)
+        assert code == 2
+        assert "requires credentials" in err
+        code, out, err = run(capsys, "app", "sync", *common, "--registry-config", str(config), cluster=cluster)
+    assert code == 0, out + err
+    assert cluster.get(CM_FIRST) is not None
+    assert "oci-pw-31" not in out + err

@@ -111,11 +111,18 @@ def test_data_that_is_not_base64_and_a_missing_url_are_refused(tmp_path):
         Credentials.from_file(tmp_path / "missing.yaml")
 
 
-def test_settings_a_source_cannot_honour_yet_are_refused_not_ignored(tmp_path):
-    insecure = REPOSITORY.replace("  password: repo-token-1\n", "  password: repo-token-1\n  insecure: 'true'\n")
-    credentials = Credentials.from_file(_write(tmp_path, insecure))
-    with pytest.raises(rc.ConfigurationError, match=r"creds.yaml:1 sets insecure, which this source does not apply"):
+def test_settings_a_source_cannot_honour_are_refused_not_ignored(tmp_path):
+    certificate = "  password: repo-token-1\n  tlsClientCertData: cert\n  tlsClientCertKey: key\n"
+    with_cert = REPOSITORY.replace("  password: repo-token-1\n", certificate)
+    credentials = Credentials.from_file(_write(tmp_path, with_cert))
+    with pytest.raises(
+        rc.ConfigurationError,
+        match=r"creds.yaml:1 sets tlsClientCertData, tlsClientCertKey, which this source does not apply",
+    ):
         rc.GitSource("https://git.example.com/team/app.git", credentials=credentials)
+    oci = REPOSITORY.replace("  password: repo-token-1\n", "  password: repo-token-1\n  insecureOCIForceHttp: 'true'\n")
+    with pytest.raises(rc.ConfigurationError, match=r"sets insecureOCIForceHttp, which this source does not apply"):
+        rc.GitSource("https://git.example.com/team/app.git", credentials=Credentials.from_file(_write(tmp_path, oci)))
 
 
 def test_credentials_are_read_from_a_namespace_of_a_cluster():

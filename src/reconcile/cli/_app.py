@@ -142,7 +142,13 @@ def _cluster_options() -> argparse.ArgumentParser:
         "--repo-creds",
         type=Path,
         metavar="FILE",
-        help="Argo CD repository credential Secrets (repository, repo-creds) to fetch with",
+        help="Argo CD repository credential Secrets (repository, repo-creds) and argocd-tls-certs-cm to fetch with",
+    )
+    parser.add_argument(
+        "--registry-config",
+        type=Path,
+        metavar="FILE",
+        help="a Docker config.json whose auths log in to OCI registries (as helm's --registry-config)",
     )
     parser.add_argument(
         "--server-side",
@@ -294,7 +300,7 @@ def _reconciler(ctx: Context) -> Iterator[tuple[Application, Reconciler]]:
             revision=args.revision,
             control_plane_namespace=args.control_plane_namespace,
             server_side_diff=server_side,
-            credentials=Credentials.from_file(args.repo_creds) if args.repo_creds is not None else None,
+            credentials=_credentials(args),
         )
         try:
             yield app, reconciler
@@ -385,3 +391,13 @@ def _colored(text: str, stream: TextIO) -> str:
         else:
             lines.append(line)
     return "".join(lines)
+
+
+def _credentials(args: argparse.Namespace) -> Credentials | None:
+    """What ``--repo-creds`` and ``--registry-config`` give, as one registry; ``None`` without either."""
+    parts = []
+    if args.repo_creds is not None:
+        parts.append(Credentials.from_file(args.repo_creds))
+    if args.registry_config is not None:
+        parts.append(Credentials.from_docker_config(args.registry_config))
+    return Credentials.combined(*parts) if parts else None

@@ -279,6 +279,13 @@ class Credentials:
             certs.update(_tls_certs(config_map, f"{namespace}/{_TLS_CERTS_CONFIG_MAP}"))
         return cls(found.entries, tls_certs=certs)
 
+    @classmethod
+    def combined(cls, *parts: Credentials) -> Credentials:
+        """One registry of several (Secrets and a Docker ``config.json``, say); later CAs for a host win."""
+        entries = [entry for part in parts for entry in part.entries]
+        certs = {host: pem for part in parts for host, pem in part.tls_certs.items()}
+        return cls(entries, tls_certs=certs)
+
     def ca_for_host(self, host: str) -> str | None:
         """The CA certificates (PEM) to trust for ``host`` (``name`` or ``name:port``), from ``tls_certs``."""
         wanted = host.lower()

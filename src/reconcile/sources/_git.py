@@ -63,6 +63,7 @@ _SIGNATURE = re.compile(r"\s*(?P<name>[^<>]*?)\s*<(?P<email>[^<>]*)>\s*")
 _MIN_SECRET = 4
 
 _Credential = pygit2.Username | pygit2.UserPass | pygit2.Keypair
+_GIT_SETTINGS = frozenset({"sshPrivateKey", "insecure"})
 _E = TypeVar("_E", bound=SourceError)
 
 
@@ -189,6 +190,24 @@ class _Callbacks(pygit2.RemoteCallbacks):
         self._given.add(kind)
         return credential
 
+    def certificate_check(self, certificate: None, valid: bool, host: bytes) -> bool:
+        """Accept the server when libgit2 verified it (known_hosts, or a TLS chain), or when told not to check.
+
+        libgit2 itself would let an SSH server with an unknown host key through; Argo CD refuses it unless the
+        repository is ``insecure``, and so does this.
+        """
+        if valid or self._source._insecure:
+            return True
+        name = host.decode("utf-8", "replace")
+        what = (
+            f"the SSH host key of {name} is not in known_hosts (~/.ssh/known_hosts)"
+            if self._source._url.kind == "ssh"
+            else f"the TLS certificate of {name} does not verify"
+        )
+        raise self._source._error(
+            RepositoryUnreachableError, f"{self._source.url}: {what}; trust it, or set insecure", retryable=False
+        )
+
 
 class GitSource:
     """A Git repository at a revision, fetched into a local cache: the :class:`~reconcile.protocols.Source`.
@@ -207,13 +226,17 @@ class GitSource:
         password: HTTP password or token (or an SSH password); overrides one in the URL.
         ssh_key: Private key file for SSH. Without one, SSH asks the running ssh-agent.
         ssh_public_key: Public key file, when libssh2 cannot derive it from the private key.
-        ssh_passphrase: Passphrase of ``ssh_key``.
+        ssh_passphrase: Passphrase of ``ssh_key`` (or of ``ssh_key_data``).
+        ssh_key_data: A private key for SSH as text (PEM or OpenSSH), as Argo CD's ``sshPrivateKey`` holds it;
+            never written to disk and never shown.
+        insecure: Skip verifying the server: an SSH host key that is not in ``~/.ssh/known_hosts``, an HTTPS
+            certificate that does not verify (Argo CD's ``insecure``). By default both are refused.
         proxy: ``None`` connects directly, ``True`` honours the ``*_proxy`` environment variables, a string
             is the proxy URL.
         lock_timeout: Seconds to wait for another fetch of the same repository; ``None`` waits for ever.
         logger: A structlog logger to use instead of ``structlog.get_logger("reconcile")``.
         credentials: Repository credentials by URL (Argo CD's repo-creds); this URL's user name and password
-            (or token) are used unless given here or in the URL.
+            (or token), SSH private key and ``insecure`` setting are used unless given here or in the URL.
 
     Raises:
         ConfigurationError: The URL, path or key options cannot work.
@@ -235,6 +258,8 @@ class GitSource:
         lock_timeout: float | None = 600.0,
         logger: FilteringBoundLogger | None = None,
         credentials: Credentials | None = None,
+        ssh_key_data: str | None = None,
+        insecure: bool | None = None,
     ) -> None:
         self._url = _parse_url(url)
         if not isinstance(revision, str) or not revision.strip():
@@ -244,7 +269,18 @@ class GitSource:
         self.cache_dir = cache_folder(cache_dir, "git")
         found = credentials.for_url(url.strip()) if credentials is not None else None
         if found is not None:
-            found.check_usable(f"GitSource({self._url.display})")
+            found.check_usable(f"GitSource({self._url.display})", supports=_GIT_SETTINGS)
+            if found.ssh_private_key and self._url.kind != "ssh":
+                raise ConfigurationError(
+                    f"GitSource({self._url.display}): the repository credential {found.origin} sets sshPrivateKey, "
+                    "which only SSH URLs use"
+                )
+        if ssh_key_data is None and found is not None and not ssh_key:
+            ssh_key_data = found.ssh_private_key
+        if ssh_key_data is not None and (self._url.kind != "ssh" or ssh_key is not None):
+            raise ConfigurationError("ssh_key_data only applies to SSH URLs, and not with ssh_key")
+        self._ssh_key_data = ssh_key_data
+        self._insecure = insecure if insecure is not None else bool(found is not None and found.insecure)
         self._username = username if username is not None else self._url.username or (found.username if found else None)
         password = password if password is not None else self._url.password
         if password is None and found is not None:
@@ -259,7 +295,7 @@ class GitSource:
         self._lock_timeout = lock_timeout
         self._logger = logger
         # Messages never include credentials by construction; scrubbing every text we build is a second guard.
-        secrets = {self._password, self._url.password, ssh_passphrase, *query_secrets(self._url.remote)}
+        secrets = {self._password, self._url.password, ssh_passphrase, ssh_key_data, *query_secrets(self._url.remote)}
         if self._url.kind == "http" and self._password is None:
             secrets.add(self._username)  # a token given as the user name (``https://<token>@host/...``)
         self._secrets = tuple(
@@ -492,17 +528,25 @@ class GitSource:
 
     # ------------------------------------------------------------------------------------------ credentials
 
+    def _ssh_keypair(self, user: str, allowed: CredentialType) -> _Credential | None:
+        """The key file, the key text, else the agent (unless a password is the better answer)."""
+        passphrase = self._ssh_passphrase or ""
+        if self._ssh_key is not None:
+            public = str(self._ssh_public_key) if self._ssh_public_key else None
+            return pygit2.Keypair(user, public, str(self._ssh_key), passphrase)
+        if self._ssh_key_data is not None:
+            return pygit2.KeypairFromMemory(user, None, self._ssh_key_data, passphrase)
+        if self._password is None or not allowed & CredentialType.USERPASS_PLAINTEXT:
+            return pygit2.KeypairFromAgent(user)
+        return None
+
     def _credential(self, username_from_url: str | None, allowed: CredentialType) -> _Credential:
         """The credential libgit2 asks for; raises :class:`AuthenticationError` when none is configured."""
         user = self._username or username_from_url
         if self._url.kind == "ssh":
             user = user or "git"
-            if allowed & CredentialType.SSH_KEY:
-                if self._ssh_key is not None:
-                    public = str(self._ssh_public_key) if self._ssh_public_key else None
-                    return pygit2.Keypair(user, public, str(self._ssh_key), self._ssh_passphrase or "")
-                if self._password is None or not allowed & CredentialType.USERPASS_PLAINTEXT:
-                    return pygit2.KeypairFromAgent(user)
+            if allowed & CredentialType.SSH_KEY and (key := self._ssh_keypair(user, allowed)) is not None:
+                return key
             if allowed & CredentialType.USERPASS_PLAINTEXT and self._password is not None:
                 return pygit2.UserPass(user, self._password)
             if allowed & CredentialType.USERNAME:

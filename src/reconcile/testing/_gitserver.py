@@ -171,9 +171,14 @@ class GitHTTPServer(LocalHTTPService):
     handler_class = _Handler
 
     def __init__(
-        self, root: str | os.PathLike[str], *, username: str | None = None, password: str | None = None
+        self,
+        root: str | os.PathLike[str],
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        tls: bool = False,
     ) -> None:
-        super().__init__(root, username=username, password=password)
+        super().__init__(root, username=username, password=password, tls=tls)
         self._backend = _find_backend()
 
     def url_for(self, name: str) -> str:
