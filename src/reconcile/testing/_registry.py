@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import secrets
 import ssl
 import subprocess
@@ -30,6 +31,7 @@ from reconcile.testing._tls import write_test_certificates
 __all__ = ["OCIRegistry"]
 
 _POLL = 0.05
+_ACCESS = re.compile(r'"(?P<method>GET|HEAD|POST|PUT|PATCH|DELETE) (?P<path>/\S*) HTTP/[0-9.]+"')
 
 
 class OCIRegistry:
@@ -47,6 +49,7 @@ class OCIRegistry:
         tls: Serve HTTPS with a certificate for ``127.0.0.1`` signed by a test CA (``ca_file``).
         client_certificates: With ``tls``, refuse clients without a certificate from the test CA
             (``client_cert_file``, ``client_key_file``).
+        access_log: Log every request the registry serves, for :meth:`served` (what a cache hit saved).
 
     Attributes:
         ca_file: With ``tls``: the test CA's certificate (PEM), to trust.
@@ -64,9 +67,11 @@ class OCIRegistry:
         startup_timeout: float = 30.0,
         tls: bool = False,
         client_certificates: bool = False,
+        access_log: bool = False,
     ) -> None:
         if (username is None) != (password is None):
             raise ValueError("give both username and password, or neither")
+        self.access_log = access_log
         if client_certificates and not tls:
             raise ValueError("client certificates need tls=True")
         self.tls = tls
@@ -103,7 +108,7 @@ class OCIRegistry:
         self._port = _free_port()
         config: dict[str, Any] = {
             "version": 0.1,
-            "log": {"level": "warn", "accesslog": {"disabled": True}},
+            "log": {"level": "warn", "accesslog": {"disabled": not self.access_log}},
             "storage": {"filesystem": {"rootdirectory": str(self.root / "data")}, "delete": {"enabled": True}},
             "http": {"addr": f"127.0.0.1:{self._port}", "secret": secrets.token_hex(16)},
         }
@@ -149,6 +154,13 @@ class OCIRegistry:
         """The tags of ``repository`` as the registry lists them (``GET /v2/<repository>/tags/list``)."""
         body = self._get(f"/v2/{repository}/tags/list")
         return list(json.loads(body).get("tags") or [])
+
+    def served(self) -> list[str]:
+        """``METHOD path`` of every request served so far, from the registry's access log (``access_log=True``)."""
+        if not self.access_log:
+            raise ControlPlaneError("start the registry with access_log=True to count its requests")
+        text = (self.root / "registry.log").read_text(errors="replace")
+        return [f"{m['method']} {m['path']}" for m in _ACCESS.finditer(text)]
 
     def push_artifact(
         self,
