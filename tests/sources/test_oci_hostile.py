@@ -299,3 +299,20 @@ def test_the_layer_digest_an_http_index_names_must_be_the_layer_pulled(registry,
     with pytest.raises(SourceError, match=r"holds the layer sha256:[0-9a-f]{64}, but sha256:[0-9a-f]{64} was expected"):
         _source(registry, tmp_path, "1.2.0", expected_layer_digest=other).fetch()
     assert _blob_requests(registry) == []
+
+
+def test_force_http_basic_auth_sends_the_credentials_without_waiting_for_a_challenge(registry, tmp_path):
+    registry.auth = "basic"
+    registry.push("charts/web", "1.2.0", chart_archive())
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "r", "labels": {"argocd.argoproj.io/secret-type": "repo-creds"}},
+        "stringData": {"type": "helm", "url": registry.host, "username": "ci", "password": "s3cret-pw"},
+    }
+    _source(registry, tmp_path / "a", "1.2.0", credentials=Credentials.from_secrets([secret])).fetch()
+    assert registry.requests[0][2] is None  # the first request waits for the challenge
+    registry.requests.clear()
+    secret["stringData"]["forceHttpBasicAuth"] = "true"
+    _source(registry, tmp_path / "b", "1.2.0", credentials=Credentials.from_secrets([secret])).fetch()
+    assert all(auth is not None and auth.startswith("Basic ") for _, _, auth in registry.requests)

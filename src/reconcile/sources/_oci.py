@@ -146,6 +146,8 @@ class Access:
         username: With ``password``: basic auth, or what buys a bearer token.
         password: The password or token.
         token: A bearer token sent as it is (registries that issue long-lived tokens).
+        force_basic_auth: Send the user name and password with the first request instead of waiting for a
+            challenge (Argo CD's ``forceHttpBasicAuth``).
         plain_http: Talk HTTP instead of HTTPS (only ever when asked).
         verify_tls: Check the registry's certificate (``False`` is Argo CD's ``insecure``).
         ca_file: A PEM bundle of the CAs to trust instead of the system's.
@@ -160,6 +162,7 @@ class Access:
     username: str | None = None
     password: str | None = attrs.field(default=None, repr=False)
     token: str | None = attrs.field(default=None, repr=False)
+    force_basic_auth: bool = False
     plain_http: bool = False
     verify_tls: bool = True
     ca_file: str | None = None
@@ -222,6 +225,8 @@ class _Registry(oras.provider.Registry):  # type: ignore[misc]
             self.session.proxies.update({"http": access.proxy, "https": access.proxy})
         if access.username is not None or access.password is not None:
             self.auth.set_basic_auth(access.username or "", access.password or "")
+            if access.force_basic_auth and self._authorization is None:
+                self._authorization = f"Basic {self.auth._basic_auth}"
 
     def do_request(  # noqa: PLR0917 - oras's own signature
         self,

@@ -170,6 +170,7 @@ class OCISource:
             username=username,
             password=password,
             token=token,
+            force_basic_auth=bool(found and found.force_http_basic_auth),
             plain_http=plain_http if plain_http is not None else bool(found and found.insecure_oci_force_http),
             verify_tls=verify_tls if verify_tls is not None else not (found and found.insecure),
             ca_file=os.fspath(ca_file) if ca_file is not None else None,
