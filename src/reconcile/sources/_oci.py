@@ -359,9 +359,7 @@ class RegistryClient:
         """
         url = self._url(self._container.tags_url())
         found: list[str] = []
-        pages = 0
         while url:
-            pages += 1
             with self._get(url, "the tag list") as response:
                 if response.status_code == 404:  # noqa: PLR2004
                     raise self._fail(RevisionNotFoundError, f"{self.reference} does not exist in the registry")

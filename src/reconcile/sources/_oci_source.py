@@ -123,6 +123,13 @@ class OCISource:
         lock_timeout: Seconds to wait for another fetch of the same artifact; ``None`` waits for ever.
         logger: A structlog logger to use instead of ``structlog.get_logger("reconcile")``.
 
+    Attributes:
+        url: The repository, ``oci://registry/repository``.
+        reference: The tag, range or digest asked for.
+        path: The folder read inside the artifact (inside the chart, for a chart).
+        requests_made: Every request of the last :meth:`fetch` (method and URL, never credentials); empty after a
+            fetch pinned by digest that the cache answered.
+
     Raises:
         ConfigurationError: The URL, reference or path cannot work, or a credential sets what OCI cannot honour.
     """
@@ -190,7 +197,6 @@ class OCISource:
         secrets = [s for s in self._access.secrets if len(s) >= _MIN_SECRET]
         self._secrets = tuple(sorted(secrets, key=len, reverse=True))
         self.requests_made: list[str] = []
-        """Every request of the last :meth:`fetch` (method and URL, no credentials): what a cache hit saved."""
 
     def __repr__(self) -> str:
         return f"OCISource(url={self.url!r}, reference={self.reference!r}, path={self.path!r})"
