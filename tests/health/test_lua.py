@@ -278,9 +278,6 @@ def test_from_directory_reads_argo_cd_layout(tmp_path: Path) -> None:
 def test_from_directory_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="not a folder of health scripts"):
         LuaHealthChecks.from_directory(tmp_path / "absent")
-    bad = write(tmp_path / "syntax", "example.com/Widget/health.lua", "return {status = ")
-    with pytest.raises(ConfigurationError, match=f"^{bad}: invalid Lua health script"):
-        LuaHealthChecks.from_directory(tmp_path / "syntax")
     misplaced = write(tmp_path / "layout", "a/b/c/health.lua", healthy("deep"))
     with pytest.raises(ConfigurationError, match=f"^{misplaced}: expected <group>/<Kind>/health.lua"):
         LuaHealthChecks.from_directory(tmp_path / "layout")
@@ -297,3 +294,31 @@ def test_from_directory_errors_name_the_file(tmp_path: Path) -> None:
     unreadable.mkdir()  # a folder named health.lua cannot be read as a file
     with pytest.raises(ConfigurationError, match="cannot read health script"):
         LuaHealthChecks.from_directory(tmp_path / "dir")
+
+
+def test_a_script_that_does_not_compile_fails_only_its_own_kind(tmp_path: Path) -> None:
+    bad = write(tmp_path, "example.com/Widget/health.lua", "return {status = ")
+    write(tmp_path, "example.com/Gadget/health.lua", healthy("gadget"))
+    checks = LuaHealthChecks.from_directory(tmp_path)
+    assert list(checks.problems) == [str(bad)]
+    gadget = assess({"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "g"}}, checks)
+    assert gadget == Health(HealthStatus.HEALTHY, "gadget")
+    widget = assess(WIDGET, checks)
+    assert widget is not None
+    assert widget.status is UNKNOWN
+    assert widget.message.startswith(f"{bad}: invalid Lua health script: ")
+    with pytest.raises(ConfigurationError, match="invalid Lua health script"):
+        LuaHealthChecks.from_scripts({"example.com/Widget": "return {status = "})  # one script given: refused
+
+
+def test_goto_compiles_and_runs_as_on_argo_cds_interpreter() -> None:
+    source = """
+hs = {status = "Healthy", message = ""}
+for _, condition in ipairs(obj.spec.items) do
+  if condition == 20 then goto continue end
+  hs.message = hs.message .. condition .. ","
+  ::continue::
+end
+return hs
+"""
+    assert run(source) == Health(HealthStatus.HEALTHY, "10,30,")

@@ -1,8 +1,9 @@
 """Health checks written in Lua with Argo CD's contract, run in a sandbox in a worker process.
 
 A script sees the object as the global ``obj`` and returns a table ``{status = "...", message = "..."}``.
-The scripts Argo CD users already have work unchanged: the interpreter is Lua 5.1, the language of Argo CD's
-interpreter, with ``string``, ``table``, ``math`` and ``os.time``/``os.date``/``os.clock``. Everything that reaches
+The scripts Argo CD users already have work unchanged: Argo CD runs them on gopher-lua, Lua 5.1 plus ``goto``;
+reconcile runs them on LuaJIT 2.1 (Lua 5.1 semantics, ``goto`` included) with its compiler off, with ``string``,
+``table``, ``math`` and ``os.time``/``os.date``/``os.clock``. Everything that reaches
 outside the script is absent: no ``io``, ``require``, ``dofile``, ``loadfile``, ``load``/``loadstring``,
 ``string.dump``, ``debug``, ``coroutine``, ``os.execute``/``remove``/``rename``/``exit``/``getenv``/``tmpname``,
 and no way back into Python. Each run gets a fresh interpreter, a CPU time limit and a memory limit.
@@ -167,6 +168,7 @@ class LuaScript:
         time_limit: CPU seconds one run may take.
         max_memory: Bytes one run may allocate, the object included.
         sandbox: The worker the script runs in (a :class:`LuaHealthChecks` shares one among its scripts).
+        problem: Why the script cannot run (it did not compile); every verdict is then Unknown with that reason.
     """
 
     source: str = attrs.field(repr=False)
@@ -174,9 +176,12 @@ class LuaScript:
     time_limit: float = DEFAULT_TIME_LIMIT
     max_memory: int = DEFAULT_MAX_MEMORY
     sandbox: LuaSandbox = attrs.field(factory=LuaSandbox, eq=False, repr=False)
+    problem: str | None = None
 
     def __call__(self, obj: Manifest) -> Health:
         """Run the script on ``obj``: its verdict, or Unknown with the reason when it fails or misbehaves."""
+        if self.problem is not None:
+            return Health(HealthStatus.UNKNOWN, f"{self.origin}: invalid Lua health script: {self.problem}")
         request = {
             "source": self.source,
             "origin": self.origin,
@@ -220,6 +225,8 @@ class LuaHealthChecks:
         self.max_memory = max_memory
         self._table: PatternTable[LuaScript] = PatternTable()
         self._sandbox = LuaSandbox()
+        self.problems: dict[str, str] = {}
+        """Scripts loaded from a folder that do not compile, by origin: their kinds' health is Unknown, saying why."""
 
     @classmethod
     def from_scripts(
@@ -257,9 +264,12 @@ class LuaHealthChecks:
         Scripts are ``<group>/<Kind>/health.lua`` (``<Kind>/health.lua`` for the core group); ``_`` in a folder
         name is a wildcard (``_.crossplane.io/_``). Other files (tests, test data, actions) are ignored.
 
+        A script that does not compile fails only its own kind: objects of that kind get an Unknown verdict naming
+        the file and the compiler's words, and :attr:`problems` lists it. The other scripts load.
+
         Raises:
-            ConfigurationError: The folder is missing, a ``health.lua`` sits elsewhere, or a script cannot be read
-                or does not compile; the error names the file.
+            ConfigurationError: The folder is missing, a ``health.lua`` sits elsewhere, or a script cannot be read;
+                the error names the file.
         """
         root = Path(path)
         if not root.is_dir():
@@ -275,7 +285,7 @@ class LuaHealthChecks:
             except (OSError, UnicodeDecodeError) as exc:
                 raise ConfigurationError(f"{file}: cannot read health script: {exc}") from exc
             # Group and kind names cannot hold "_", so Argo CD spells "*" that way in folder names.
-            checks.add(group.replace("_", "*"), kind.replace("_", "*"), source, origin=str(file))
+            checks._register(group.replace("_", "*"), kind.replace("_", "*"), source, str(file), tolerate=True)
         return checks
 
     def add(self, group: str, kind: str, source: str, *, origin: str = "") -> None:
@@ -284,22 +294,31 @@ class LuaHealthChecks:
         Raises:
             ConfigurationError: The script does not compile or is precompiled bytecode (``origin`` is named).
         """
-        origin = origin or (f"{group}/{kind}" if group else kind)
+        self._register(group, kind, source, origin or (f"{group}/{kind}" if group else kind), tolerate=False)
+
+    def _register(self, group: str, kind: str, source: str, origin: str, *, tolerate: bool) -> None:
         problem = _lua_sandbox.check_syntax(source, origin, self.max_memory)
-        if problem is not None:
+        if problem is not None and not tolerate:
             raise ConfigurationError(f"{origin}: invalid Lua health script: {problem}")
+        if problem is not None:
+            self.problems[origin] = problem
         script = LuaScript(
             source=source,
             origin=origin,
             time_limit=self.time_limit,
             max_memory=self.max_memory,
             sandbox=self._sandbox,
+            problem=problem,
         )
         self._table.add(group, kind, script)
 
     def find(self, group_kind: GroupKind) -> HealthCheck | None:
         """The most specific script for ``group_kind``, or ``None``."""
         return self._table.find(group_kind)
+
+    def script(self, group: str, kind: str) -> LuaScript | None:
+        """The script registered for exactly this ``(group, kind)`` pattern (``"*.crossplane.io"``, ``"*"``)."""
+        return self._table.get(group, kind)
 
     def close(self) -> None:
         """Stop the worker process the scripts run in (the next run starts another)."""

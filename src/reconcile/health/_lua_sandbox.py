@@ -22,14 +22,16 @@ import struct
 import sys
 from typing import Any
 
-from lupa import lua51  # type: ignore[import-untyped]  # lupa ships no type information
+from lupa import luajit21 as lua  # type: ignore[import-untyped]  # lupa ships no type information
 
 _TIMEOUT = "reconcile: health script exceeded its time limit"
 _FRAME = struct.Struct(">I")
 
 # Runs in a fresh interpreter before each script: keeps what the runner needs in locals, then hands the script an
 # environment holding only the allowed names. getfenv/setfenv are left out: getfenv(0) would reach the real globals.
+# The JIT compiler is off: compiled traces run no hooks, and the count hook is the CPU limit.
 _SETUP = r"""
+jit.off()
 local sethook, clock, byte = debug.sethook, os.clock, string.byte
 local loadstring, setfenv, pcall, error = loadstring, setfenv, pcall, error
 local timeout = ...
@@ -67,6 +69,7 @@ end
 """
 
 _CHECK_SYNTAX = r"""
+jit.off()
 local source, chunkname = ...
 if string.byte(source, 1) == 27 then return "precompiled Lua chunks are not allowed" end
 local fn, err = loadstring(source, "=" .. chunkname)
@@ -79,7 +82,7 @@ def _deny_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
 
 
 def _runtime(max_memory: int) -> Any:
-    return lua51.LuaRuntime(
+    return lua.LuaRuntime(
         register_eval=False,
         register_builtins=False,
         unpack_returned_tuples=False,
@@ -92,7 +95,7 @@ def check_syntax(source: str, origin: str, max_memory: int) -> str | None:
     """Why ``source`` does not compile (or is precompiled bytecode), or ``None``; compiling runs nothing."""
     try:
         problem = _runtime(max_memory).execute(_CHECK_SYNTAX, source, origin)
-    except lua51.LuaError as exc:
+    except lua.LuaError as exc:
         return str(exc)
     return None if problem is None else str(problem)
 
@@ -104,16 +107,16 @@ def run(source: str, origin: str, obj: Any, *, time_limit: float, max_memory: in
         runner = runtime.execute(_SETUP, _TIMEOUT)
         table = runtime.table_from(obj, recursive=True)
         return _verdict(runner(source, origin, table, time_limit))
-    except lua51.LuaMemoryError:
+    except lua.LuaMemoryError:
         return {"memory": True}
-    except lua51.LuaError as exc:
+    except lua.LuaError as exc:
         # lupa appends the runner's stack traceback, which names our sandbox code rather than the script.
         message = str(exc).split("\nstack traceback:", 1)[0]
         return {"timeout": True} if _TIMEOUT in message else {"unknown": message}
 
 
 def _verdict(result: Any) -> dict[str, Any]:
-    kind = lua51.lua_type(result)
+    kind = lua.lua_type(result)
     if kind != "table":
         return {"unknown": f"expect table output from Lua script, not {kind or _lua_name(result)}"}
     status, message = result["status"], result["message"]

@@ -44,6 +44,10 @@ class PatternTable(Generic[T]):
                     best = (score, value)
         return None if best is None else best[1]
 
+    def get(self, group: str, kind: str) -> T | None:
+        """The value registered for exactly this pattern (no matching), or ``None``."""
+        return self._entries.get((group, kind))
+
     def __len__(self) -> int:
         return len(self._entries)
 
