@@ -17,6 +17,7 @@
     │       └── ToolNotFoundError       the tool is not installed (how to install it)
     ├── DiffError                   comparing desired and live state failed
     ├── SyncError                   a sync operation failed (per-object results attached)
+    ├── ActionError                 a resource action failed: unknown, refused by its script, or a bad result
     └── ClusterError                the Kubernetes API refused or failed a call (key, HTTP status, reason)
         ├── NotFoundError               404
         ├── ConflictError               409 (already exists, stale resourceVersion, field manager conflict)
@@ -36,6 +37,7 @@ from collections.abc import Iterator
 from reconcile.model import Location, ResourceKey, Revision
 
 __all__ = [
+    "ActionError",
     "AuthenticationError",
     "ClusterError",
     "ConfigurationError",
@@ -274,6 +276,23 @@ class SyncError(ReconcileError):
     def __init__(self, message: str, *, result: object | None = None, retryable: bool | None = None) -> None:
         super().__init__(message, retryable=retryable)
         self.result = result
+
+
+class ActionError(ReconcileError):
+    """A resource action (Argo CD's ``action.lua``) could not run.
+
+    There is no such action, its script failed or refused (``error("invalid number: ...")``), or its result is
+    not something to apply.
+
+    Attributes:
+        key: The object the action was asked of.
+        action: The action's name.
+    """
+
+    def __init__(self, message: str, *, key: ResourceKey | None = None, action: str = "") -> None:
+        super().__init__(message)
+        self.key = key
+        self.action = action
 
 
 class ClusterError(ReconcileError):

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from reconcile.errors import ManifestError
 from reconcile.health import LuaHealthChecks
 from reconcile.manifests import load_manifests
 from reconcile.model import ResourceKey
+from support import read_yaml_leniently
 
 CATALOGUE = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "argocd-resource-customizations"
 
@@ -42,21 +42,13 @@ CASES = _cases()
 def _first_object(text: str, file: str) -> dict[str, Any]:
     """The input's first document. Argo CD reads test data with go-yaml, where a repeated key's last value wins
     (one input, ``rabbitmq.com/User/testdata/unknown.yaml``, has ``status`` twice); reconcile's loader refuses
-    duplicate keys as kubectl does, so such a file is read the lenient way, timestamps kept as text."""
+    duplicate keys as kubectl does, so such a file is read the lenient way."""
     try:
         return load_manifests(text, file=file)[0][0]
     except ManifestError as exc:
         if "duplicate key" not in str(exc):
             raise
-
-    class Lenient(yaml.SafeLoader):
-        pass
-
-    Lenient.yaml_implicit_resolvers = {
-        first: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-    document: dict[str, Any] = next(yaml.load_all(text, Lenient))
+    document: dict[str, Any] = read_yaml_leniently(text)
     return document
 
 

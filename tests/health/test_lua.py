@@ -98,7 +98,6 @@ def test_numeric_messages_are_text() -> None:
         "os.exit(1)",
         'return os.getenv("HOME")',
         "return os.tmpname()",
-        'return require("os")',
         'dofile("/etc/passwd")',
         'loadfile("/etc/passwd")',
         'return load("return 1")',
@@ -122,6 +121,15 @@ def test_sandbox_refuses_escapes(source: str, tmp_path: Path, monkeypatch: pytes
     assert list(tmp_path.iterdir()) == []
 
 
+def test_require_gives_only_the_restricted_os_table() -> None:
+    same = 'return {status = "Healthy", message = tostring(require("os") == os and os.execute == nil)}'
+    assert run(same) == Health(HealthStatus.HEALTHY, "true")
+    for module in ("io", "ffi", "jit", "debug"):
+        refused = run(f'return require("{module}")')
+        assert refused.status is UNKNOWN
+        assert f"module '{module}' is not available" in refused.message
+
+
 def test_globals_hold_only_the_allowed_names() -> None:
     source = """
     local names = {}
@@ -133,7 +141,8 @@ def test_globals_hold_only_the_allowed_names() -> None:
     return {status = "Healthy", message = table.concat(names, " ") .. " | " .. table.concat(osnames, " ")}
     """
     expected = (
-        "_G _VERSION assert error getmetatable ipairs math next obj os pairs pcall rawequal rawget rawset select "
+        "_G _VERSION assert error getmetatable ipairs math next obj os pairs pcall rawequal rawget rawset require "
+        "select "
         "setmetatable string table tonumber tostring type unpack xpcall | clock date time"
     )
     assert run(source) == Health(HealthStatus.HEALTHY, expected)

@@ -51,12 +51,12 @@ _WORKER = Path(_lua_sandbox.__file__)
 _GRACE_FACTOR, _GRACE = 1.5, 0.25
 
 
-def _plain(value: Any) -> Any:
+def plain_data(value: Any) -> Any:
     """A copy holding only JSON types, so nothing but data crosses into Lua."""
     if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
+        return {str(key): plain_data(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
+        return [plain_data(item) for item in value]
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
@@ -158,6 +158,31 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
             stream.close()
 
 
+def run_in_sandbox(
+    sandbox: LuaSandbox,
+    source: str,
+    origin: str,
+    obj: Manifest,
+    *,
+    time_limit: float,
+    max_memory: int,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run a script on ``obj`` in the worker; its answer, with a stopped worker reported as the protocol does."""
+    request = {
+        "source": source,
+        "origin": origin,
+        "obj": plain_data(obj),
+        "time_limit": time_limit,
+        "max_memory": max_memory,
+        **(extra or {}),
+    }
+    try:
+        return sandbox.run(request, time_limit * _GRACE_FACTOR + _GRACE)
+    except _WorkerStoppedError as stopped:
+        return {"timeout": True} if stopped.overstayed else {"unknown": f"{origin}: the Lua worker stopped ({stopped})"}
+
+
 @attrs.frozen
 class LuaScript:
     """One health script; calling it assesses an object in the sandbox.
@@ -182,21 +207,9 @@ class LuaScript:
         """Run the script on ``obj``: its verdict, or Unknown with the reason when it fails or misbehaves."""
         if self.problem is not None:
             return Health(HealthStatus.UNKNOWN, f"{self.origin}: invalid Lua health script: {self.problem}")
-        request = {
-            "source": self.source,
-            "origin": self.origin,
-            "obj": _plain(obj),
-            "time_limit": self.time_limit,
-            "max_memory": self.max_memory,
-        }
-        try:
-            answer = self.sandbox.run(request, self.time_limit * _GRACE_FACTOR + _GRACE)
-        except _WorkerStoppedError as stopped:
-            answer = (
-                {"timeout": True}
-                if stopped.overstayed
-                else {"unknown": f"{self.origin}: the Lua worker stopped ({stopped})"}
-            )
+        answer = run_in_sandbox(
+            self.sandbox, self.source, self.origin, obj, time_limit=self.time_limit, max_memory=self.max_memory
+        )
         if answer.get("timeout"):
             return Health(
                 HealthStatus.UNKNOWN, f"{self.origin}: health script exceeded its time limit of {self.time_limit:g}s"
