@@ -30,6 +30,7 @@ __all__ = [
     "HealthCheck",
     "HealthChecks",
     "Renderer",
+    "ResourceActions",
     "Source",
     "WatchableCluster",
 ]
@@ -161,4 +162,26 @@ class HealthChecks(Protocol):
 
     def find(self, group_kind: GroupKind) -> HealthCheck | None:
         """The check for ``group_kind``, or ``None`` when there is none."""
+        ...
+
+
+@runtime_checkable
+class ResourceActions(Protocol):
+    """What live objects offer to do (Argo CD's resource actions) and what doing one changes.
+
+    :class:`~reconcile.health.LuaActions` and :class:`~reconcile.health.ArgoCDCatalogue` are ones.
+    """
+
+    def discover(self, obj: Manifest) -> tuple[Any, ...]:
+        """The actions ``obj`` offers (:class:`~reconcile.health.ResourceAction` values)."""
+        ...
+
+    def run(
+        self, obj: Manifest, name: str, params: Mapping[str, str] | None = None, *, now: float | None = None
+    ) -> tuple[Any, ...]:
+        """What the action ``name`` would patch and create (:class:`~reconcile.health.ImpactedResource` values).
+
+        Raises:
+            ActionError: No such action, or its script failed.
+        """
         ...

@@ -27,6 +27,7 @@ from reconcile.diff import (
     keep_live_values,
 )
 from reconcile.errors import (
+    ActionError,
     ClusterError,
     ConfigurationError,
     NotFoundError,
@@ -34,7 +35,7 @@ from reconcile.errors import (
     SyncError,
     UnknownKindError,
 )
-from reconcile.health import app_health, assess
+from reconcile.health import ResourceAction, app_health, assess
 from reconcile.manifests import check_unique
 from reconcile.model import (
     GroupKind,
@@ -50,8 +51,9 @@ from reconcile.model import (
     SyncAction,
     SyncStatus,
 )
-from reconcile.protocols import Cluster, ClusterAwareRenderer, HealthChecks, Renderer, Source
+from reconcile.protocols import Cluster, ClusterAwareRenderer, HealthChecks, Renderer, ResourceActions, Source
 from reconcile.sync import (
+    ActionOutcome,
     ArgoSyncer,
     PlanningSyncer,
     ResourceResult,
@@ -62,6 +64,7 @@ from reconcile.sync import (
     SyncPlan,
     SyncResult,
     prune_order,
+    run_action,
 )
 
 __all__ = [
@@ -307,7 +310,10 @@ class Reconciler:
             (Argo CD's ``ServerSideDiff``); off, it predicts locally (the in-memory cluster needs no server).
         syncer: How to sync (default :class:`~reconcile.sync.ArgoSyncer` with the policy's sync options and
             ``health_checks``); :meth:`plan` and :meth:`start_sync` need a :class:`~reconcile.sync.ArgoSyncer`.
-        health_checks: Custom health checks for the waits between sync waves, tried before the built-in ones.
+        health_checks: Custom health checks for the waits between sync waves, tried before the built-in ones
+            (an :class:`~reconcile.health.ArgoCDCatalogue` is one).
+        actions: The resource actions the app's objects offer (Argo CD's ``actions/`` scripts; an
+            :class:`~reconcile.health.ArgoCDCatalogue` is one), for :meth:`actions` and :meth:`run_action`.
         logger: A structlog-style logger; default ``structlog.get_logger("reconcile")``.
         pass_timeout: Seconds one :meth:`reconcile` or :meth:`sync` call may take, all stages and retries
             included (``None``: no bound). Past it, requests to the cluster are no longer sent or retried and a
@@ -332,6 +338,7 @@ class Reconciler:
         health_checks: HealthChecks | Sequence[HealthChecks] | None = None,
         logger: Any = None,
         pass_timeout: float | None = DEFAULT_PASS_TIMEOUT,
+        actions: ResourceActions | None = None,
     ) -> None:
         _check_arguments(name=name, source=source, renderer=renderer, cluster=cluster, namespace=namespace)
         self.name = name
@@ -355,6 +362,7 @@ class Reconciler:
                 "give sync options and health checks to the syncer you pass, or let the Reconciler build it"
             )
         self.health_checks = health_checks
+        self.resource_actions = actions
         self._log = (logger or structlog.get_logger("reconcile")).bind(app=name)
         self.syncer: Syncer = syncer or ArgoSyncer(options=self.policy.options, checks=health_checks, logger=self._log)
         if pass_timeout is not None and not pass_timeout > 0:
@@ -437,6 +445,56 @@ class Reconciler:
         phase = OperationPhase.FAILED if failed else OperationPhase.SUCCEEDED
         message = f"{len(failed)} of {len(results)} deletions failed" if failed else f"deleted {len(results)} objects"
         return SyncResult(phase=phase, message=message, resources=tuple(results), dry_run=dry_run, started_at=started)
+
+    def actions(self, key: ResourceKey) -> tuple[ResourceAction, ...]:
+        """The actions one of this app's live objects offers now (its kind's ``discovery.lua``).
+
+        Raises:
+            ActionError: No actions were given, the object is not this app's, or the discovery script failed.
+            ClusterError: The object could not be read.
+        """
+        provider, live = self._action_target(key, "")
+        found: tuple[ResourceAction, ...] = provider.discover(live)
+        return found
+
+    def run_action(
+        self,
+        key: ResourceKey,
+        name: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        dry_run: bool = False,
+    ) -> ActionOutcome:
+        """Run a resource action on one of this app's live objects and apply what it changes (Argo CD's actions).
+
+        The script's object is sent as a JSON merge patch of what it changed; objects it creates are created in
+        the same namespace. Every change is validated by the server before any is made.
+
+        Args:
+            key: The object.
+            name: The action (``restart``, ``scale``...; see :meth:`actions`).
+            params: Its parameters, as text (``{"replicas": "3"}``).
+            dry_run: Let the server validate the changes and make none.
+
+        Raises:
+            ActionError: No actions were given, the object is not this app's, no such action, the script failed,
+                or its result cannot be applied.
+            ClusterError: The object could not be read, or the server refused a change.
+        """
+        provider, live = self._action_target(key, name)
+        outcome = run_action(self.cluster, provider, live, name, params, dry_run=dry_run)
+        self._log.info("reconcile.app.action", key=str(key), action=name, dry_run=dry_run, changes=len(outcome.changes))
+        return outcome
+
+    def _action_target(self, key: ResourceKey, name: str) -> tuple[ResourceActions, Manifest]:
+        if self.resource_actions is None:
+            raise ActionError(f"{self.name}: no resource actions were given (actions=...)", key=key, action=name)
+        live = self.cluster.get(key)
+        if live is None:
+            raise ActionError(f"{key} does not exist", key=key, action=name)
+        if not tracking.is_owned_by(live, self.name):
+            raise ActionError(f"{key} is not part of application {self.name!r}", key=key, action=name)
+        return self.resource_actions, live
 
     def _delete_one(
         self, key: ResourceKey, live: Manifest, *, dry_run: bool, propagation: PropagationPolicy

@@ -687,3 +687,43 @@ def test_an_oci_chart_behind_tls_and_a_password_syncs_with_repo_creds_and_a_regi
     assert code == 0, out + err
     assert cluster.get(CM_FIRST) is not None
     assert "oci-pw-31" not in out + err
+
+
+def test_app_actions_list_and_run_use_argo_cds_catalogue(capsys, tmp_path, cluster):
+    catalogue = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "argocd-resource-customizations"
+    if not catalogue.is_dir():
+        pytest.skip(f"Argo CD's resource customizations not found at {catalogue}")
+    local = tmp_path / "local"
+    local.mkdir()
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "w", "image": "x"}]}},
+        },
+    }
+    (local / "web.yaml").write_text(json.dumps(deployment))
+    app = tmp_path / "app.yaml"
+    app.write_text(APP.format(name="shop", path="web", namespace="default"))
+    common = ("-f", str(app), "--local", str(local), "--catalogue", str(catalogue))
+    code, out, err = run(capsys, "app", "sync", *common, cluster=cluster)
+    assert code == 0, out + err
+    target = ("--kind", "Deployment", "--group", "apps", "--resource-name", "web")
+    code, out, err = run(capsys, "app", "actions", "list", *common, *target, cluster=cluster)
+    assert code == 0, err
+    assert out.split("\n")[0].split() == ["ACTION", "DISABLED", "PARAMS"]
+    assert {line.split()[0] for line in out.strip().split("\n")[1:]} == {"pause", "restart", "resume", "scale"}
+    code, out, err = run(
+        capsys, "app", "actions", "run", *common, *target, "scale", "--param", "replicas=4", cluster=cluster
+    )
+    assert code == 0, err
+    assert out == "apps/Deployment/default/web patched\n"
+    assert cluster.get(ResourceKey("apps", "Deployment", "default", "web"))["spec"]["replicas"] == 4
+    code, _, err = run(
+        capsys, "app", "actions", "run", *common, *target, "scale", "--param", "replicas=x", cluster=cluster
+    )
+    assert code == 2
+    assert "invalid number: x" in err

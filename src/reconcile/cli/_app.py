@@ -8,7 +8,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
 
@@ -17,6 +17,7 @@ from reconcile.cli import _output as output
 from reconcile.cli._loading import cluster_map, load_applications, open_cluster, pick
 from reconcile.cli._progress import LiveProgress, PlainProgress
 from reconcile.cluster import MemoryCluster
+from reconcile.health import ArgoCDCatalogue
 from reconcile.model import HealthStatus, OperationPhase, PropagationPolicy, SyncStatus
 from reconcile.sources import Credentials
 
@@ -65,6 +66,13 @@ class Context:
         self.err.write(f"warning: {message}\n")
 
 
+def add_action_verbs(verbs: Any, parents: list[argparse.ArgumentParser]) -> None:
+    """``app actions list`` and ``app actions run``, as ``argocd app actions`` has them."""
+    from reconcile.cli import _actions  # noqa: PLC0415 - the actions verbs use this module's helpers
+
+    _actions.add(verbs, parents)
+
+
 def add_verbs(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``app`` command and its verbs to the top-level parser."""
     app = subparsers.add_parser("app", help="work with Argo CD Applications", description="Work with Applications.")
@@ -80,6 +88,7 @@ def add_verbs(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
         ("delete", "delete every object the application owns (cascade)", delete, [common, cluster]),
         ("list", "list the Applications in a file or folder", list_apps, [common]),
     ]
+    add_action_verbs(verbs, [common, cluster])
     for name, help_text, handler, parents in specs:
         description = help_text[0].upper() + help_text[1:] + "."
         parser = verbs.add_parser(name, parents=parents, help=help_text, description=description)
@@ -149,6 +158,14 @@ def _cluster_options() -> argparse.ArgumentParser:
         type=Path,
         metavar="FILE",
         help="a Docker config.json whose auths log in to OCI registries (as helm's --registry-config)",
+    )
+    parser.add_argument(
+        "--catalogue",
+        metavar="LOCATION",
+        help="Argo CD's resource_customizations (health checks and actions): a folder, or a Git URL",
+    )
+    parser.add_argument(
+        "--catalogue-revision", default="HEAD", metavar="REVISION", help="the Git revision of --catalogue"
     )
     parser.add_argument(
         "--server-side",
@@ -301,12 +318,16 @@ def _reconciler(ctx: Context) -> Iterator[tuple[Application, Reconciler]]:
             control_plane_namespace=args.control_plane_namespace,
             server_side_diff=server_side,
             credentials=_credentials(args),
+            **_catalogue_options(args),
         )
         try:
             yield app, reconciler
         finally:
             for warning in reconciler.warnings:  # an empty render: Synced and Healthy, but say so
                 ctx.warn(f"{ctx.name_of(app)}: {warning}")
+            catalogue = reconciler.resource_actions
+            if isinstance(catalogue, ArgoCDCatalogue):
+                catalogue.close()
 
 
 @contextlib.contextmanager
@@ -391,6 +412,16 @@ def _colored(text: str, stream: TextIO) -> str:
         else:
             lines.append(line)
     return "".join(lines)
+
+
+def _catalogue_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``health_checks`` and ``actions`` from ``--catalogue``; nothing without it."""
+    if args.catalogue is None:
+        return {}
+    catalogue = ArgoCDCatalogue.load(
+        args.catalogue, args.catalogue_revision, cache_dir=args.cache_dir, credentials=_credentials(args)
+    )
+    return {"health_checks": catalogue, "actions": catalogue}
 
 
 def _credentials(args: argparse.Namespace) -> Credentials | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from reconcile.health._actions import GO_ZERO_TIME, ActionParameter, ImpactedResource, LuaActions, ResourceAction
 from reconcile.health._assess import app_health, assess
 from reconcile.health._builtin import BuiltinHealthChecks
+from reconcile.health._catalogue import ArgoCDCatalogue
 from reconcile.health._custom import CustomHealthChecks
 from reconcile.health._lua import LuaHealthChecks, LuaSandbox, LuaScript
 from reconcile.health._status import ORDER, is_worse, worst
@@ -25,6 +26,7 @@ __all__ = [
     "GO_ZERO_TIME",
     "ORDER",
     "ActionParameter",
+    "ArgoCDCatalogue",
     "BuiltinHealthChecks",
     "CustomHealthChecks",
     "ImpactedResource",

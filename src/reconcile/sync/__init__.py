@@ -5,6 +5,7 @@ happens); a :class:`SyncOperation` runs one, a step per call; :class:`ArgoSyncer
 """
 
 from reconcile.argocd.hooks import HookDeletePolicy, SyncPhase, split_hooks
+from reconcile.sync._actions import ActionChange, ActionOutcome, run_action
 from reconcile.sync._operation import SyncOperation
 from reconcile.sync._options import ObjectOptions, Permission, SyncOptions
 from reconcile.sync._order import KIND_ORDER, apply_order, prune_order
@@ -16,6 +17,8 @@ from reconcile.sync._syncer import ArgoSyncer
 
 __all__ = [
     "KIND_ORDER",
+    "ActionChange",
+    "ActionOutcome",
     "ArgoSyncer",
     "HookDeletePolicy",
     "ObjectOptions",
@@ -33,5 +36,6 @@ __all__ = [
     "apply_order",
     "build_plan",
     "prune_order",
+    "run_action",
     "split_hooks",
 ]
