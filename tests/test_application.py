@@ -691,8 +691,8 @@ def test_sources_that_only_reference_need_a_renderer_and_a_git_repository():
         ("spec.source.helm", {"version": "v2"}, "spec.source.helm.version"),
         (
             "spec.syncPolicy.syncOptions",
-            ["ClientSideApplyMigration=false"],
-            r"spec.syncPolicy.syncOptions\[0\] \(ClientSide",
+            ["SyncInParallelUniverse=true"],
+            r"spec.syncPolicy.syncOptions\[0\] \(SyncInParallel",
         ),
         ("spec.syncPolicy.retry", {"limit": 1, "refresh": True}, "spec.syncPolicy.retry.refresh"),
         ("operation", {"sync": {}}, "operation"),

@@ -13,7 +13,7 @@ import structlog
 
 from reconcile.apiserver import CRD, crd_kind, fill_list_keys
 from reconcile.argocd import tracking
-from reconcile.argocd.annotations import RESPECT_IGNORE_DIFFERENCES, has_option
+from reconcile.argocd.annotations import DEFAULT_CLIENT_SIDE_APPLY_MANAGER, RESPECT_IGNORE_DIFFERENCES, has_option
 from reconcile.argocd.hooks import is_hook, split_hooks
 from reconcile.deadline import bounded, remaining
 from reconcile.diff import (
@@ -107,6 +107,9 @@ class SyncPolicy:
         managed_namespace_metadata: With ``create_namespace``, the ``labels`` and ``annotations`` the destination
             namespace carries (Argo CD's ``managedNamespaceMetadata``): set when the sync creates it, and added
             to it when it exists without them.
+        client_side_apply_migration_manager: The field manager whose fields a server-side apply takes over
+            (``ClientSideApplyMigration``, on unless ``ClientSideApplyMigration=false``): the Application's
+            ``argocd.argoproj.io/client-side-apply-migration-manager``, default ``kubectl-client-side-apply``.
     """
 
     automated: bool = False
@@ -118,13 +121,15 @@ class SyncPolicy:
     managed_namespace_metadata: dict[str, dict[str, str]] | None = attrs.field(
         default=None, converter=_namespace_metadata
     )
+    client_side_apply_migration_manager: str = DEFAULT_CLIENT_SIDE_APPLY_MANAGER
 
     # The strings' value, parsed once when the policy is made (so unknown strings are refused at once).
     _options: SyncOptions = attrs.field(init=False, eq=False, repr=False)
 
     @_options.default
     def _parse_options(self) -> SyncOptions:
-        return SyncOptions.parse(("ApplyOutOfSyncOnly=true", *self.sync_options))
+        parsed = SyncOptions.parse(("ApplyOutOfSyncOnly=true", *self.sync_options))
+        return attrs.evolve(parsed, migration_manager=self.client_side_apply_migration_manager)
 
     @property
     def options(self) -> SyncOptions:

@@ -41,6 +41,7 @@ __all__ = [
     "is_empty",
     "list_key_errors",
     "merge_apply",
+    "migrate_client_side_apply",
     "owned_fields",
     "owners",
     "paths",
@@ -817,3 +818,46 @@ def list_key_errors(
     for name, child in obj.items():
         walk(child, (str(name),), (f"f:{name}",))
     return errors
+
+
+def migrate_client_side_apply(obj: Manifest, *, from_manager: str, to_manager: str) -> list[dict[str, Any]] | None:
+    """``obj``'s ``managedFields`` with ``from_manager``'s Update ownership moved to ``to_manager``'s Apply entry.
+
+    How an object written by ``kubectl apply`` (manager ``kubectl-client-side-apply``, operation Update) is taken
+    over by server-side apply, as kubectl's own upgrade and Argo CD's ``ClientSideApplyMigration`` do: the fields the
+    client-side manager owned become the server-side manager's, so a field later removed from the applied
+    configuration is removed from the object instead of staying for ever under its old owner. Entries for a
+    subresource (``status``) are left alone. ``None`` when ``from_manager`` owns nothing by Update.
+    """
+    entries = _entries(obj)
+    api_version = str(obj.get("apiVersion") or "")
+    moving = [
+        e
+        for e in entries
+        if e.get("manager") == from_manager and e.get("operation") == "Update" and not e.get("subresource")
+    ]
+    if not moving:
+        return None
+    moved: set[_Path] = set()
+    for entry in moving:
+        moved |= _to_paths(entry.get("fieldsV1"))
+    kept = [dict(e) for e in entries if not any(e is m for m in moving)]
+    for entry in kept:
+        if (
+            entry.get("manager") == to_manager
+            and entry.get("operation") == "Apply"
+            and entry.get("apiVersion") == api_version
+            and not entry.get("subresource")
+        ):
+            entry["fieldsV1"] = _from_paths(_to_paths(entry.get("fieldsV1")) | moved)
+            return kept
+    taken: dict[str, Any] = {
+        "manager": to_manager,
+        "operation": "Apply",
+        "apiVersion": api_version,
+        "fieldsType": "FieldsV1",
+        "fieldsV1": _from_paths(moved),
+    }
+    if moving[0].get("time"):
+        taken["time"] = moving[0]["time"]
+    return [*kept, taken]

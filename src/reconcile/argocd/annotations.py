@@ -10,7 +10,9 @@ from __future__ import annotations
 from reconcile.model import Manifest
 
 __all__ = [
+    "CLIENT_SIDE_APPLY_MIGRATION_MANAGER",
     "COMPARE_OPTIONS",
+    "DEFAULT_CLIENT_SIDE_APPLY_MANAGER",
     "HELM_HOOK",
     "HELM_HOOK_DELETE_POLICY",
     "HELM_HOOK_WEIGHT",
@@ -52,6 +54,11 @@ HELM_HOOK_WEIGHT = "helm.sh/hook-weight"
 
 SECRET_TYPE = "argocd.argoproj.io/secret-type"  # noqa: S105 - a label key, not a secret
 """A label, on Secrets: ``repository`` (credentials for one repository) or ``repo-creds`` (for a URL prefix)."""
+
+CLIENT_SIDE_APPLY_MIGRATION_MANAGER = "argocd.argoproj.io/client-side-apply-migration-manager"
+"""On an Application: the field manager whose Update-owned fields a server-side apply takes over (default below)."""
+DEFAULT_CLIENT_SIDE_APPLY_MANAGER = "kubectl-client-side-apply"
+"""The manager ``kubectl apply`` (client-side) records; the one migrated unless the annotation names another."""
 
 RESPECT_IGNORE_DIFFERENCES = "RespectIgnoreDifferences"
 """The sync option (``RespectIgnoreDifferences=true``) that keeps ignored fields as they are live on apply."""

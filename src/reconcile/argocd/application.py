@@ -51,6 +51,7 @@ from reconcile.argocd._app_reading import (
     _wrapped,
 )
 from reconcile.argocd._app_writing import _policy_manifest, _rule_manifest
+from reconcile.argocd.annotations import CLIENT_SIDE_APPLY_MIGRATION_MANAGER
 from reconcile.argocd.tracking import CONTROL_PLANE_NAMESPACE, instance_name
 from reconcile.diff import IgnoreRule, as_rules
 from reconcile.errors import ConfigurationError, ManifestError
@@ -656,6 +657,17 @@ def _quiet_read(manifest: Manifest) -> Application | None:
         return None
 
 
+def _with_migration_manager(policy: SyncPolicy, metadata: Any) -> SyncPolicy:
+    """The policy with the manager the Application's client-side-apply-migration-manager annotation names."""
+    annotations = (metadata.get("annotations") or {}) if isinstance(metadata, Mapping) else {}
+    manager = annotations.get(CLIENT_SIDE_APPLY_MIGRATION_MANAGER) if isinstance(annotations, Mapping) else None
+    if manager is None:
+        return policy
+    if not isinstance(manager, str) or not manager.strip():
+        raise ConfigurationError(f"metadata.annotations.{CLIENT_SIDE_APPLY_MIGRATION_MANAGER} must name a manager")
+    return attrs.evolve(policy, client_side_apply_migration_manager=manager.strip())
+
+
 def _read(obj: Any, warn: _Warn) -> Application:
     """An Application from one manifest, checked: malformed parts raise, ignored ones are passed to ``warn``."""
     obj = _mapping(obj, "the document")
@@ -695,6 +707,7 @@ def _read(obj: Any, warn: _Warn) -> Application:
             rules.append(IgnoreRule.from_argo(item))
         except ConfigurationError as exc:
             raise ConfigurationError(f"{where}: {exc.message.removeprefix('ignoreDifferences: ')}") from exc
+    policy = _with_migration_manager(_read_policy(spec.get("syncPolicy"), "spec.syncPolicy", warn), metadata)
     app = Application(
         name=name,
         namespace=_optional_string(metadata, "namespace", "metadata") or "argocd",
@@ -703,7 +716,7 @@ def _read(obj: Any, warn: _Warn) -> Application:
         destination_server=server,
         destination_name=cluster,
         destination_namespace=_optional_string(destination, "namespace", "spec.destination"),
-        sync_policy=_read_policy(spec.get("syncPolicy"), "spec.syncPolicy", warn),
+        sync_policy=policy,
         ignore_differences=rules,
         manifest=obj,
     )

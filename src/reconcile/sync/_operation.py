@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from reconcile.apiserver import fields
 from reconcile.argocd import tracking
 from reconcile.argocd.annotations import HOOK_FINALIZER
 from reconcile.argocd.hooks import HookDeletePolicy, SyncPhase
@@ -403,7 +404,25 @@ class SyncOperation:
             if not isinstance(self.cluster, ClientSideApplyCluster):
                 raise ClusterError("this cluster offers no client-side apply (ServerSideApply=false)", key=task.key)
             return self.cluster.apply_client_side(manifest, field_manager=self.field_manager, dry_run=dry_run)
+        if exists and options.client_side_apply_migration and not dry_run and task.live is not None:
+            self._take_over_client_side_fields(task.key, task.live, options.migration_manager)
         return self.cluster.apply(manifest, field_manager=self.field_manager, force=True, dry_run=dry_run)
+
+    def _take_over_client_side_fields(self, key: ResourceKey, live: Manifest, manager: str) -> None:
+        """Move what ``kubectl apply`` (client-side) owns to our server-side manager before applying.
+
+        Without this, a field removed from Git stays live for ever: its old manager still owns it, so our apply
+        does not remove it (Argo CD's ``ClientSideApplyMigration``). The write names the live resourceVersion, so
+        it never overwrites an ownership change it did not see.
+        """
+        migrated = fields.migrate_client_side_apply(live, from_manager=manager, to_manager=self.field_manager)
+        if migrated is None:
+            return
+        metadata = live.get("metadata") or {}
+        patch = {"metadata": {"managedFields": migrated, "resourceVersion": metadata.get("resourceVersion")}}
+        self.cluster.patch(key, patch, field_manager=self.field_manager)
+        if self._log is not None:
+            self._log.info("reconcile.sync.client_side_apply_migrated", key=str(key), manager=manager)
 
     def _create_hook(self, task: SyncTask) -> Manifest:
         manifest = task.manifest

@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from reconcile.argocd.annotations import object_options
+from reconcile.argocd.annotations import DEFAULT_CLIENT_SIDE_APPLY_MANAGER, object_options
 from reconcile.errors import ConfigurationError
 from reconcile.model import Manifest, PropagationPolicy
 
@@ -45,6 +45,7 @@ _BOOLEAN_OPTIONS: dict[str, str] = {
     "CreateNamespace": "create_namespace",
     "RespectIgnoreDifferences": "respect_ignore_differences",
     "FailOnSharedResource": "fail_on_shared_resource",
+    "ClientSideApplyMigration": "client_side_apply_migration",
 }
 
 # The boolean options the reference honours on a single object's annotation.
@@ -75,6 +76,11 @@ class SyncOptions:
         create_namespace: ``CreateNamespace=true``: create the destination namespace.
         respect_ignore_differences: ``RespectIgnoreDifferences=true``: keep ignored fields' live values.
         fail_on_shared_resource: ``FailOnSharedResource=true``: an object another app tracks fails the sync.
+        client_side_apply_migration: ``ClientSideApplyMigration=false`` turns off the takeover of fields that
+            ``migration_manager`` (``kubectl apply``) owns, before a server-side apply (on by default, as in
+            Argo CD).
+        migration_manager: The client-side manager taken over (the Application's
+            ``argocd.argoproj.io/client-side-apply-migration-manager``, default ``kubectl-client-side-apply``).
     """
 
     prune_last: bool = False
@@ -88,6 +94,8 @@ class SyncOptions:
     create_namespace: bool = False
     respect_ignore_differences: bool = False
     fail_on_shared_resource: bool = False
+    client_side_apply_migration: bool = True
+    migration_manager: str = DEFAULT_CLIENT_SIDE_APPLY_MANAGER
 
     @classmethod
     def parse(cls, strings: Iterable[str]) -> SyncOptions:

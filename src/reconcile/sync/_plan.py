@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from reconcile.apiserver import CRD, NAMESPACE, crd_kind
+from reconcile.apiserver import CRD, NAMESPACE, crd_kind, fields
 from reconcile.argocd import tracking
 from reconcile.argocd.hooks import (
     PHASE_ORDER,
@@ -307,6 +307,13 @@ def _namespace_task(key: ResourceKey, namespace: Manifest, options: SyncOptions,
     )
 
 
+def _takes_over(live: Manifest, options: ObjectOptions) -> bool:
+    """Whether a server-side apply of ``live`` would first take over a client-side manager's fields."""
+    if not (options.server_side_apply and options.client_side_apply_migration) or options.replace:
+        return False
+    return not fields.is_empty(fields.owned_fields(live, options.migration_manager, "Update"))
+
+
 def _apply_task(
     app: str,
     resource: Resource,
@@ -322,6 +329,10 @@ def _apply_task(
         action, reason = SyncAction.CREATE, "missing"
     elif modified:
         action, reason = SyncAction.UPDATE, "out of sync"
+    elif _takes_over(live, object_options):
+        # In sync to a comparison, but fields the client-side manager owns would stay live even once Git drops them:
+        # applying takes them over (ClientSideApplyMigration).
+        action, reason = SyncAction.UPDATE, f"fields owned by {object_options.migration_manager} to take over"
     else:
         action = SyncAction.NONE if object_options.apply_out_of_sync_only else SyncAction.UPDATE
         reason = "in sync"
