@@ -319,6 +319,10 @@ class Reconciler:
             (an :class:`~reconcile.health.ArgoCDCatalogue` is one).
         actions: The resource actions the app's objects offer (Argo CD's ``actions/`` scripts; an
             :class:`~reconcile.health.ArgoCDCatalogue` is one), for :meth:`actions` and :meth:`run_action`.
+        adopt: Take over an application from Argo CD (:class:`~reconcile.argocd.tracking.ArgoCDTracking`: its
+            name and tracking method): the objects Argo CD tracked for it are this app's (pruned when they leave
+            Git; tracked by our annotation from their next apply). Objects Argo CD tracks for any other application
+            never are.
         logger: A structlog-style logger; default ``structlog.get_logger("reconcile")``.
         pass_timeout: Seconds one :meth:`reconcile` or :meth:`sync` call may take, all stages and retries
             included (``None``: no bound). Past it, requests to the cluster are no longer sent or retried and a
@@ -344,6 +348,7 @@ class Reconciler:
         logger: Any = None,
         pass_timeout: float | None = DEFAULT_PASS_TIMEOUT,
         actions: ResourceActions | None = None,
+        adopt: tracking.ArgoCDTracking | None = None,
     ) -> None:
         _check_arguments(name=name, source=source, renderer=renderer, cluster=cluster, namespace=namespace)
         self.name = name
@@ -362,14 +367,17 @@ class Reconciler:
         self.differ: Differ = differ or ArgoDiffer(
             ignore_differences=self.ignore_differences, settings=self.diff_settings, server_side=server_side_diff
         )
-        if syncer is not None and (self.policy.sync_options or health_checks is not None):
+        if syncer is not None and (self.policy.sync_options or health_checks is not None or adopt is not None):
             raise ConfigurationError(
-                "give sync options and health checks to the syncer you pass, or let the Reconciler build it"
+                "give sync options, health checks and adopt to the syncer you pass, or let the Reconciler build it"
             )
+        self.adopt = adopt
         self.health_checks = health_checks
         self.resource_actions = actions
         self._log = (logger or structlog.get_logger("reconcile")).bind(app=name)
-        self.syncer: Syncer = syncer or ArgoSyncer(options=self.policy.options, checks=health_checks, logger=self._log)
+        self.syncer: Syncer = syncer or ArgoSyncer(
+            options=self.policy.options, checks=health_checks, logger=self._log, adopted=adopt
+        )
         if pass_timeout is not None and not pass_timeout > 0:
             raise ConfigurationError(f"pass_timeout must be a positive number of seconds or None, got {pass_timeout!r}")
         self.pass_timeout = pass_timeout
@@ -442,7 +450,7 @@ class Reconciler:
         """
         started = dt.datetime.now(dt.UTC)
         self._kinds_in_play = None  # every kind: the app may own objects of kinds Git no longer names
-        owned = {key: obj for key, obj in self._read_live(()).items() if tracking.is_owned_by(obj, self.name)}
+        owned = {key: obj for key, obj in self._read_live(()).items() if self._owns(obj)}
         results = [
             self._delete_one(key, owned[key], dry_run=dry_run, propagation=propagation) for key in prune_order(owned)
         ]
@@ -491,13 +499,41 @@ class Reconciler:
         self._log.info("reconcile.app.action", key=str(key), action=name, dry_run=dry_run, changes=len(outcome.changes))
         return outcome
 
+    def orphans(
+        self,
+        *,
+        ignore: Iterable[tracking.OrphanIgnore | Mapping[str, str]] = (),
+        namespaces: Iterable[str] | None = None,
+    ) -> tuple[ResourceKey, ...]:
+        """Objects in the app's namespace that no application tracks (Argo CD's orphaned resources); reads only.
+
+        Top-level objects only (none with owner references), untracked by our annotation and by Argo CD's tracking;
+        the ``default`` ServiceAccount, ``kube-root-ca.crt``, Events, Endpoints, Leases and ``ignore`` entries
+        (Argo CD's ``orphanedResources.ignore``: ``{"group", "kind", "name"}`` shell patterns) never count. Nothing
+        is ever deleted for being an orphan.
+
+        Args:
+            ignore: Objects never reported.
+            namespaces: Where to look; the app's destination namespace by default.
+
+        Raises:
+            ClusterError: A namespace could not be listed.
+        """
+        rules = [r if isinstance(r, tracking.OrphanIgnore) else tracking.OrphanIgnore(**dict(r)) for r in ignore]
+        places = sorted(set(namespaces)) if namespaces is not None else [self.namespace]
+        objects = [obj for namespace in places for obj in self.cluster.list(None, namespace=namespace)]
+        return tracking.orphans(objects, ignore=rules, argocd=self.adopt)
+
+    def _owns(self, obj: Manifest) -> bool:
+        return tracking.owns(obj, self.name, self.adopt)
+
     def _action_target(self, key: ResourceKey, name: str) -> tuple[ResourceActions, Manifest]:
         if self.resource_actions is None:
             raise ActionError(f"{self.name}: no resource actions were given (actions=...)", key=key, action=name)
         live = self.cluster.get(key)
         if live is None:
             raise ActionError(f"{key} does not exist", key=key, action=name)
-        if not tracking.is_owned_by(live, self.name):
+        if not self._owns(live):
             raise ActionError(f"{key} is not part of application {self.name!r}", key=key, action=name)
         return self.resource_actions, live
 
@@ -750,7 +786,7 @@ class Reconciler:
                 # Listed in the preferred version: compare in the version Git uses (an HPA in v2beta2 and v1
                 # hold the same object in different shapes).
                 obj = self._get_in_version(key, versions[key]) or obj  # noqa: PLW2901
-            if key in wanted or tracking.is_owned_by(obj, self.name):
+            if key in wanted or self._owns(obj):
                 live[key] = obj
         self._kinds_in_play = {key.group_kind for key in live} | {key.group_kind for key in wanted}
         return live

@@ -727,3 +727,36 @@ def test_app_actions_list_and_run_use_argo_cds_catalogue(capsys, tmp_path, clust
     )
     assert code == 2
     assert "invalid number: x" in err
+
+
+def test_app_orphans_lists_what_no_application_tracks_and_adopt_takes_argo_cds_objects(capsys, tmp_path, cluster):
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / "first.yaml").write_text(CONFIGMAPS)
+    app = tmp_path / "app.yaml"
+    app.write_text(APP.format(name="shop", path="x", namespace="default"))
+    cluster.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "stray", "namespace": "default"}})
+    argo = "shop:/ConfigMap:default/left-by-argo"
+    cluster.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "left-by-argo",
+                "namespace": "default",
+                "annotations": {"argocd.argoproj.io/tracking-id": argo},
+            },
+        }
+    )
+    common = ("-f", str(app), "--local", str(local))
+    code, out, err = run(capsys, "app", "orphans", *common, cluster=cluster)
+    assert code == 0, err
+    rows = [line.split() for line in out.strip().split("\n")[1:]]
+    assert ["ConfigMap", "default", "stray"] in rows
+    assert all("left-by-argo" not in row for row in rows)  # Argo CD tracks it: not an orphan
+    code, out, _ = run(capsys, "app", "orphans", *common, "--ignore", "/ConfigMap/str*", cluster=cluster)
+    assert "stray" not in out
+    code, out, err = run(capsys, "app", "sync", *common, "--prune", "--adopt-argocd-app", "shop", cluster=cluster)
+    assert code == 0, out + err
+    assert cluster.get(ResourceKey("", "ConfigMap", "default", "left-by-argo")) is None
+    assert cluster.get(ResourceKey("", "ConfigMap", "default", "stray")) is not None

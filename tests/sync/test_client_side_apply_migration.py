@@ -100,7 +100,7 @@ def test_with_the_migration_off_the_fields_kubectl_owns_stay(
 
 
 def _memory_with_kubectl_apply(manager: str = "kubectl-client-side-apply") -> rc.MemoryCluster:
-    """What ``kubectl apply`` leaves on a new object: the last-applied annotation, and ``manager`` owning all (Update)."""
+    """What ``kubectl apply`` leaves on a new object: the last-applied annotation, ``manager`` owning all (Update)."""
     cluster = rc.MemoryCluster()
     cluster.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "web"}})
     obj = json.loads(json.dumps(CONFIG))

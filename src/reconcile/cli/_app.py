@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
 
-from reconcile.argocd.tracking import CONTROL_PLANE_NAMESPACE
+from reconcile.argocd.tracking import CONTROL_PLANE_NAMESPACE, ArgoCDTracking
 from reconcile.cli import _output as output
 from reconcile.cli._loading import cluster_map, load_applications, open_cluster, pick
 from reconcile.cli._progress import LiveProgress, PlainProgress
@@ -68,9 +68,9 @@ class Context:
 
 def add_action_verbs(verbs: Any, parents: list[argparse.ArgumentParser]) -> None:
     """``app actions list`` and ``app actions run``, as ``argocd app actions`` has them."""
-    from reconcile.cli import _actions  # noqa: PLC0415 - the actions verbs use this module's helpers
+    from reconcile.cli import _resources  # noqa: PLC0415 - its verbs use this module's helpers
 
-    _actions.add(verbs, parents)
+    _resources.add(verbs, parents)
 
 
 def add_verbs(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -166,6 +166,17 @@ def _cluster_options() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--catalogue-revision", default="HEAD", metavar="REVISION", help="the Git revision of --catalogue"
+    )
+    parser.add_argument(
+        "--adopt-argocd-app",
+        metavar="NAME",
+        help="take over this Argo CD application's objects (its instance name: NAME or NAMESPACE_NAME)",
+    )
+    parser.add_argument(
+        "--argocd-tracking",
+        choices=("annotation", "label", "annotation+label"),
+        default="annotation",
+        help="how Argo CD tracked them (its application.resourceTrackingMethod; default annotation)",
     )
     parser.add_argument(
         "--server-side",
@@ -415,13 +426,16 @@ def _colored(text: str, stream: TextIO) -> str:
 
 
 def _catalogue_options(args: argparse.Namespace) -> dict[str, Any]:
-    """``health_checks`` and ``actions`` from ``--catalogue``; nothing without it."""
+    """``health_checks`` and ``actions`` from ``--catalogue``, ``adopt`` from ``--adopt-argocd-app``."""
+    options: dict[str, Any] = {}
+    if args.adopt_argocd_app is not None:
+        options["adopt"] = ArgoCDTracking(app=args.adopt_argocd_app, method=args.argocd_tracking)
     if args.catalogue is None:
-        return {}
+        return options
     catalogue = ArgoCDCatalogue.load(
         args.catalogue, args.catalogue_revision, cache_dir=args.cache_dir, credentials=_credentials(args)
     )
-    return {"health_checks": catalogue, "actions": catalogue}
+    return {**options, "health_checks": catalogue, "actions": catalogue}
 
 
 def _credentials(args: argparse.Namespace) -> Credentials | None:

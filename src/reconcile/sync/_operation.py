@@ -441,7 +441,7 @@ class SyncOperation:
 
     def _prune(self, task: SyncTask) -> ResourceResult:
         live = task.live
-        if live is None or not tracking.is_owned_by(live, self.app):
+        if live is None or not tracking.owns(live, self.app, self.plan.adopted):
             # The plan prunes only what the app owns; checking again costs nothing and guards the delete.
             return _result(task, ResultCode.PRUNE_SKIPPED, "ignored (not owned by this application)")
         if task.deleting:

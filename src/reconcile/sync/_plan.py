@@ -123,12 +123,14 @@ class SyncPlan:
         problems: Why the sync must fail before anything runs (each also on its task's ``error``).
         warnings: What people should know before they sync (shared resources, an empty render not pruned).
         app: The application the plan is for.
+        adopted: The Argo CD application the app takes over, whose tracked objects it owns too.
     """
 
     tasks: tuple[SyncTask, ...]
     problems: tuple[str, ...] = attrs.field(default=(), kw_only=True)
     warnings: tuple[str, ...] = attrs.field(default=(), kw_only=True)
     app: str = attrs.field(default="", kw_only=True)
+    adopted: tracking.ArgoCDTracking | None = attrs.field(default=None, kw_only=True)
 
     @property
     def failed(self) -> bool:
@@ -213,6 +215,7 @@ def build_plan(
     allow_empty: bool = False,
     create_namespace: str | Manifest | None = None,
     existing_namespace: Manifest | None = None,
+    adopted: tracking.ArgoCDTracking | None = None,
 ) -> SyncPlan:
     """Work out what a sync would do, without touching a cluster.
 
@@ -235,6 +238,7 @@ def build_plan(
             the targets hold that Namespace.
         existing_namespace: The live copy of ``create_namespace`` when it exists but lacks managed labels or
             annotations: the task then adds them (an update) instead of creating the namespace.
+        adopted: The Argo CD application ``app`` takes over: objects Argo CD tracked for it are pruned too.
 
     Returns:
         The plan. Per-object problems (a shared resource under ``FailOnSharedResource``) are in the plan,
@@ -266,7 +270,7 @@ def build_plan(
         return unserved and (key.group_kind in new_kinds or object_options.skip_dry_run_on_missing_resource)
 
     for resource in normal:
-        tasks.append(_apply_task(app, resource, compared, options, skip_dry_run))
+        tasks.append(_apply_task(app, resource, compared, options, skip_dry_run, adopted=adopted))
     for resource in hook_objects:
         tasks += _hook_tasks(resource, options, operation_id, skip_dry_run)
     warnings: list[str] = []
@@ -274,11 +278,13 @@ def build_plan(
         warnings.append("the render is empty: nothing is pruned unless allow_empty is set")
     else:
         leftovers = [d for d in diff.resources if d.requires_pruning and d.key not in target_keys]
-        tasks += [_prune_task(d.key, d.live, options, prune=prune) for d in leftovers if _prunable(d.live, app)]
+        tasks += [
+            _prune_task(d.key, d.live, options, prune=prune) for d in leftovers if _prunable(d.live, app, adopted)
+        ]
     tasks = _ordered(_prune_last(_mirror_prune_waves(tasks), options))
     warnings += [f"{t.key}: {t.warning}" for t in tasks if t.warning]
     problems = tuple(f"{t.key}: {t.error}" for t in tasks if t.error)
-    return SyncPlan(tuple(tasks), problems=problems, warnings=tuple(warnings), app=app)
+    return SyncPlan(tuple(tasks), problems=problems, warnings=tuple(warnings), app=app, adopted=adopted)
 
 
 def _live(compared: dict[ResourceKey, ResourceDiff], key: ResourceKey) -> Manifest | None:
@@ -307,6 +313,17 @@ def _namespace_task(key: ResourceKey, namespace: Manifest, options: SyncOptions,
     )
 
 
+def _other_owner(live: Manifest | None, app: str, adopted: tracking.ArgoCDTracking | None) -> str | None:
+    """Another application that tracks ``live``: one of ours by our annotation, or an Argo CD one by its tracking."""
+    if live is None or tracking.owns(live, app, adopted):
+        return None
+    ours = tracking.owner(live)
+    if ours is not None:
+        return ours
+    argo = adopted.owner(live) if adopted is not None else None
+    return f"{argo} (Argo CD)" if argo is not None else None
+
+
 def _takes_over(live: Manifest, options: ObjectOptions) -> bool:
     """Whether a server-side apply of ``live`` would first take over a client-side manager's fields."""
     if not (options.server_side_apply and options.client_side_apply_migration) or options.replace:
@@ -320,6 +337,8 @@ def _apply_task(
     compared: dict[ResourceKey, ResourceDiff],
     options: SyncOptions,
     skip_dry_run: Callable[[ResourceKey, ObjectOptions], bool],
+    *,
+    adopted: tracking.ArgoCDTracking | None = None,
 ) -> SyncTask:
     found = compared.get(resource.key)
     live = found.live if found is not None else None
@@ -336,7 +355,7 @@ def _apply_task(
     else:
         action = SyncAction.NONE if object_options.apply_out_of_sync_only else SyncAction.UPDATE
         reason = "in sync"
-    other = tracking.owner(live) if live is not None else None
+    other = _other_owner(live, app, adopted)
     warning = error = ""
     if other is not None and other != app:
         shared = f"shared resource: {resource.key.display} is part of application {other}"
@@ -386,9 +405,9 @@ def _hook_tasks(
     return tasks
 
 
-def _prunable(live: Manifest | None, app: str) -> bool:
+def _prunable(live: Manifest | None, app: str, adopted: tracking.ArgoCDTracking | None) -> bool:
     # Hooks are the operation's, not the app's state; an object another app (or nobody) tracks is not ours.
-    return live is not None and hook_phases(live) is None and tracking.is_owned_by(live, app)
+    return live is not None and hook_phases(live) is None and tracking.owns(live, app, adopted)
 
 
 def _prune_task(key: ResourceKey, live: Manifest | None, options: SyncOptions, *, prune: bool) -> SyncTask:

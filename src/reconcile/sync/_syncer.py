@@ -12,6 +12,7 @@ from typing import Any
 
 import attrs
 
+from reconcile.argocd.tracking import ArgoCDTracking
 from reconcile.diff import DiffResult
 from reconcile.model import Manifest, Resource, ResourceKey, Revision
 from reconcile.protocols import Cluster, HealthChecks
@@ -36,6 +37,8 @@ class ArgoSyncer:
             double up to this.
         workers: How many objects of one kind are written at once (the cluster must be thread-safe).
         logger: A structlog-style logger for the operations' events (``reconcile.sync.*``); none by default.
+        adopted: The Argo CD application the app takes over (:class:`~reconcile.argocd.tracking.ArgoCDTracking`):
+            objects Argo CD tracked for it are the app's, pruned when they leave Git.
     """
 
     field_manager: str = "reconcile"
@@ -45,6 +48,7 @@ class ArgoSyncer:
     poll: float = 1.0
     workers: int = 16
     logger: Any = attrs.field(default=None, eq=False, repr=False)
+    adopted: ArgoCDTracking | None = None
 
     def plan(
         self,
@@ -77,6 +81,7 @@ class ArgoSyncer:
             allow_empty=allow_empty,
             create_namespace=namespace,
             existing_namespace=existing,
+            adopted=self.adopted,
         )
 
     def start(

@@ -1,10 +1,11 @@
-"""``reconcile app actions list|run``: Argo CD's resource actions on one of the application's objects."""
+"""Verbs about single objects: ``app actions list|run`` (Argo CD's resource actions) and ``app orphans``."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from reconcile.argocd.tracking import OrphanIgnore
 from reconcile.cli import _output as output
 from reconcile.cli._app import OK, Context, _reconciler
 from reconcile.errors import ConfigurationError
@@ -12,7 +13,22 @@ from reconcile.model import ResourceKey
 
 
 def add(verbs: Any, parents: list[argparse.ArgumentParser]) -> None:
-    """Add ``actions`` with its ``list`` and ``run`` verbs."""
+    """Add ``actions`` with its ``list`` and ``run`` verbs, and ``orphans``."""
+    orphan_verb = verbs.add_parser(
+        "orphans",
+        parents=parents,
+        help="list objects in the app's namespace that no application tracks (never deletes them)",
+        description="List the objects in the application's namespace that no application tracks (Argo CD's "
+        "orphaned resources). Nothing is deleted.",
+    )
+    orphan_verb.set_defaults(handler=list_orphans)
+    orphan_verb.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="GROUP/KIND[/NAME]",
+        help="never report these (shell patterns; GROUP empty for the core group; repeatable)",
+    )
     actions = verbs.add_parser(
         "actions",
         help="list or run resource actions (restart, scale, ...) on an object of the application",
@@ -91,4 +107,26 @@ def run(ctx: Context) -> int:
         for change in outcome.changes:
             word = "patched" if change.operation == "patch" else "created"
             ctx.out.write(f"{change.key} {word}{suffix}\n")
+    return OK
+
+
+def list_orphans(ctx: Context) -> int:
+    """Print the orphans, as Argo CD's orphaned resources view lists them."""
+    rules = []
+    for text in ctx.args.ignore:
+        parts = text.split("/")
+        if len(parts) not in (2, 3):
+            raise ConfigurationError(f"--ignore {text!r}: expected GROUP/KIND or GROUP/KIND/NAME")
+        rules.append(OrphanIgnore(*parts))
+    with _reconciler(ctx) as (_, reconciler):
+        found = reconciler.orphans(ignore=rules)
+    if ctx.output in ("json", "yaml"):
+        items = [{"group": k.group, "kind": k.kind, "namespace": k.namespace, "name": k.name} for k in found]
+        ctx.out.write(output.structured({"orphans": items}, ctx.output))
+    else:
+        ctx.out.write(
+            output.table(
+                ["GROUP", "KIND", "NAMESPACE", "NAME"], [[k.group, k.kind, k.namespace, k.name] for k in found]
+            )
+        )
     return OK
