@@ -733,9 +733,13 @@ def test_a_plugin_source_is_refused_never_rendered_without_its_plugin(source):
     assert app.to_manifest() == manifest
     with pytest.raises(rc.ConfigurationError) as caught:
         app.reconciler({"in-cluster": rc.MemoryCluster()})
-    assert str(caught.value).startswith(
-        "Application argocd/web: spec.source.plugin: config management plugins are not supported by reconcile"
+    named = source["plugin"].get("name")
+    expected = (
+        f"the config management plugin {named!r} is not registered (registered: none)"
+        if named
+        else "no config management plugin is registered (plugins=...)"
     )
+    assert str(caught.value).startswith(f"Application argocd/web: spec.source.plugin: {expected}")
     several = app_dict(sources=[{"repoURL": "https://git.example.com/apps.git", "path": "plain"}, source])
     del several["spec"]["source"]
     with pytest.raises(rc.ConfigurationError, match=r"^Application argocd/web: spec\.sources\[1\]\.plugin: "):

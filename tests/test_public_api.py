@@ -20,7 +20,7 @@ FRONT_DOOR = {
     "Reconciler", "SyncPolicy", "RetryPolicy", "ReconcileResult", "ResourceStatus",
     "Application", "UnsupportedFieldWarning",
     "GitSource", "DirectorySource", "HelmRepositorySource", "OCISource", "MultiSource", "Credentials",
-    "AutoRenderer", "DirectoryRenderer", "HelmRenderer", "KustomizeRenderer", "JsonnetRenderer",
+    "AutoRenderer", "DirectoryRenderer", "HelmRenderer", "KustomizeRenderer", "JsonnetRenderer", "PluginRenderer",
     "CachingRenderer", "RenderCache",
     "MemoryCluster", "KubernetesCluster",
     "ResourceKey", "GroupKind", "SyncStatus", "Health", "HealthStatus", "OperationPhase", "SyncAction", "ResultCode",

@@ -48,6 +48,7 @@ from reconcile.renderers import (
     HelmRenderer,
     JsonnetRenderer,
     KustomizeRenderer,
+    PluginRenderer,
     RenderCache,
 )
 from reconcile.sources import (
@@ -93,6 +94,7 @@ __all__ = [
     "MultiSource",
     "OCISource",
     "OperationPhase",
+    "PluginRenderer",
     "ReconcileError",
     "ReconcileResult",
     "Reconciler",

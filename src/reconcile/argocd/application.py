@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -61,7 +61,14 @@ from reconcile.model import Manifest
 from reconcile.protocols import Cluster, Renderer, Source
 from reconcile.reconciler import Reconciler, SyncPolicy
 from reconcile.redaction import redact_url
-from reconcile.renderers import AutoRenderer, DirectoryRenderer, HelmRenderer, KustomizeRenderer
+from reconcile.renderers import (
+    AutoRenderer,
+    DirectoryRenderer,
+    HelmRenderer,
+    KustomizeRenderer,
+    PluginRenderer,
+    PluginSpec,
+)
 from reconcile.sources import (
     ChartDependencies,
     Credentials,
@@ -126,8 +133,9 @@ class ApplicationSource:
         helm: ``helm`` settings, as in the manifest.
         kustomize: ``kustomize`` settings, as in the manifest.
         directory: ``directory`` settings, as in the manifest.
-        plugin: ``plugin`` settings, kept for round trips. Config management plugins are not supported: building
-            a Reconciler for a source with a plugin is a ConfigurationError, never a render without the plugin.
+        plugin: ``plugin`` settings: a config management plugin renders this source, one the host registered
+            (``Application.reconciler(plugins=...)``) by ``plugin.name`` or by its discovery rules; without one,
+            building a Reconciler is a ConfigurationError naming the plugin, never a render without it.
     """
 
     repo_url: str = attrs.field(repr=redact_url)
@@ -163,7 +171,13 @@ class ApplicationSource:
         return {key: deep_copy(value) for key, value in fields if value is not None}
 
     def renderer(
-        self, *, release_name: str, namespace: str | None, value_sources: Mapping[str, Source], path: str
+        self,
+        *,
+        release_name: str,
+        namespace: str | None,
+        value_sources: Mapping[str, Source],
+        path: str,
+        plugins: Sequence[PluginSpec] = (),
     ) -> Renderer:
         """The renderer Argo CD would use for this source.
 
@@ -172,17 +186,41 @@ class ApplicationSource:
             namespace: The destination namespace (Helm's ``.Release.Namespace`` unless ``helm.namespace`` is set).
             value_sources: Checkouts ``$name/...`` value files and file parameters read from.
             path: This source's path in the manifest, for messages.
+            plugins: The config management plugins the host registered, for a ``plugin`` source.
 
         Raises:
-            ConfigurationError: Naming the path of a malformed setting.
+            ConfigurationError: Naming the path of a malformed setting, or a plugin that is not registered.
         """
         if self.plugin is not None:
-            # Rendering the folder without the plugin's steps would sync something else than Argo CD does.
-            raise ConfigurationError(
-                f"{path}.plugin: config management plugins are not supported by reconcile; "
-                "this source cannot be rendered as Argo CD would render it"
-            )
+            return self._plugin_renderer(release_name, namespace, path, plugins)
         return _wrapped(path, lambda: self._renderer(release_name, namespace, value_sources, path))
+
+    def _plugin_renderer(
+        self, release_name: str, namespace: str | None, path: str, plugins: Sequence[PluginSpec]
+    ) -> Renderer:
+        """The registered plugin this source names (or discovers); never a render without it."""
+        plugin = self.plugin or {}
+        settings: dict[str, Any] = {
+            "app_name": release_name,
+            "app_namespace": namespace or "",
+            "repo_url": self.repo_url,
+            "target_revision": self.target_revision or "",
+            "env": _plugin_env(plugin.get("env"), f"{path}.plugin.env"),
+            "parameters": tuple(_plugin_parameters(plugin.get("parameters"), f"{path}.plugin.parameters")),
+        }
+        name = plugin.get("name")
+        registered = ", ".join(spec.full_name for spec in plugins) or "none"
+        if not name:
+            if not plugins:
+                raise ConfigurationError(f"{path}.plugin: no config management plugin is registered (plugins=...)")
+            return PluginRenderer.discovering(plugins, **settings)
+        for spec in plugins:
+            if name in (spec.full_name, spec.name):
+                return PluginRenderer(spec=spec, **settings)
+        raise ConfigurationError(
+            f"{path}.plugin: the config management plugin {name!r} is not registered (registered: {registered}); "
+            "this source cannot be rendered as Argo CD would render it"
+        )
 
     def _renderer(
         self, release_name: str, namespace: str | None, value_sources: Mapping[str, Source], path: str
@@ -207,6 +245,26 @@ class ApplicationSource:
         return AutoRenderer(
             helm={"release_name": release_name, "namespace": namespace or None, "value_sources": value_sources}
         )
+
+
+def _plugin_env(raw: Any, path: str) -> dict[str, str]:
+    """Argo CD's ``plugin.env``: a list of ``{name, value}``."""
+    env = {}
+    for index, item in enumerate(raw or ()):
+        if not isinstance(item, Mapping) or not isinstance(item.get("name"), str) or not item.get("name"):
+            raise ConfigurationError(f"{path}[{index}] needs a name and a value")
+        env[str(item["name"])] = str(item.get("value") or "")
+    return env
+
+
+def _plugin_parameters(raw: Any, path: str) -> list[dict[str, Any]]:
+    """Argo CD's ``plugin.parameters``: a list of ``{name, string | array | map}``."""
+    parameters = []
+    for index, item in enumerate(raw or ()):
+        if not isinstance(item, Mapping) or not isinstance(item.get("name"), str) or not item.get("name"):
+            raise ConfigurationError(f"{path}[{index}] needs a name")
+        parameters.append(dict(item))
+    return parameters
 
 
 def _is_oci(source: ApplicationSource) -> bool:
@@ -371,6 +429,7 @@ class Application:
         name: str | None = None,
         control_plane_namespace: str = CONTROL_PLANE_NAMESPACE,
         credentials: Credentials | None = None,
+        plugins: Sequence[PluginSpec] = (),
         **reconciler_options: Any,
     ) -> Reconciler:
         """A Reconciler for this application.
@@ -389,6 +448,8 @@ class Application:
                 own namespace, ``argocd`` by default).
             credentials: Repository credentials by URL (Argo CD's ``repository`` and ``repo-creds`` Secrets), for
                 every Git repository and chart repository the Application names.
+            plugins: Config management plugins (:class:`~reconcile.renderers.PluginSpec`) that ``plugin`` sources
+                may name (or discover).
             reconciler_options: More :class:`~reconcile.reconciler.Reconciler` arguments (``diff_settings``,
                 ``health_checks``, ``logger``...); the ones the Application sets are refused.
 
@@ -401,7 +462,9 @@ class Application:
             if clash:
                 raise ConfigurationError(f"the Application sets {', '.join(clash)}; change the Application instead")
             cluster = self._cluster(clusters)
-            source, renderer = self._build(cache_dir=cache_dir, local=local, revision=revision, credentials=credentials)
+            source, renderer = self._build(
+                cache_dir=cache_dir, local=local, revision=revision, credentials=credentials, plugins=plugins
+            )
         return Reconciler(
             name=name or self.instance_name(control_plane_namespace),
             source=source,
@@ -524,6 +587,7 @@ class Application:
         local: str | os.PathLike[str] | None = None,
         revision: str | None = None,
         credentials: Credentials | None = None,
+        plugins: Sequence[PluginSpec] = (),
     ) -> tuple[Source, Renderer]:
         cache = Path(cache_dir) if cache_dir is not None else None
         value_sources = self._value_sources(cache / "git" if cache else None, credentials)
@@ -542,7 +606,11 @@ class Application:
                 else self._fetcher(source, path, cache, revision, credentials)
             )
             renderer = source.renderer(
-                release_name=self.name, namespace=self.destination_namespace, value_sources=value_sources, path=path
+                release_name=self.name,
+                namespace=self.destination_namespace,
+                value_sources=value_sources,
+                path=path,
+                plugins=plugins,
             )
             parts.append((fetched, renderer))
         if len(parts) == 1:

@@ -19,6 +19,7 @@ from reconcile.cli._progress import LiveProgress, PlainProgress
 from reconcile.cluster import MemoryCluster
 from reconcile.health import ArgoCDCatalogue
 from reconcile.model import HealthStatus, OperationPhase, PropagationPolicy, SyncStatus
+from reconcile.renderers import PluginSpec
 from reconcile.sources import Credentials
 
 if TYPE_CHECKING:
@@ -166,6 +167,14 @@ def _cluster_options() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--catalogue-revision", default="HEAD", metavar="REVISION", help="the Git revision of --catalogue"
+    )
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PLUGIN_YAML",
+        help="a config management plugin (ConfigManagementPlugin) plugin sources may use (repeatable)",
     )
     parser.add_argument(
         "--adopt-argocd-app",
@@ -426,8 +435,10 @@ def _colored(text: str, stream: TextIO) -> str:
 
 
 def _catalogue_options(args: argparse.Namespace) -> dict[str, Any]:
-    """``health_checks`` and ``actions`` from ``--catalogue``, ``adopt`` from ``--adopt-argocd-app``."""
+    """``health_checks``/``actions`` (``--catalogue``), ``adopt`` (``--adopt-argocd-app``), ``plugins``."""
     options: dict[str, Any] = {}
+    if args.plugin:
+        options["plugins"] = [PluginSpec.from_file(path) for path in args.plugin]
     if args.adopt_argocd_app is not None:
         options["adopt"] = ArgoCDTracking(app=args.adopt_argocd_app, method=args.argocd_tracking)
     if args.catalogue is None:

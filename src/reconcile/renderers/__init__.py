@@ -1,4 +1,4 @@
-"""Renderers: turn a snapshot's files into Kubernetes objects (plain manifests, Helm, Kustomize, Jsonnet)."""
+"""Renderers: turn a snapshot's files into Kubernetes objects (plain manifests, Helm, Kustomize, Jsonnet, plugins)."""
 
 from reconcile.renderers._auto import AutoRenderer
 from reconcile.renderers._cache import CachingRenderer, RenderCache
@@ -6,6 +6,7 @@ from reconcile.renderers._directory import DirectoryRenderer
 from reconcile.renderers._helm import HelmRenderer
 from reconcile.renderers._jsonnet import JsonnetRenderer
 from reconcile.renderers._kustomize import KustomizeRenderer
+from reconcile.renderers._plugin import PluginRenderer, PluginSpec
 from reconcile.renderers._tools import Tool
 
 __all__ = [
@@ -15,6 +16,8 @@ __all__ = [
     "HelmRenderer",
     "JsonnetRenderer",
     "KustomizeRenderer",
+    "PluginRenderer",
+    "PluginSpec",
     "RenderCache",
     "Tool",
 ]

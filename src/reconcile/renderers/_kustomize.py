@@ -29,7 +29,7 @@ from reconcile.manifests import MAX_FILE_BYTES, check_unique, dump_yaml, load_ma
 from reconcile.model import Location, Resource, ResourceKey, Snapshot
 from reconcile.renderers._tools import DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, Tool, string_map
 
-__all__ = ["KUSTOMIZATION_FILES", "KustomizeRenderer", "parse_image"]
+__all__ = ["KUSTOMIZATION_FILES", "KustomizeRenderer", "copy_repository", "parse_image"]
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 """The names kustomize looks for in a folder, in its order."""
@@ -215,7 +215,7 @@ class KustomizeRenderer:
         tool.executable()  # a missing tool is reported before the copy is made
         with tempfile.TemporaryDirectory(prefix="reconcile-kustomize-") as temp:
             copy = Path(temp) / "repo"
-            _copy_tree(root, copy)
+            copy_repository(root, copy)
             app = copy / app_path
             kustomization = _kustomization_file(app)
             label = _relative(kustomization, copy) if kustomization else f"{app_path}/kustomization.yaml"
@@ -295,7 +295,7 @@ def _relative(path: Path, root: Path) -> str:
     return Path(os.path.relpath(path, root)).as_posix()
 
 
-def _copy_tree(root: Path, copy: Path) -> None:
+def copy_repository(root: Path, copy: Path) -> None:
     """Copy ``root`` to ``copy`` without ``.git``: regular files, folders, and symlinks that stay inside.
 
     Symlinks are recreated as relative links to the same place in the copy, so none leads back to the checkout.
