@@ -390,7 +390,9 @@ def test_a_plugin_application_is_an_error_naming_it_and_syncs_nothing(capsys, tm
     assert (code, err) == (0, ""), "listed all the same"
     code, _, err = run(capsys, "app", "sync", "-f", str(app), "--local", str(manifests), cluster=cluster)
     assert code == 2
-    assert err.startswith("error: Application argocd/cmp: spec.source.plugin: config management plugins are not")
+    assert err.startswith(
+        "error: Application argocd/cmp: spec.source.plugin: the config management plugin 'avp' is not registered"
+    )
     assert cluster.get(CM_FIRST) is None
 
 
