@@ -171,11 +171,17 @@ class PluginRenderer:
         return attrs.evolve(self, capabilities=capabilities)
 
     def discover(self, snapshot: Snapshot) -> bool:
-        """Whether the plugin claims the application's folder (``discover.fileName`` or ``discover.find.glob``).
+        """Whether the plugin claims the application's folder, by Argo CD's rules.
 
-        Discovery by command is not run (a program run only to choose a plugin); such a plugin is chosen by name.
+        ``discover.fileName``: a file in the folder matches the glob; ``discover.find.glob``: some file below it
+        does; ``discover.find.command``: the command, run in a private copy as ``generate`` is, prints something.
+
+        Raises:
+            ToolError, ToolNotFoundError: The discovery command failed or is missing.
         """
         folder = snapshot.directory
+        if self.spec.discover_command is not None:
+            return self._discover_by_command(snapshot)
         if self.spec.discover_file is not None:
             pattern = self.spec.discover_file.removeprefix("./")
             return any(fnmatch.fnmatch(child.name, pattern) for child in folder.iterdir())
@@ -183,6 +189,19 @@ class PluginRenderer:
             pattern = self.spec.discover_glob.removeprefix("./")
             return any(fnmatch.fnmatch(path.relative_to(folder).as_posix(), pattern) for path in folder.rglob("*"))
         return False
+
+    def _discover_by_command(self, snapshot: Snapshot) -> bool:
+        command = self.spec.discover_command
+        assert command is not None  # noqa: S101 - checked by the caller
+        root = Path(os.path.realpath(snapshot.root))
+        with tempfile.TemporaryDirectory(prefix="reconcile-plugin-") as temp:
+            copy = Path(temp) / "repo"
+            copy_repository(root, copy)
+            app = copy / Path(os.path.normpath(snapshot.path)).as_posix()
+            if not app.is_dir():
+                return False
+            printed = self._run(command, app, self._environment(snapshot), f"plugin {self.spec.full_name} discover")
+        return bool(printed.strip())
 
     def render(self, snapshot: Snapshot) -> tuple[Resource, ...]:
         """Run ``init`` then ``generate`` in a private copy of the repository, and read the manifests printed.
