@@ -26,6 +26,7 @@ FRONT_DOOR = {
     "ResourceKey", "GroupKind", "SyncStatus", "Health", "HealthStatus", "OperationPhase", "SyncAction", "ResultCode",
     "ReconcileError", "ConfigurationError", "SourceError", "RenderError", "ManifestError", "ClusterError",
     "DiffError", "SyncError",
+    "validate",
     "argocd", "diff", "errors", "health", "sync", "testing", "__version__",
 }  # fmt: skip
 

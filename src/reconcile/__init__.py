@@ -18,6 +18,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from reconcile import argocd, diff, errors, health, sync
+from reconcile.apiserver import validate
 from reconcile.argocd.application import Application, UnsupportedFieldWarning
 from reconcile.cluster import MemoryCluster
 from reconcile.errors import (
@@ -117,6 +118,7 @@ __all__ = [
     "health",
     "sync",
     "testing",
+    "validate",
 ]
 
 

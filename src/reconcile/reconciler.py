@@ -402,6 +402,22 @@ class Reconciler:
         """
         return self._warnings
 
+    def render(self) -> tuple[Resource, ...]:
+        """The objects a sync would apply now: rendered, namespaced, tracked, hooks included.
+
+        Argo CD's ``argocd app manifests``. The cluster is read only for which kinds are namespaced and what it
+        serves; nothing is changed. Hooks carry their hook annotations
+        (:func:`~reconcile.argocd.hooks.is_hook` tells them apart).
+
+        Raises:
+            ReconcileError: The source or the render failed.
+        """
+        snapshot = self.source.fetch()
+        renderer = self.renderer
+        if isinstance(renderer, ClusterAwareRenderer):
+            renderer = renderer.for_cluster(self.cluster.capabilities())
+        return self._targets(renderer.render(snapshot))
+
     def diff(self) -> DiffResult:
         """Compare the desired state with the cluster; changes nothing.
 

@@ -48,6 +48,7 @@ from reconcile.apiserver._schema import (
 )
 from reconcile.apiserver._schemacheck import Checker, SchemaProblem, schema_problems, without_undeclared
 from reconcile.apiserver._server import APIServer
+from reconcile.apiserver._validate import ValidationProblem, validate
 from reconcile.apiserver._versions import KubeVersion
 from reconcile.apiserver._watch import Watch, WatchEvent
 
@@ -71,6 +72,7 @@ __all__ = [
     "ListType",
     "SchemaOverrides",
     "SchemaProblem",
+    "ValidationProblem",
     "Watch",
     "WatchEvent",
     "apply_defaults",
@@ -95,6 +97,7 @@ __all__ = [
     "schema_problems",
     "spec_of",
     "supported_versions",
+    "validate",
     "version_priority",
     "without_undeclared",
 ]

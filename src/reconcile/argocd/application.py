@@ -53,11 +53,12 @@ from reconcile.argocd._app_reading import (
 from reconcile.argocd._app_writing import _policy_manifest, _rule_manifest
 from reconcile.argocd.annotations import CLIENT_SIDE_APPLY_MIGRATION_MANAGER
 from reconcile.argocd.tracking import CONTROL_PLANE_NAMESPACE, instance_name
+from reconcile.cluster import MemoryCluster
 from reconcile.diff import IgnoreRule, as_rules
 from reconcile.errors import ConfigurationError, ManifestError
 from reconcile.jsonvalues import deep_copy
 from reconcile.manifests import load_manifests
-from reconcile.model import Manifest
+from reconcile.model import Manifest, Resource
 from reconcile.protocols import Cluster, Renderer, Source
 from reconcile.reconciler import Reconciler, SyncPolicy
 from reconcile.redaction import redact_url
@@ -475,6 +476,45 @@ class Application:
             ignore_differences=self.ignore_differences,
             **reconciler_options,
         )
+
+    def render(
+        self,
+        cluster: Cluster | None = None,
+        *,
+        kube_version: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        local: str | os.PathLike[str] | None = None,
+        revision: str | None = None,
+        credentials: Credentials | None = None,
+        plugins: Sequence[PluginSpec] = (),
+    ) -> tuple[Resource, ...]:
+        """The objects a sync of this Application would apply, without a cluster (``argocd app manifests``).
+
+        Args:
+            cluster: A cluster to ask which kinds are namespaced and which API versions it serves; by default an
+                empty in-memory cluster of ``kube_version``.
+            kube_version: The Kubernetes release the in-memory cluster behaves as (Helm's ``.Capabilities``).
+            cache_dir: As for :meth:`reconciler`.
+            local: Render this folder instead of the source.
+            revision: Render this revision instead of ``targetRevision``.
+            credentials: As for :meth:`reconciler`.
+            plugins: As for :meth:`reconciler`.
+
+        Raises:
+            ConfigurationError: A setting cannot work.
+            ReconcileError: The source or the render failed.
+        """
+        target = cluster if cluster is not None else MemoryCluster(version=kube_version)
+        where = self.destination_server or self.destination_name or "in-cluster"
+        reconciler = self.reconciler(
+            {where: target},
+            cache_dir=cache_dir,
+            local=local,
+            revision=revision,
+            credentials=credentials,
+            plugins=plugins,
+        )
+        return reconciler.render()
 
     def _cluster(self, clusters: Mapping[str, Cluster] | None) -> Cluster:
         given = dict(clusters or {})

@@ -1,19 +1,38 @@
-"""Verbs about single objects: ``app actions list|run`` (Argo CD's resource actions) and ``app orphans``."""
+"""Verbs about objects: ``app manifests`` (render and validate), ``app actions list|run``, ``app orphans``."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 from typing import Any
 
+from reconcile.apiserver import validate
+from reconcile.argocd.hooks import hook_phases
 from reconcile.argocd.tracking import OrphanIgnore
 from reconcile.cli import _output as output
-from reconcile.cli._app import OK, Context, _reconciler
+from reconcile.cli._app import FAILED, OK, Context, _credentials, _reconciler
+from reconcile.cli._loading import load_applications, open_cluster, pick
+from reconcile.cluster import MemoryCluster
 from reconcile.errors import ConfigurationError
+from reconcile.manifests import dump_yaml
 from reconcile.model import ResourceKey
+from reconcile.renderers import PluginSpec
 
 
 def add(verbs: Any, parents: list[argparse.ArgumentParser]) -> None:
-    """Add ``actions`` with its ``list`` and ``run`` verbs, and ``orphans``."""
+    """Add ``manifests``, ``actions`` with its ``list`` and ``run`` verbs, and ``orphans``."""
+    manifests = verbs.add_parser(
+        "manifests",
+        parents=parents,
+        help="print the objects a sync would apply (no cluster needed); --validate checks them",
+        description="Print the objects a sync would apply, rendered without a cluster (argocd app manifests). "
+        "With --validate, check them against a Kubernetes release's API schema (exit 1 on problems).",
+    )
+    manifests.set_defaults(handler=print_manifests)
+    manifests.add_argument("--validate", action="store_true", help="check the objects against the API schema")
+    manifests.add_argument(
+        "--kube-version", default=None, metavar="VERSION", help="the Kubernetes release (default: the newest supported)"
+    )
     orphan_verb = verbs.add_parser(
         "orphans",
         parents=parents,
@@ -130,3 +149,44 @@ def list_orphans(ctx: Context) -> int:
             )
         )
     return OK
+
+
+def print_manifests(ctx: Context) -> int:
+    """Render the Application and print its objects; with ``--validate``, list their problems and exit 1."""
+    args = ctx.args
+    app = pick(load_applications(args.file, ctx.warn), args.app, args.control_plane_namespace)
+    cluster = ctx.cluster
+    if cluster is None and args.kubeconfig is None:
+        cluster = MemoryCluster(version=args.kube_version)
+    with contextlib.ExitStack() as stack:
+        if cluster is None:
+            cluster = stack.enter_context(open_cluster(memory=False, kubeconfig=args.kubeconfig, context=args.context))
+        resources = app.render(
+            cluster,
+            cache_dir=args.cache_dir,
+            local=args.local,
+            revision=args.revision,
+            credentials=_credentials(args),
+            plugins=[PluginSpec.from_file(path) for path in args.plugin],
+        )
+    if ctx.output in ("json", "yaml"):
+        ctx.out.write(
+            output.structured(
+                {"apiVersion": "v1", "kind": "List", "items": [r.manifest for r in resources]}, ctx.output
+            )
+        )
+    else:
+        documents = []
+        for resource in resources:
+            phases = hook_phases(resource.manifest)
+            comment = f"# Source: {resource.source}\n" if resource.source is not None else ""
+            if phases is not None:
+                comment += f"# Hook: {', '.join(phase.value for phase in phases) or 'Skip'}\n"
+            documents.append(comment + dump_yaml(resource.manifest))
+        ctx.out.write("---\n".join(documents))
+    if not args.validate:
+        return OK
+    problems = validate(resources, kube_version=args.kube_version)
+    for problem in problems:
+        ctx.err.write(f"invalid: {problem}\n")
+    return FAILED if problems else OK
