@@ -26,7 +26,7 @@ FRONT_DOOR = {
     "ResourceKey", "GroupKind", "SyncStatus", "Health", "HealthStatus", "OperationPhase", "SyncAction", "ResultCode",
     "ReconcileError", "ConfigurationError", "SourceError", "RenderError", "ManifestError", "ClusterError",
     "DiffError", "SyncError",
-    "validate",
+    "validate", "preview",
     "argocd", "diff", "errors", "health", "sync", "testing", "__version__",
 }  # fmt: skip
 
@@ -47,6 +47,7 @@ PUBLIC_MODULES = [
     "reconcile.jsonvalues",
     "reconcile.manifests",
     "reconcile.model",
+    "reconcile.previews",
     "reconcile.protocols",
     "reconcile.reconciler",
     "reconcile.redaction",

@@ -41,6 +41,7 @@ from reconcile.model import (
     SyncAction,
     SyncStatus,
 )
+from reconcile.previews import preview
 from reconcile.reconciler import Reconciler, ReconcileResult, ResourceStatus, SyncPolicy
 from reconcile.renderers import (
     AutoRenderer,
@@ -116,6 +117,7 @@ __all__ = [
     "diff",
     "errors",
     "health",
+    "preview",
     "sync",
     "testing",
     "validate",

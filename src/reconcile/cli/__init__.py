@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_verbs(commands)
+    from reconcile.cli import _preview  # noqa: PLC0415 - it imports the whole library
+
+    _preview.add(commands)
     return parser
 
 

@@ -1,7 +1,7 @@
 """Renderers: turn a snapshot's files into Kubernetes objects (plain manifests, Helm, Kustomize, Jsonnet, plugins)."""
 
 from reconcile.renderers._auto import AutoRenderer
-from reconcile.renderers._cache import CachingRenderer, RenderCache
+from reconcile.renderers._cache import CachingRenderer, FingerprintedRenderer, RenderCache
 from reconcile.renderers._directory import DirectoryRenderer
 from reconcile.renderers._helm import HelmRenderer
 from reconcile.renderers._jsonnet import JsonnetRenderer
@@ -13,6 +13,7 @@ __all__ = [
     "AutoRenderer",
     "CachingRenderer",
     "DirectoryRenderer",
+    "FingerprintedRenderer",
     "HelmRenderer",
     "JsonnetRenderer",
     "KustomizeRenderer",
