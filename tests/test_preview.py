@@ -98,7 +98,7 @@ def repository(tmp_path, helm_binary, kubectl_binary, monkeypatch) -> tuple[Loca
 
 
 def test_a_change_is_previewed_per_app_with_secrets_masked_and_ignored_fields_left_out(repository, tmp_path):
-    git, base, head, folder = repository
+    _, base, head, folder = repository
     result = rc.preview(folder, base=base, head=head, cache_dir=tmp_path / "cache")
     apps = {app.name: app for app in result.apps}
     assert apps["shop"].status == "unchanged"
