@@ -111,7 +111,7 @@ class JsonnetRenderer:
             config = {
                 field.name: getattr(self, field.name) for field in attrs.fields(type(self)) if field.name != "_memo"
             }
-            version = _python().run([*_CHILD, "--version"], env=_child_environment(), timeout=30).strip()
+            version = _python().version([*_CHILD, "--version"], env=_child_environment())
             self._memo["fingerprint"] = json.dumps(
                 {"renderer": "jsonnet", "version": version, "config": config}, sort_keys=True
             )

@@ -28,6 +28,10 @@ DEFAULT_MAX_OUTPUT = 64 * 1024 * 1024
 """Bytes of standard output one run may write; more is refused as a denial of service."""
 
 _STDERR_KEPT = 4096
+# What an executable file says its version is, by (path, size, mtime, arguments): a fact about a file, never
+# configuration, so one memo serves every renderer in the process.
+_VERSIONS: dict[tuple[str, int, int, tuple[str, ...], tuple[tuple[str, str], ...]], str] = {}
+_VERSIONS_LOCK = threading.Lock()
 _INSTALL = {
     "helm": "install helm 3 or 4 (https://helm.sh/docs/intro/install/) or pass HelmRenderer(helm=...)",
     "kubectl": "install kubectl (it embeds kustomize) or pass KustomizeRenderer(kustomize=...)",
@@ -132,9 +136,23 @@ class Tool:
             raise ToolError(f"{command} failed: {detail}", tool=self.name, exit_code=process.returncode, stderr=message)
         return stdout.decode(errors="replace")
 
-    def version(self, args: Sequence[str] = ("version",)) -> str:
-        """The tool's version output, stripped (part of render cache keys)."""
-        return self.run(args, timeout=30).strip()
+    def version(self, args: Sequence[str] = ("version",), *, env: Mapping[str, str] | None = None) -> str:
+        """The tool's version output, stripped (part of render cache keys).
+
+        Asked once per executable file: the answer is remembered by the file's path, size and modification time
+        (and the arguments and environment given), so a render cache key costs no process once the tool has
+        answered; a changed binary is asked again.
+        """
+        executable = self.executable()
+        stat = Path(executable).stat()
+        memo = (executable, stat.st_size, stat.st_mtime_ns, tuple(args), tuple(sorted((env or {}).items())))
+        with _VERSIONS_LOCK:
+            known = _VERSIONS.get(memo)
+        if known is None:
+            known = self.run(args, env=env, timeout=30).strip()
+            with _VERSIONS_LOCK:
+                _VERSIONS[memo] = known
+        return known
 
 
 def _clean_environment(home: Path) -> dict[str, str]:
