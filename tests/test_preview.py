@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -134,15 +135,19 @@ def test_an_app_that_fails_to_render_at_head_is_an_error_not_an_exception(reposi
     assert unchanged.unified() == ""
 
 
-def test_the_cli_diff_writes_markdown_for_a_pull_request_from_a_local_clone(repository, tmp_path, capsys):
+def test_the_cli_diff_writes_markdown_for_a_pull_request_from_a_ci_checkout(repository, tmp_path, capsys):
     git, base, head, folder = repository
+    checkout = tmp_path / "checkout"  # as CI has it: origin's branches as origin/*, the change checked out detached
+    subprocess.run(["git", "clone", "-q", git.url, str(checkout)], check=True)
+    subprocess.run(["git", "-C", str(checkout), "checkout", "-q", "--detach", head], check=True)
+    subprocess.run(["git", "-C", str(checkout), "branch", "-q", "-f", "main", base], check=True)
     code = main(
-        ["diff", "-f", str(folder), "--base", base, "--head", head, "--repo", str(git.path), "-o", "markdown",
+        ["diff", "-f", str(folder), "--base", "main", "--head", "HEAD", "--repo", str(checkout), "-o", "markdown",
          "--cache-dir", str(tmp_path / "cache")]
     )  # fmt: skip
     captured = capsys.readouterr()
     assert code == 1, captured.err
-    assert captured.out.startswith(f"### reconcile preview: `{base}` → `{head}`")
+    assert captured.out.startswith("### reconcile preview: `main` → `HEAD`")
     assert "| shop | unchanged | 0 | 0 | 0 |" in captured.out
     code = main(["diff", "-f", str(folder), "--base", base, "--head", base, "--cache-dir", str(tmp_path / "cache")])
     assert code == 0

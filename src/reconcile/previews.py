@@ -32,7 +32,7 @@ from reconcile.errors import ReconcileError
 from reconcile.model import Resource, ResourceKey
 from reconcile.reconciler import Reconciler
 from reconcile.renderers import CachingRenderer, FingerprintedRenderer, PluginSpec, RenderCache
-from reconcile.sources import Credentials, GitSource
+from reconcile.sources import Credentials, GitCheckoutSource
 
 __all__ = ["AppPreview", "ObjectChange", "PreviewResult", "preview"]
 
@@ -204,8 +204,9 @@ def preview(
         applications: A file or folder of Application manifests, or Applications.
         base: The revision to compare from (a branch, tag or commit).
         head: The revision to compare to.
-        repository: A local clone (path or ``file://`` URL) to read every Git source from, at both revisions;
-            by default each source's own ``repoURL``.
+        repository: A local clone (path or ``file://`` URL) to read every Git source from, at both revisions
+            (:class:`~reconcile.sources.GitCheckoutSource`: ``origin/main``, ``HEAD~1`` and SHAs resolve as git
+            resolves them); by default each source's own ``repoURL``.
         kube_version: The Kubernetes release the renders target (Helm's ``.Capabilities``).
         cache_dir: Where clones and charts are cached.
         credentials: Repository credentials by URL.
@@ -217,7 +218,7 @@ def preview(
     """
     apps = _applications(applications)
     renders = cache if cache is not None else RenderCache(max_entries=max(128, 4 * len(apps)))
-    clone = _file_url(repository) if repository is not None else None
+    clone = os.fspath(repository) if repository is not None else None
     results = []
     for app in apps:
         results.append(
@@ -245,11 +246,6 @@ def _applications(given: str | os.PathLike[str] | Iterable[Application]) -> list
             found += list(Application.parse_all(file))
         return found
     return list(given)
-
-
-def _file_url(repository: str | os.PathLike[str]) -> str:
-    text = os.fspath(repository)
-    return text if "://" in text else f"file://{Path(text).resolve()}"
 
 
 def _preview_one(
@@ -301,8 +297,8 @@ def _render(app: Application, revision: str, settings: _Settings) -> tuple[Resou
     )
     source = _single_git_source(app)
     if settings.clone is not None and source is not None:
-        git_cache = Path(settings.cache_dir) / "git" if settings.cache_dir is not None else None
-        reconciler.source = GitSource(settings.clone, revision, source.path or ".", cache_dir=git_cache)
+        checkouts = Path(settings.cache_dir) / "git-checkouts" if settings.cache_dir is not None else None
+        reconciler.source = GitCheckoutSource(settings.clone, revision, source.path or ".", cache_dir=checkouts)
     inner = reconciler.renderer
     if isinstance(inner, FingerprintedRenderer):
         reconciler.renderer = CachingRenderer(inner=inner, cache=settings.cache, generate_paths=_generate_paths(app))

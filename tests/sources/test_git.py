@@ -907,3 +907,33 @@ def test_repository_credentials_by_url_prefix_are_used_and_never_shown(fx: Fixtu
     # A source's own arguments win over the registry.
     explicit = GitSource(url, "main", cache_dir=cache, credentials=wrong, username=USER, password=PASSWORD)
     assert explicit.fetch().revision.sha == fx.second
+
+
+@pytest.mark.integration  # the real git makes the CI-style clone (remote-tracking refs, a detached HEAD)
+def test_a_checkout_is_read_in_place_at_any_revision_git_understands(tmp_path: Path) -> None:
+    import subprocess
+
+    from reconcile.errors import PathNotFoundError, RepositoryUnreachableError, RevisionNotFoundError
+    from reconcile.sources import GitCheckoutSource
+
+    origin = LocalRepository.init(tmp_path / "origin.git")
+    first = origin.commit({"app/cm.yaml": "kind: ConfigMap\n"}, "first")
+    second = origin.commit({"app/cm.yaml": "kind: ConfigMap\nmetadata: {name: two}\n"}, "second")
+    clone = tmp_path / "checkout"
+    subprocess.run(["git", "clone", "-q", origin.url, str(clone)], check=True)
+    subprocess.run(["git", "-C", str(clone), "checkout", "-q", "--detach", first], check=True)  # CI's detached HEAD
+    cache = tmp_path / "cache"
+    assert GitCheckoutSource(clone, "origin/main", "app", cache_dir=cache).fetch().revision.sha == second
+    head = GitCheckoutSource(clone, "HEAD", "app", cache_dir=cache).fetch()
+    assert head.revision.sha == first
+    assert (head.directory / "cm.yaml").read_text() == "kind: ConfigMap\n"
+    assert GitCheckoutSource(f"file://{clone}", "origin/main~1", cache_dir=cache).fetch().revision.sha == first
+    assert GitCheckoutSource(clone, second[:8], cache_dir=cache).fetch().revision.sha == second
+    with pytest.raises(RevisionNotFoundError, match=r"revision 'no-such-branch' is not in"):
+        GitCheckoutSource(clone, "no-such-branch", cache_dir=cache).fetch()
+    with pytest.raises(PathNotFoundError, match=r"path 'missing' is not a folder"):
+        GitCheckoutSource(clone, "HEAD", "missing", cache_dir=cache).fetch()
+    with pytest.raises(RepositoryUnreachableError, match=r"is not a Git repository"):
+        GitCheckoutSource(tmp_path / "nothing-here", "HEAD", cache_dir=cache).fetch()
+    status = subprocess.run(["git", "-C", str(clone), "status", "--porcelain"], capture_output=True, text=True, check=True)
+    assert status.stdout == ""  # the checkout itself was never written

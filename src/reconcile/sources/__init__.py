@@ -6,7 +6,7 @@
 from reconcile.sources._credentials import Credentials, RepositoryCredential
 from reconcile.sources._dependencies import ChartDependencies
 from reconcile.sources._directory import DirectorySource
-from reconcile.sources._git import GitSource
+from reconcile.sources._git import GitCheckoutSource, GitSource
 from reconcile.sources._helm_repository import HelmRepositorySource
 from reconcile.sources._multi import MultiSource
 from reconcile.sources._oci_source import OCISource
@@ -15,6 +15,7 @@ __all__ = [
     "ChartDependencies",
     "Credentials",
     "DirectorySource",
+    "GitCheckoutSource",
     "GitSource",
     "HelmRepositorySource",
     "MultiSource",

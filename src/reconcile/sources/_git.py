@@ -50,7 +50,7 @@ from reconcile.sources._credentials import Credentials
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
-__all__ = ["GitSource"]
+__all__ = ["GitCheckoutSource", "GitSource"]
 
 _FULL_SHA = re.compile(r"[0-9a-fA-F]{40}")
 _SHORT_SHA = re.compile(r"[0-9a-fA-F]{4,39}")  # libgit2's shortest prefix is 4
@@ -626,3 +626,98 @@ def _extract(repo: pygit2.Repository, tree: pygit2.Tree, dest: Path) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- the writer
+
+
+class GitCheckoutSource:
+    """A revision of a Git repository already on this machine (a CI checkout), read in place: no clone, no fetch.
+
+    The revision is anything git's ``rev-parse`` understands in that repository: ``origin/main``, ``HEAD``,
+    ``HEAD~3``, a tag, a full or abbreviated commit SHA. The commit's tree is extracted once into the cache (by
+    commit, with the same safety rules as :class:`GitSource`); the repository itself is never written.
+
+    ::
+
+        base = GitCheckoutSource(".", "origin/main", "apps/web")
+        head = GitCheckoutSource(".", "HEAD", "apps/web")
+
+    Args:
+        repository: The repository's folder (a working tree or a bare repository), or a ``file://`` URL.
+        revision: What to read.
+        path: The application's folder, relative to the repository root.
+        cache_dir: Where extracted trees live; defaults to ``<user cache dir>/reconcile/git-checkouts``.
+        lock_timeout: Seconds to wait for another extraction of the same commit.
+
+    Raises:
+        ConfigurationError: The path leaves the repository, or the revision is empty.
+    """
+
+    def __init__(
+        self,
+        repository: str | os.PathLike[str],
+        revision: str = "HEAD",
+        path: str = ".",
+        *,
+        cache_dir: str | os.PathLike[str] | None = None,
+        lock_timeout: float | None = 600.0,
+    ) -> None:
+        text = os.fspath(repository)
+        self.repository = Path(text.removeprefix("file://")).expanduser().absolute()
+        if not isinstance(revision, str) or not revision.strip():
+            raise ConfigurationError.argument("GitCheckoutSource(revision)", "a revision", revision)
+        self.revision = revision.strip()
+        self.path = _normalize_path(path)
+        self.cache_dir = cache_folder(cache_dir, "git-checkouts")
+        self._lock_timeout = lock_timeout
+
+    def __repr__(self) -> str:
+        return f"GitCheckoutSource(repository={str(self.repository)!r}, revision={self.revision!r}, path={self.path!r})"
+
+    def fetch(self) -> Snapshot:
+        """Resolve the revision in the repository and extract its tree (once per commit).
+
+        Raises:
+            RepositoryUnreachableError: The folder is not a Git repository.
+            RevisionNotFoundError: The repository has no such revision.
+            PathNotFoundError: The path is not a folder at that commit.
+            SourceError: The cache could not be written, or the tree holds an unsafe path.
+        """
+        url = str(self.repository)
+        try:
+            repo = pygit2.Repository(url)
+        except (pygit2.GitError, KeyError) as exc:
+            raise RepositoryUnreachableError(f"{url} is not a Git repository: {exc}", url=url) from None
+        try:
+            try:
+                commit = repo.revparse_single(self.revision).peel(pygit2.Commit)
+            except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError) as exc:
+                raise RevisionNotFoundError(
+                    f"revision {self.revision!r} is not in {url}: {exc}", url=url, revision=self.revision
+                ) from None
+            sha = str(commit.id)
+            target = self.cache_dir / hashlib.sha256(url.encode()).hexdigest()[:32] / sha
+            if not target.is_dir():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with locked(target.parent / "lock", self._lock_timeout, self._lock_error):
+                    if not target.is_dir():
+                        try:
+                            publish(target, lambda scratch: _extract(repo, commit.tree, scratch))
+                        except _UnsafeTreeError as exc:
+                            raise SourceError(
+                                f"{url} at {sha[:7]} holds an unsafe path: {exc}", url=url, revision=self.revision
+                            ) from None
+            message = commit.raw_message.decode("utf-8", "replace").strip()
+        finally:
+            repo.free()
+        revision = Revision(sha=sha, ref=self.revision, message=message)
+        directory = target / self.path
+        if not directory.is_dir() or not directory.resolve().is_relative_to(target.resolve()):
+            raise PathNotFoundError(
+                f"path {self.path!r} is not a folder in {url} at {revision.short}",
+                url=url,
+                revision=self.revision,
+                path=self.path,
+            )
+        return Snapshot(revision=revision, root=target, path=self.path)
+
+    def _lock_error(self, message: str, retryable: bool) -> SourceError:
+        return SourceError(message, url=str(self.repository), revision=self.revision, retryable=retryable)
