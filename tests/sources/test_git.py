@@ -935,5 +935,7 @@ def test_a_checkout_is_read_in_place_at_any_revision_git_understands(tmp_path: P
         GitCheckoutSource(clone, "HEAD", "missing", cache_dir=cache).fetch()
     with pytest.raises(RepositoryUnreachableError, match=r"is not a Git repository"):
         GitCheckoutSource(tmp_path / "nothing-here", "HEAD", cache_dir=cache).fetch()
-    status = subprocess.run(["git", "-C", str(clone), "status", "--porcelain"], capture_output=True, text=True, check=True)
+    status = subprocess.run(
+        ["git", "-C", str(clone), "status", "--porcelain"], capture_output=True, text=True, check=True
+    )
     assert status.stdout == ""  # the checkout itself was never written
