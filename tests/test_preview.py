@@ -151,3 +151,41 @@ def test_the_cli_diff_writes_markdown_for_a_pull_request_from_a_ci_checkout(repo
     assert "| shop | unchanged | 0 | 0 | 0 |" in captured.out
     code = main(["diff", "-f", str(folder), "--base", base, "--head", base, "--cache-dir", str(tmp_path / "cache")])
     assert code == 0
+
+
+def test_an_app_of_apps_is_followed_to_its_children_in_expand_and_in_preview(tmp_path):
+    git = LocalRepository.init(tmp_path / "apps.git")
+
+    def child(name: str, path: str) -> str:
+        return json.dumps(_app(name, git.url, path))
+
+    root = _app("root", git.url, "children")
+    base = git.commit(
+        {
+            "children/frontend.yaml": child("frontend", "frontend"),
+            "children/root.yaml": json.dumps(root),  # names itself: followed once
+            "frontend/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ui\ndata:\n  theme: light\n",
+            "backend/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: api\n",
+        },
+        "base",
+    )
+    head = git.commit(
+        {
+            "children/backend.yaml": child("backend", "backend"),
+            "frontend/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ui\ndata:\n  theme: dark\n",
+        },
+        "a new child app, a changed one",
+    )
+    parent = rc.Application.parse(root)
+    expanded = rc.Application.expand([parent], cache_dir=tmp_path / "cache", revision=head)
+    assert [app.name for app in expanded] == ["root", "backend", "frontend"]
+    result = rc.preview([parent], base=base, head=head, cache_dir=tmp_path / "cache")
+    statuses = {app.name: app.status for app in result.apps}
+    assert statuses == {"root": "changed", "backend": "changed", "frontend": "changed"}
+    # backend is an app only head has: every object of it is new, though its folder was there at base
+    backend = next(app for app in result.apps if app.name == "backend")
+    assert [(c.key.name, c.change) for c in backend.changes] == [("api", "added")]
+    root_changes = {(c.key.name, c.change) for c in next(a for a in result.apps if a.name == "root").changes}
+    assert root_changes == {("backend", "added")}
+    with pytest.raises(rc.ConfigurationError, match=r"nest deeper than 0 levels"):
+        rc.Application.expand([parent], depth=0, cache_dir=tmp_path / "cache", revision=head)

@@ -25,10 +25,10 @@ from typing import Any, Literal
 
 import attrs
 
-from reconcile.argocd.application import Application, ApplicationSource
+from reconcile.argocd.application import Application, ApplicationSource, child_application
 from reconcile.cluster import MemoryCluster
 from reconcile.diff import compare
-from reconcile.errors import ReconcileError
+from reconcile.errors import ConfigurationError, ReconcileError
 from reconcile.model import Resource, ResourceKey
 from reconcile.reconciler import Reconciler
 from reconcile.renderers import CachingRenderer, FingerprintedRenderer, PluginSpec, RenderCache
@@ -191,6 +191,7 @@ def preview(
     credentials: Credentials | None = None,
     plugins: Sequence[PluginSpec] = (),
     cache: RenderCache | None = None,
+    app_of_apps_depth: int = 3,
 ) -> PreviewResult:
     """Render every Application at ``base`` and ``head`` and compare, without a cluster.
 
@@ -212,28 +213,43 @@ def preview(
         credentials: Repository credentials by URL.
         plugins: Config management plugins the Applications may use.
         cache: The render cache (share one across previews to reuse renders).
+        app_of_apps_depth: How deep to follow an app of apps: Applications rendered by an Application (at either
+            revision) are previewed too, to this many levels; each Application once.
 
     Raises:
         ConfigurationError: The Applications cannot be read.
     """
     apps = _applications(applications)
     renders = cache if cache is not None else RenderCache(max_entries=max(128, 4 * len(apps)))
-    clone = os.fspath(repository) if repository is not None else None
-    results = []
-    for app in apps:
-        results.append(
-            _preview_one(
-                app,
-                base=base,
-                head=head,
-                clone=clone,
-                kube_version=kube_version,
-                cache_dir=cache_dir,
-                credentials=credentials,
-                plugins=plugins,
-                cache=renders,
-            )
-        )
+    settings = _Settings(
+        os.fspath(repository) if repository is not None else None,
+        kube_version,
+        cache_dir,
+        credentials,
+        tuple(plugins),
+        renders,
+    )
+    results: list[AppPreview] = []
+    seen: set[tuple[str, str]] = set()
+    level: list[tuple[Application, frozenset[str]]] = [(app, frozenset({"base", "head"})) for app in apps]
+    for _ in range(app_of_apps_depth + 1):
+        children: list[tuple[Application, frozenset[str]]] = []
+        for app, present in level:
+            if (app.namespace, app.name) in seen:
+                continue  # an app of apps that names an app twice, or itself
+            seen.add((app.namespace, app.name))
+            found, before, after = _preview_one(app, base=base, head=head, settings=settings, present=present)
+            results.append(found)
+            at_base, malformed = _children(before)
+            at_head, malformed_head = _children(after)
+            for identity, child in {**at_base, **at_head}.items():
+                where = frozenset(w for w, at in (("base", at_base), ("head", at_head)) if identity in at)
+                children.append((child, where))
+            for bad, error in {**malformed, **malformed_head}.items():
+                results.append(AppPreview(name=f"{found.name} → {bad.name}", error=error))
+        level = children
+        if not level:
+            break
     return PreviewResult(base=base, head=head, apps=tuple(results), renders=renders.misses)
 
 
@@ -249,31 +265,43 @@ def _applications(given: str | os.PathLike[str] | Iterable[Application]) -> list
 
 
 def _preview_one(
-    app: Application,
-    *,
-    base: str,
-    head: str,
-    clone: str | None,
-    kube_version: str | None,
-    cache_dir: str | os.PathLike[str] | None,
-    credentials: Credentials | None,
-    plugins: Sequence[PluginSpec],
-    cache: RenderCache,
-) -> AppPreview:
+    app: Application, *, base: str, head: str, settings: _Settings, present: frozenset[str]
+) -> tuple[AppPreview, tuple[Resource, ...], tuple[Resource, ...]]:
+    """The app's preview and its objects at base and at head.
+
+    An app only one revision has (an app of apps' child added or removed) has no objects at the other.
+    """
     name = app.display_name()
-    settings = _Settings(clone, kube_version, cache_dir, credentials, tuple(plugins), cache)
+    before: tuple[Resource, ...] = ()
+    after: tuple[Resource, ...] = ()
     try:
-        before = _render(app, base, settings)
+        if "base" in present:
+            before = _render(app, base, settings)
     except ReconcileError as exc:
-        before = None
-        base_error = f"at {base}: {exc}"
+        return AppPreview(name=name, error=f"at {base}: {exc}"), (), ()
     try:
-        after = _render(app, head, settings)
+        if "head" in present:
+            after = _render(app, head, settings)
     except ReconcileError as exc:
-        return AppPreview(name=name, error=f"at {head}: {exc}")
-    if before is None:
-        return AppPreview(name=name, error=base_error)
-    return AppPreview(name=name, changes=_compare(app, before, after, base, head))
+        return AppPreview(name=name, error=f"at {head}: {exc}"), before, ()
+    return AppPreview(name=name, changes=_compare(app, before, after, base, head)), before, after
+
+
+def _children(rendered: Sequence[Resource]) -> tuple[dict[tuple[str, str], Application], dict[ResourceKey, str]]:
+    """The Applications among rendered objects (an app of apps), by namespace and name, and the malformed ones."""
+    found: dict[tuple[str, str], Application] = {}
+    malformed: dict[ResourceKey, str] = {}
+    for resource in rendered:
+        key = resource.key
+        if key.group != "argoproj.io" or key.kind != "Application":
+            continue
+        try:
+            child = child_application(resource.manifest)
+        except ConfigurationError as exc:
+            malformed[key] = f"a malformed Application: {exc}"
+            continue
+        found.setdefault((child.namespace, child.name), child)
+    return found, malformed
 
 
 @attrs.frozen

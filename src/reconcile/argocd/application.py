@@ -80,7 +80,7 @@ from reconcile.sources import (
     OCISource,
 )
 
-__all__ = ["Application", "ApplicationSource", "UnsupportedFieldWarning"]
+__all__ = ["Application", "ApplicationSource", "UnsupportedFieldWarning", "child_application"]
 
 API_VERSION = "argoproj.io/v1alpha1"
 IN_CLUSTER_URL = "https://kubernetes.default.svc"
@@ -246,6 +246,24 @@ class ApplicationSource:
         return AutoRenderer(
             helm={"release_name": release_name, "namespace": namespace or None, "value_sources": value_sources}
         )
+
+
+def child_application(manifest: Manifest, parent: Application | None = None) -> Application:
+    """A child Application from its parent's render (an app of apps), without the tracking its parent added.
+
+    Raises:
+        ConfigurationError: The child is malformed (naming the parent when given).
+    """
+    child = deep_copy(manifest)
+    annotations = ((child.get("metadata") or {}).get("annotations")) or {}
+    for key in [k for k in annotations if k.endswith("/tracking-id")]:
+        del annotations[key]
+    try:
+        return Application.parse(child)
+    except ConfigurationError as exc:
+        if parent is None:
+            raise
+        raise ConfigurationError(f"{parent.display_name()} renders an Application that is malformed: {exc}") from exc
 
 
 def _plugin_env(raw: Any, path: str) -> dict[str, str]:
@@ -515,6 +533,43 @@ class Application:
             plugins=plugins,
         )
         return reconciler.render()
+
+    @classmethod
+    def expand(
+        cls,
+        applications: Iterable[Application],
+        *,
+        depth: int = 5,
+        **render_options: Any,
+    ) -> tuple[Application, ...]:
+        """The Applications and, app of apps, the Applications their renders contain, to ``depth`` levels.
+
+        Each Application is rendered (:meth:`render`, with ``render_options``); ``argoproj.io`` Applications among
+        its objects are its children. An Application met again (same namespace and name) is not followed twice.
+
+        Raises:
+            ConfigurationError: A child Application is malformed, or the nesting is deeper than ``depth`` (a cycle
+                through Applications of different names ends there too).
+            ReconcileError: A parent could not be rendered.
+        """
+        found: dict[tuple[str, str], Application] = {}
+        level = list(applications)
+        for current_depth in range(depth + 1):
+            children: list[Application] = []
+            for app in level:
+                key = (app.namespace, app.name)
+                if key in found:
+                    continue  # met before: a cycle, or a child two parents share
+                found[key] = app
+                for resource in app.render(**render_options):
+                    if resource.key.group == "argoproj.io" and resource.key.kind == "Application":
+                        children.append(child_application(resource.manifest, app))
+            if not children:
+                return tuple(found.values())
+            if current_depth == depth and any((c.namespace, c.name) not in found for c in children):
+                raise ConfigurationError(f"Applications nest deeper than {depth} levels (app of apps)")
+            level = children
+        return tuple(found.values())
 
     def _cluster(self, clusters: Mapping[str, Cluster] | None) -> Cluster:
         given = dict(clusters or {})
