@@ -189,3 +189,22 @@ def test_an_app_of_apps_is_followed_to_its_children_in_expand_and_in_preview(tmp
     assert root_changes == {("backend", "added")}
     with pytest.raises(rc.ConfigurationError, match=r"nest deeper than 0 levels"):
         rc.Application.expand([parent], depth=0, cache_dir=tmp_path / "cache", revision=head)
+
+
+def test_with_a_cluster_head_is_compared_with_what_runs(tmp_path, kube_cluster, kube_namespace):
+    git = LocalRepository.init(tmp_path / "apps.git")
+    config = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: {mode}\n"
+    base = git.commit({"app/cm.yaml": config.format(mode="fast")}, "base")
+    head = git.commit({"app/cm.yaml": config.format(mode="slow")}, "head")
+    manifest = _app("settings", git.url, "app")
+    manifest["spec"]["destination"]["namespace"] = kube_namespace
+    app = rc.Application.parse(manifest)
+    deployed = app.reconciler({"in-cluster": kube_cluster}, cache_dir=tmp_path / "cache", revision=base).sync()
+    assert deployed.succeeded, deployed
+    result = rc.preview([app], base=base, head=head, cache_dir=tmp_path / "cache", cluster=kube_cluster)
+    [found] = result.apps
+    assert [(c.key.name, c.change) for c in found.changes] == [("settings", "changed")]
+    assert [(c.key.name, c.change) for c in found.live] == [("settings", "changed")]
+    assert "-  mode: fast\n+  mode: slow\n" in found.live[0].diff
+    assert kube_cluster.get(rc.ResourceKey("", "ConfigMap", kube_namespace, "settings"))["data"] == {"mode": "fast"}
+    assert "head against the cluster" in result.unified()

@@ -30,6 +30,7 @@ from reconcile.cluster import MemoryCluster
 from reconcile.diff import compare
 from reconcile.errors import ConfigurationError, ReconcileError
 from reconcile.model import Resource, ResourceKey
+from reconcile.protocols import Cluster
 from reconcile.reconciler import Reconciler
 from reconcile.renderers import CachingRenderer, FingerprintedRenderer, PluginSpec, RenderCache
 from reconcile.sources import Credentials, GitCheckoutSource
@@ -65,11 +66,14 @@ class AppPreview:
         name: The Application (``namespace/name`` outside Argo CD's namespace).
         changes: The objects that differ, by key.
         error: Why it could not be rendered (at head, or at base), or ``None``.
+        live: With a cluster: how the live objects differ from head (what a sync of head would change), as
+            :class:`ObjectChange` values (``added``: missing live, ``removed``: to be pruned, ``changed``).
     """
 
     name: str
     changes: tuple[ObjectChange, ...] = ()
     error: str | None = None
+    live: tuple[ObjectChange, ...] = ()
 
     @property
     def status(self) -> str:
@@ -95,10 +99,10 @@ class PreviewResult:
 
     @property
     def exit_code(self) -> int:
-        """0 no change, 1 changes, 2 an app could not be rendered (the CLI's exit code)."""
+        """0 no change, 1 changes (or, with a cluster, live differences), 2 an app could not be rendered."""
         if any(app.error is not None for app in self.apps):
             return 2
-        return 1 if any(app.changes for app in self.apps) else 0
+        return 1 if any(app.changes or app.live for app in self.apps) else 0
 
     def unified(self) -> str:
         """Every changed object's unified diff, app by app (what a terminal shows)."""
@@ -108,6 +112,8 @@ class PreviewResult:
                 parts.append(f"=== {app.name}: error: {app.error}\n")
             elif app.changes:
                 parts.append(f"=== {app.name}\n" + "".join(change.diff for change in app.changes))
+            if app.live:
+                parts.append(f"=== {app.name} (head against the cluster)\n" + "".join(c.diff for c in app.live))
         return "".join(parts)
 
     def summary(self) -> list[tuple[str, str, int, int, int]]:
@@ -133,6 +139,8 @@ class PreviewResult:
             if app.status == "unchanged":
                 continue
             body = f"error: {app.error}" if app.error is not None else "".join(c.diff for c in app.changes)
+            if app.live:
+                body += "# head against the cluster\n" + "".join(c.diff for c in app.live)
             summary = f"<summary>{html.escape(app.name)} ({app.status})</summary>"
             section = f"\n<details>{summary}\n\n```diff\n{body}```\n\n</details>\n"
             if len(text) + len(section) > max_chars - 200:
@@ -174,6 +182,7 @@ class PreviewResult:
                     "status": app.status,
                     "error": app.error,
                     "changes": [{"key": str(c.key), "change": c.change, "diff": c.diff} for c in app.changes],
+                    "live": [{"key": str(c.key), "change": c.change, "diff": c.diff} for c in app.live],
                 }
                 for app in self.apps
             ],
@@ -192,6 +201,7 @@ def preview(
     plugins: Sequence[PluginSpec] = (),
     cache: RenderCache | None = None,
     app_of_apps_depth: int = 3,
+    cluster: Cluster | None = None,
 ) -> PreviewResult:
     """Render every Application at ``base`` and ``head`` and compare, without a cluster.
 
@@ -215,6 +225,8 @@ def preview(
         cache: The render cache (share one across previews to reuse renders).
         app_of_apps_depth: How deep to follow an app of apps: Applications rendered by an Application (at either
             revision) are previewed too, to this many levels; each Application once.
+        cluster: A cluster to compare head with too (``AppPreview.live``): what a sync of head would change
+            there, compared as the Reconciler compares (server-side predictions, ignore rules). Read only.
 
     Raises:
         ConfigurationError: The Applications cannot be read.
@@ -228,6 +240,7 @@ def preview(
         credentials,
         tuple(plugins),
         renders,
+        cluster,
     )
     results: list[AppPreview] = []
     seen: set[tuple[str, str]] = set()
@@ -284,7 +297,30 @@ def _preview_one(
             after = _render(app, head, settings)
     except ReconcileError as exc:
         return AppPreview(name=name, error=f"at {head}: {exc}"), before, ()
-    return AppPreview(name=name, changes=_compare(app, before, after, base, head)), before, after
+    changes = _compare(app, before, after, base, head)
+    if settings.cluster is None or "head" not in present:
+        return AppPreview(name=name, changes=changes), before, after
+    try:
+        live = _against_live(app, head, settings)
+    except ReconcileError as exc:
+        return AppPreview(name=name, changes=changes, error=f"against the cluster: {exc}"), before, after
+    return AppPreview(name=name, changes=changes, live=live), before, after
+
+
+def _against_live(app: Application, head: str, settings: _Settings) -> tuple[ObjectChange, ...]:
+    """How the cluster's objects differ from head's, as the Reconciler compares them (it changes nothing)."""
+    assert settings.cluster is not None  # noqa: S101 - checked by the caller
+    reconciler = _reconciler(app, head, settings, settings.cluster)
+    found = []
+    for diff in reconciler.diff().resources:
+        if not diff.modified:
+            continue
+        kind: Literal["added", "removed", "changed"] = (
+            "added" if diff.missing else "removed" if diff.requires_pruning else "changed"
+        )
+        text = diff.unified().replace("+++ predicted/", f"+++ {head}/", 1)
+        found.append(ObjectChange(key=diff.key, change=kind, diff=text))
+    return tuple(found)
 
 
 def _children(rendered: Sequence[Resource]) -> tuple[dict[tuple[str, str], Application], dict[ResourceKey, str]]:
@@ -312,12 +348,18 @@ class _Settings:
     credentials: Credentials | None
     plugins: tuple[PluginSpec, ...]
     cache: RenderCache
+    cluster: Cluster | None = None
 
 
 def _render(app: Application, revision: str, settings: _Settings) -> tuple[Resource, ...]:
+    return _reconciler(app, revision, settings, MemoryCluster(version=settings.kube_version)).render()
+
+
+def _reconciler(app: Application, revision: str, settings: _Settings, cluster: Cluster) -> Reconciler:
+    """The app's Reconciler at ``revision`` on ``cluster``: from the clone when given, renders cached."""
     where = app.destination_server or app.destination_name or "in-cluster"
     reconciler: Reconciler = app.reconciler(
-        {where: MemoryCluster(version=settings.kube_version)},
+        {where: cluster},
         cache_dir=settings.cache_dir,
         revision=revision,
         credentials=settings.credentials,
@@ -330,7 +372,7 @@ def _render(app: Application, revision: str, settings: _Settings) -> tuple[Resou
     inner = reconciler.renderer
     if isinstance(inner, FingerprintedRenderer):
         reconciler.renderer = CachingRenderer(inner=inner, cache=settings.cache, generate_paths=_generate_paths(app))
-    return reconciler.render()
+    return reconciler
 
 
 def _single_git_source(app: Application) -> ApplicationSource | None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
 
 from reconcile.cli._app import Context, _credentials
-from reconcile.previews import preview
+from reconcile.cli._loading import open_cluster
+from reconcile.previews import PreviewResult, preview
+from reconcile.protocols import Cluster
 from reconcile.renderers import PluginSpec
 
 
@@ -28,6 +31,10 @@ def add(commands: Any) -> None:
         "--repo", metavar="PATH", help="read every Git source from this local clone (the CI checkout), not repoURL"
     )
     parser.add_argument("--kube-version", metavar="VERSION", help="the Kubernetes release the renders target")
+    parser.add_argument(
+        "--kubeconfig", help="also compare head with this cluster (what a sync of head would change there)"
+    )
+    parser.add_argument("--context", help="the kubeconfig context (its current context by default)")
     parser.add_argument("--cache-dir", type=Path, metavar="FOLDER", help="where clones and charts are cached")
     parser.add_argument("--repo-creds", type=Path, metavar="FILE", help="Argo CD repository credential Secrets")
     parser.add_argument("--registry-config", type=Path, metavar="FILE", help="a Docker config.json for registries")
@@ -41,7 +48,16 @@ def add(commands: Any) -> None:
 def run(ctx: Context) -> int:
     """Preview the change; write it in the chosen format; exit 0, 1 or 2."""
     args = ctx.args
-    result = preview(
+    with contextlib.ExitStack() as stack:
+        cluster = ctx.cluster
+        if cluster is None and args.kubeconfig is not None:
+            cluster = stack.enter_context(open_cluster(memory=False, kubeconfig=args.kubeconfig, context=args.context))
+        result = _preview(args, cluster)
+    return _write(ctx, result)
+
+
+def _preview(args: argparse.Namespace, cluster: Cluster | None) -> PreviewResult:
+    return preview(
         args.file,
         base=args.base,
         head=args.head,
@@ -50,7 +66,12 @@ def run(ctx: Context) -> int:
         cache_dir=args.cache_dir,
         credentials=_credentials(args),
         plugins=[PluginSpec.from_file(path) for path in args.plugin],
+        cluster=cluster,
     )
+
+
+def _write(ctx: Context, result: PreviewResult) -> int:
+    args = ctx.args
     if args.output == "markdown":
         ctx.out.write(result.markdown())
     elif args.output == "html":
