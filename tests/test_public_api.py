@@ -18,7 +18,7 @@ DOCS = Path(__file__).parents[1] / "docs" / "reference"
 FRONT_DOOR = {
     # what a notebook user types after ``rc.``
     "Reconciler", "SyncPolicy", "RetryPolicy", "ReconcileResult", "ResourceStatus",
-    "Application", "UnsupportedFieldWarning",
+    "Application", "ApplicationSet", "UnsupportedFieldWarning",
     "GitSource", "DirectorySource", "HelmRepositorySource", "OCISource", "MultiSource", "Credentials",
     "AutoRenderer", "DirectoryRenderer", "HelmRenderer", "KustomizeRenderer", "JsonnetRenderer", "PluginRenderer",
     "CachingRenderer", "RenderCache",
@@ -37,6 +37,7 @@ PUBLIC_MODULES = [
     "reconcile.argocd",
     "reconcile.argocd.annotations",
     "reconcile.argocd.application",
+    "reconcile.argocd.applicationset",
     "reconcile.argocd.hooks",
     "reconcile.argocd.tracking",
     "reconcile.cluster",

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from reconcile import argocd, diff, errors, health, sync
 from reconcile.apiserver import validate
 from reconcile.argocd.application import Application, UnsupportedFieldWarning
+from reconcile.argocd.applicationset import ApplicationSet
 from reconcile.cluster import MemoryCluster
 from reconcile.errors import (
     ClusterError,
@@ -74,6 +75,7 @@ __version__ = "0.1.0.dev0"
 # ``reconcile.model``, ``reconcile.protocols``, ``reconcile.cluster``, ``reconcile.sources``, ``reconcile.renderers``.
 __all__ = [
     "Application",
+    "ApplicationSet",
     "AutoRenderer",
     "CachingRenderer",
     "ClusterError",

@@ -9,6 +9,7 @@ are hooks, and the ``Application`` manifest itself:
 - :mod:`reconcile.argocd.hooks`: hooks, their phases, delete policies and waves.
 - :mod:`reconcile.argocd.application`: ``argoproj.io/v1alpha1`` Applications read, built into Reconcilers and
   written back (imported on first use: it pulls in every part of the library).
+- :mod:`reconcile.argocd.applicationset`: ApplicationSets as generators of Applications (imported on first use).
 """
 
 import importlib
@@ -16,11 +17,11 @@ from typing import Any
 
 from reconcile.argocd import annotations, hooks, tracking
 
-__all__ = ["annotations", "application", "hooks", "tracking"]
+__all__ = ["annotations", "application", "applicationset", "hooks", "tracking"]
 
 
 def __getattr__(name: str) -> Any:
     # The Application model builds Reconcilers, so it imports the whole library; the conventions must not.
-    if name == "application":
-        return importlib.import_module("reconcile.argocd.application")
+    if name in ("application", "applicationset"):
+        return importlib.import_module(f"reconcile.argocd.{name}")
     raise AttributeError(f"module 'reconcile.argocd' has no attribute {name!r}")

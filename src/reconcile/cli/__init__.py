@@ -118,9 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_verbs(commands)
-    from reconcile.cli import _preview  # noqa: PLC0415 - it imports the whole library
+    from reconcile.cli import _appset, _preview  # noqa: PLC0415 - they import the whole library
 
     _preview.add(commands)
+    _appset.add(commands)
     return parser
 
 
