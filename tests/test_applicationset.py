@@ -141,8 +141,8 @@ def test_the_git_directory_generator_with_an_exclusion(addons, tmp_path):
         ("prometheus-operator", f"{base}/prometheus-operator", "prometheus-operator"),
     ]
     params = appset.parameters(cache_dir=tmp_path / "cache")
-    assert params[0]["path[0]"] == "applicationset"
-    assert params[0]["path.basenameNormalized"] == "argo-workflows"
+    assert params[0]["path"]["segments"][0] == "applicationset"
+    assert params[0]["path"]["basenameNormalized"] == "argo-workflows"
 
 
 def test_the_git_files_generator_flattens_each_config(addons, tmp_path):
@@ -171,8 +171,9 @@ def test_the_git_files_generator_flattens_each_config(addons, tmp_path):
         ("engineering-prod-guestbook", "https://2.4.6.8"),
     ]
     params = appset.parameters(cache_dir=tmp_path / "cache")
-    assert params[0]["path.basename"] == "dev"
-    assert params[0]["path.filename"] == "config.json"
+    assert params[0]["path"]["basename"] == "dev"
+    assert params[0]["path"]["filename"] == "config.json"
+    assert params[0]["cluster"]["name"] == "engineering-dev"
 
 
 def test_matrix_and_merge_generators(addons, tmp_path):
@@ -230,7 +231,7 @@ def test_matrix_and_merge_generators(addons, tmp_path):
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        ({"goTemplate": True}, r"spec.goTemplate: Go templates are not supported yet"),
+        ({"templatePatch": "spec: {}"}, r"spec.templatePatch needs goTemplate: true"),
         ({"generators": [{"clusters": {}}]}, r"the clusters generator needs a cluster"),
         ({"generators": [{"matrix": {"generators": [{"list": {"elements": []}}]}}]}, r"a matrix needs two generators"),
     ],
@@ -268,3 +269,52 @@ def test_two_elements_that_generate_one_name_are_refused_and_the_cli_generates(t
         ("web-prod", "envs/prod"),
     ]
     assert Path(file).is_file()
+
+
+def test_go_templates_with_sprig_and_argo_cds_functions_and_a_template_patch(addons, tmp_path):
+    base = "applicationset/examples/git-generator-directory/cluster-addons"
+    template = _template("{{ .path.basename | normalize }}", "{{ .path.path }}", "{{ index .path.segments 3 }}")
+    patch = """
+{{- if eq .path.basename "prometheus-operator" }}
+spec:
+  syncPolicy:
+    automated:
+      prune: true
+{{- end }}
+"""
+    appset = ApplicationSet.from_manifest(
+        _appset(
+            [
+                {
+                    "git": {
+                        "repoURL": addons.url,
+                        "revision": "HEAD",
+                        "directories": [{"path": f"{base}/*"}, {"path": f"{base}/exclude-me", "exclude": True}],
+                    }
+                }
+            ],
+            template,
+            goTemplate=True,
+            goTemplateOptions=["missingkey=error"],
+            templatePatch=patch,
+        )
+    )
+    apps = {app.name: app for app in appset.generate(cache_dir=tmp_path / "cache")}
+    assert set(apps) == {"argo-workflows", "prometheus-operator"}
+    assert apps["argo-workflows"].destination_namespace == "cluster-addons"
+    assert apps["argo-workflows"].sync_policy.prune is False
+    assert apps["prometheus-operator"].sync_policy.automated is True
+    assert apps["prometheus-operator"].sync_policy.prune is True
+    missing = _appset(
+        [{"list": {"elements": [{"env": "dev"}]}}],
+        _template("{{ .cluster }}", "p", "ns"),
+        goTemplate=True,
+        goTemplateOptions=["missingkey=error"],
+    )
+    with pytest.raises(rc.ConfigurationError, match=r'map has no entry for key "cluster"'):
+        ApplicationSet.from_manifest(missing).generate()
+    unknown = _appset(
+        [{"list": {"elements": [{"env": "dev"}]}}], _template('{{ env "HOME" }}', "p", "ns"), goTemplate=True
+    )
+    with pytest.raises(rc.ConfigurationError, match=r'function "env" not defined'):
+        ApplicationSet.from_manifest(unknown).generate()

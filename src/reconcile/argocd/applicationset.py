@@ -12,10 +12,12 @@ Application per set. reconcile reads the generators that need no cluster and no 
 - ``matrix`` (two generators, every pair; the second may use the first's parameters) and ``merge`` (the first
   generator's sets, overridden by the others' sets that agree on ``mergeKeys``).
 
-Parameters fill the template in Argo CD's default form (fasttemplate): ``{{name}}`` in any string is replaced, and a
-tag naming no parameter is left as written. ``goTemplate: true`` (Go templates with Sprig functions) is refused by
-name rather than rendered differently from Argo CD; so are the cluster, SCM-provider, pull-request and plugin
-generators, which need services reconcile does not reach. Generated Applications carry Argo CD's
+Parameters fill the template in Argo CD's two forms. By default (fasttemplate) ``{{name}}`` in any string is
+replaced by the flattened parameter, and a tag naming no parameter is left as written. With ``goTemplate: true``
+each string is a Go template over the nested parameters (``{{ .path.basename }}``, ``{{ index .path.segments 1 }}``),
+with Sprig's and Argo CD's functions and ``goTemplateOptions`` (``missingkey=error``), and ``templatePatch`` is
+rendered and merged into each Application. The cluster, SCM-provider, pull-request and plugin generators need
+services reconcile does not reach and are refused by name. Generated Applications carry Argo CD's
 ``resources-finalizer.argocd.argoproj.io`` unless ``syncPolicy.preserveResourcesOnDeletion`` is true.
 """
 
@@ -31,6 +33,7 @@ from typing import Any
 
 import attrs
 
+from reconcile.argocd import _gotemplate as gotemplate
 from reconcile.argocd.application import Application
 from reconcile.errors import ConfigurationError, ManifestError
 from reconcile.jsonvalues import deep_copy
@@ -48,7 +51,7 @@ _TAG = re.compile(r"\{\{(.*?)\}\}")
 _MATRIX_CHILDREN = 2  # Argo CD's matrix combines exactly two generators
 _UNSUPPORTED = ("clusters", "clusterDecisionResource", "scmProvider", "pullRequest", "plugin")
 _NORMALIZE = re.compile(r"[^a-zA-Z0-9-]+")
-Params = dict[str, str]
+Params = dict[str, Any]
 Fetch = Callable[[str, str], Path]
 
 
@@ -88,13 +91,11 @@ class ApplicationSet:
             raise ConfigurationError("ApplicationSet: metadata.name is required")
         spec = obj.get("spec") or {}
         where = f"ApplicationSet {name}"
-        if spec.get("goTemplate"):
-            raise ConfigurationError(
-                f"{where}: spec.goTemplate: Go templates are not supported yet; reconcile renders only the default "
-                "{{param}} templates (rendering Go templates differently from Argo CD is worse than not at all)"
-            )
-        if "templatePatch" in spec:
-            raise ConfigurationError(f"{where}: spec.templatePatch needs goTemplate, which is not supported yet")
+        if "templatePatch" in spec and not spec.get("goTemplate"):
+            raise ConfigurationError(f"{where}: spec.templatePatch needs goTemplate: true")
+        options = spec.get("goTemplateOptions") or []
+        if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
+            raise ConfigurationError(f"{where}: spec.goTemplateOptions must be a list of strings")
         if not isinstance(spec.get("generators"), list) or not spec["generators"]:
             raise ConfigurationError(f"{where}: spec.generators must be a non-empty list")
         if not isinstance(spec.get("template"), Mapping):
@@ -121,51 +122,87 @@ class ApplicationSet:
             raise ConfigurationError(f"{file}: expected one ApplicationSet, found {len(documents)} documents")
         return cls.from_manifest(documents[0][0])
 
+    @property
+    def _templating(self) -> _Templating:
+        spec = self.manifest.get("spec") or {}
+        return _Templating(bool(spec.get("goTemplate")), tuple(spec.get("goTemplateOptions") or ()), self.name)
+
     def parameters(
         self, *, cache_dir: str | os.PathLike[str] | None = None, credentials: Credentials | None = None
     ) -> list[Params]:
-        """The parameter sets the generators produce, in Argo CD's order.
+        """The parameter sets the generators produce, in Argo CD's order (nested, as Go templates see them).
 
         Raises:
-            ConfigurationError: A generator is malformed.
+            ConfigurationError: A generator is malformed, or a template in one fails.
             SourceError: A Git generator's repository or revision could not be read.
         """
         fetch = _git_fetcher(cache_dir, credentials)
         spec = self.manifest.get("spec") or {}
         found: list[Params] = []
         for generator in spec["generators"]:
-            found += _generate(generator, fetch, f"ApplicationSet {self.name}", {})
+            found += _generate(generator, fetch, self._templating, {})
         return found
 
     def generate(
         self, *, cache_dir: str | os.PathLike[str] | None = None, credentials: Credentials | None = None
     ) -> tuple[Application, ...]:
-        """The Applications: the template filled with each parameter set.
+        """The Applications: the template filled with each parameter set (and ``templatePatch`` merged in).
 
         Raises:
-            ConfigurationError: A generated Application is malformed (naming the parameter set), or two have one
-                name.
+            ConfigurationError: A template fails, a generated Application is malformed (naming the parameter set),
+                or two have one name.
             SourceError: A Git generator's repository or revision could not be read.
         """
         spec = self.manifest.get("spec") or {}
         preserve = bool((spec.get("syncPolicy") or {}).get("preserveResourcesOnDeletion"))
+        templating = self._templating
         apps: list[Application] = []
         names: dict[tuple[str, str], Params] = {}
         for params in self.parameters(cache_dir=cache_dir, credentials=credentials):
-            manifest = _application(spec["template"], params, self.namespace, preserve)
+            manifest = _application(spec["template"], params, self.namespace, preserve, templating)
+            if "templatePatch" in spec:
+                manifest = _patched(manifest, spec["templatePatch"], params, templating)
             try:
                 app = Application.parse(manifest)
             except ConfigurationError as exc:
-                raise ConfigurationError(f"ApplicationSet {self.name}: parameters {params}: {exc}") from exc
+                raise ConfigurationError(f"ApplicationSet {self.name}: parameters {_flat(params)}: {exc}") from exc
             key = (app.namespace, app.name)
             if key in names:
                 raise ConfigurationError(
                     f"ApplicationSet {self.name}: two parameter sets generate Application {app.name!r}: "
-                    f"{names[key]} and {params}"
+                    f"{_flat(names[key])} and {_flat(params)}"
                 )
             names[key] = params
             apps.append(app)
         return tuple(apps)
+
+
+@attrs.frozen
+class _Templating:
+    """How templates are filled: Go templates (with options) or fasttemplate."""
+
+    go: bool
+    options: tuple[str, ...]
+    where: str
+
+    def fill(self, value: Any, params: Params) -> Any:
+        """``value`` with every string (and map key) filled from ``params``."""
+        if isinstance(value, str):
+            return self.text(value, params)
+        if isinstance(value, list):
+            return [self.fill(item, params) for item in value]
+        if isinstance(value, Mapping):
+            return {self.text(str(k), params): self.fill(v, params) for k, v in value.items()}
+        return value
+
+    def text(self, text: str, params: Params) -> str:
+        if not self.go:
+            flat = _flat(params)
+            return _TAG.sub(lambda m: flat.get(m.group(1).strip(), m.group(0)), text)
+        try:
+            return gotemplate.render(text, params, options=self.options)
+        except gotemplate.TemplateError as exc:
+            raise ConfigurationError(f"ApplicationSet {self.where}: template {text!r}: {exc}") from None
 
 
 # ------------------------------------------------------------------------------------------- generators
@@ -193,58 +230,77 @@ def _check_generator(generator: Any, where: str) -> None:
             _check_generator(child, f"{where}.{kind}.generators[{index}]")
 
 
-def _generate(generator: Mapping[str, Any], fetch: Fetch, where: str, outer: Params) -> list[Params]:
+def _generate(generator: Mapping[str, Any], fetch: Fetch, templating: _Templating, outer: Params) -> list[Params]:
     kind = next(k for k in generator if k not in ("selector", "template"))
-    body = _fill(generator[kind], outer) if outer else generator[kind]
+    body = templating.fill(generator[kind], outer) if outer else generator[kind]
+    where = f"ApplicationSet {templating.where}"
     if kind == "list":
-        return [_flatten(element, f"{where}: list element") for element in body.get("elements") or ()]
+        elements = body.get("elements") or ()
+        for element in elements:
+            if not isinstance(element, Mapping):
+                raise ConfigurationError(f"{where}: list elements must be mappings")
+        return [deep_copy(dict(element)) for element in elements]
     if kind == "git":
-        return _git(body, fetch, where)
+        return _git(body, fetch, where, templating)
     if kind == "matrix":
         first, second = body["generators"]
         found = []
-        for left in _generate(first, fetch, where, outer):
-            for right in _generate(second, fetch, where, {**outer, **left}):
-                found.append({**left, **right})
+        for left in _generate(first, fetch, templating, outer):
+            for right in _generate(second, fetch, templating, _merged(outer, left)):
+                found.append(_merged(left, right))
         return found
-    return _merge(body, fetch, where, outer)
+    return _merge(body, fetch, templating, outer)
 
 
-def _merge(body: Mapping[str, Any], fetch: Fetch, where: str, outer: Params) -> list[Params]:
+def _merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> Params:
+    """``override``'s parameters over ``base``'s, nested maps merged."""
+    out: Params = deep_copy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = deep_copy(value)
+    return out
+
+
+def _merge(body: Mapping[str, Any], fetch: Fetch, templating: _Templating, outer: Params) -> list[Params]:
     keys = body.get("mergeKeys")
     if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
-        raise ConfigurationError(f"{where}: merge.mergeKeys must be a non-empty list of parameter names")
+        raise ConfigurationError(f"ApplicationSet {templating.where}: merge.mergeKeys must be parameter names")
     generators = body["generators"]
-    merged = _generate(generators[0], fetch, where, outer)
+    merged = _generate(generators[0], fetch, templating, outer)
     for other in generators[1:]:
-        overrides = _generate(other, fetch, where, outer)
-        for base in merged:
-            identity = tuple(base.get(k) for k in keys)
+        overrides = _generate(other, fetch, templating, outer)
+        for position in range(len(merged)):
+            identity = tuple(_flat(merged[position]).get(k) for k in keys)
             for override in overrides:
-                if tuple(override.get(k) for k in keys) == identity:
-                    base.update(override)
+                if tuple(_flat(override).get(k) for k in keys) == identity:
+                    merged[position] = _merged(merged[position], override)
     return merged
 
 
-def _git(body: Mapping[str, Any], fetch: Fetch, where: str) -> list[Params]:
+def _git(body: Mapping[str, Any], fetch: Fetch, where: str, templating: _Templating) -> list[Params]:
     url, revision = body.get("repoURL"), str(body.get("revision") or "HEAD")
     if not isinstance(url, str) or not url:
         raise ConfigurationError(f"{where}: git.repoURL is required")
     root = fetch(url, revision)
     prefix = str(body.get("pathParamPrefix") or "")
     values = body.get("values") or {}
+    found: list[Params]
     if "directories" in body:
         found = [_path_params(folder, prefix) for folder in _directories(root, body["directories"], where)]
     elif "files" in body:
         found = []
         for file in _files(root, body["files"], where):
             params = _file_params(root / file, file, where)
-            params.update(_path_params(str(PurePosixPath(file).parent), prefix, filename=PurePosixPath(file).name))
-            found.append(params)
+            folder = str(PurePosixPath(file).parent)
+            found.append(_merged(params, _path_params(folder, prefix, filename=PurePosixPath(file).name)))
     else:
         raise ConfigurationError(f"{where}: a git generator needs directories or files")
     for params in found:
-        params.update({f"values.{k}": _substitute(str(v), params) for k, v in values.items()})
+        params["values"] = {str(k): templating.text(str(v), params) for k, v in values.items()}
+        if not params["values"]:
+            del params["values"]
     return found
 
 
@@ -296,18 +352,18 @@ def _match(path: str, pattern: str) -> bool:
 
 
 def _path_params(folder: str, prefix: str, *, filename: str | None = None) -> Params:
-    key = f"{prefix}.path" if prefix else "path"
+    """The ``path`` parameter of a Git generator, nested as Go templates see it (``.path.basename``)."""
     posix = PurePosixPath(folder)
-    params = {
-        key: folder,
-        f"{key}.basename": posix.name,
-        f"{key}.basenameNormalized": _normalized(posix.name),
+    path: dict[str, Any] = {
+        "path": folder,
+        "basename": posix.name,
+        "basenameNormalized": _normalized(posix.name),
+        "segments": list(posix.parts),
     }
-    params.update({f"{key}[{i}]": part for i, part in enumerate(posix.parts)})
     if filename is not None:
-        params[f"{key}.filename"] = filename
-        params[f"{key}.filenameNormalized"] = _normalized(filename)
-    return params
+        path["filename"] = filename
+        path["filenameNormalized"] = _normalized(filename)
+    return {prefix: {"path": path}} if prefix else {"path": path}
 
 
 def _normalized(name: str) -> str:
@@ -320,54 +376,61 @@ def _file_params(file: Path, label: str, where: str) -> Params:
         documents = load_manifests(file.read_bytes(), file=label)
     except (OSError, ManifestError) as exc:
         raise ConfigurationError(f"{where}: git file {label} is not JSON or YAML: {exc}") from exc
-    if len(documents) != 1:
-        raise ConfigurationError(f"{where}: git file {label} must hold one document")
-    return _flatten(documents[0][0], f"{where}: git file {label}")
+    if len(documents) != 1 or not isinstance(documents[0][0], Mapping):
+        raise ConfigurationError(f"{where}: git file {label} must hold one mapping")
+    return deep_copy(dict(documents[0][0]))
 
 
-def _flatten(value: Any, where: str, prefix: str = "") -> Params:
-    """Nested mappings as ``a.b.c`` parameters, as Argo CD flattens them; scalars as text."""
-    if not isinstance(value, Mapping):
-        raise ConfigurationError(f"{where} must be a mapping")
-    flat: Params = {}
-    for key, item in value.items():
+def _flat(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """The parameters as fasttemplate names them.
+
+    Nested maps become ``a.b.c``; a Git ``path`` becomes ``path``, ``path.basename``, ``path[N]``...; lists JSON,
+    scalars text.
+    """
+    flat: dict[str, str] = {}
+    for key, value in params.items():
         name = f"{prefix}{key}"
-        if isinstance(item, Mapping):
-            flat.update(_flatten(item, where, f"{name}."))
-        elif isinstance(item, list):
-            flat[name] = json.dumps(item)
-        elif isinstance(item, bool):
-            flat[name] = "true" if item else "false"
+        if isinstance(value, Mapping) and key == "path" and "segments" in value:
+            flat[name] = str(value["path"])
+            flat.update({f"{name}.{k}": str(v) for k, v in value.items() if k not in ("path", "segments")})
+            flat.update({f"{name}[{i}]": part for i, part in enumerate(value["segments"])})
+        elif isinstance(value, Mapping):
+            flat.update(_flat(value, f"{name}."))
+        elif isinstance(value, list):
+            flat[name] = json.dumps(value)
+        elif isinstance(value, bool):
+            flat[name] = "true" if value else "false"
         else:
-            flat[name] = "" if item is None else str(item)
+            flat[name] = "" if value is None else str(value)
     return flat
 
 
 # -------------------------------------------------------------------------------------------- templates
 
 
-def _substitute(text: str, params: Params) -> str:
-    """Argo CD's fasttemplate: ``{{ name }}`` becomes the parameter; a tag naming none stays as written."""
-    return _TAG.sub(lambda m: params.get(m.group(1).strip(), m.group(0)), text)
-
-
-def _fill(value: Any, params: Params) -> Any:
-    if isinstance(value, str):
-        return _substitute(value, params)
-    if isinstance(value, list):
-        return [_fill(item, params) for item in value]
-    if isinstance(value, Mapping):
-        return {_substitute(str(k), params): _fill(v, params) for k, v in value.items()}
-    return value
-
-
-def _application(template: Mapping[str, Any], params: Params, namespace: str, preserve: bool) -> Manifest:
-    filled = _fill(deep_copy(dict(template)), params)
+def _application(
+    template: Mapping[str, Any], params: Params, namespace: str, preserve: bool, templating: _Templating
+) -> Manifest:
+    filled = templating.fill(deep_copy(dict(template)), params)
     metadata = dict(filled.get("metadata") or {})
     metadata.setdefault("namespace", namespace)
     if not preserve:
         metadata["finalizers"] = [*(metadata.get("finalizers") or []), RESOURCES_FINALIZER]
     return {"apiVersion": API_VERSION, "kind": "Application", "metadata": metadata, "spec": filled.get("spec") or {}}
+
+
+def _patched(manifest: Manifest, patch: Any, params: Params, templating: _Templating) -> Manifest:
+    """``templatePatch`` rendered as one Go template, read as YAML and merged in (maps merged, lists replaced)."""
+    if not isinstance(patch, str):
+        raise ConfigurationError(f"ApplicationSet {templating.where}: templatePatch must be a string")
+    text = templating.text(patch, params)
+    try:
+        documents = load_manifests(text, file="templatePatch") if text.strip() else []
+    except ManifestError as exc:
+        raise ConfigurationError(f"ApplicationSet {templating.where}: templatePatch is not YAML: {exc}") from exc
+    if not documents:
+        return manifest
+    return _merged(manifest, documents[0][0])
 
 
 def _git_fetcher(cache_dir: str | os.PathLike[str] | None, credentials: Credentials | None) -> Fetch:
