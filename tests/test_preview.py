@@ -208,3 +208,20 @@ def test_with_a_cluster_head_is_compared_with_what_runs(tmp_path, kube_cluster, 
     assert "-  mode: fast\n+  mode: slow\n" in found.live[0].diff
     assert kube_cluster.get(rc.ResourceKey("", "ConfigMap", kube_namespace, "settings"))["data"] == {"mode": "fast"}
     assert "head against the cluster" in result.unified()
+
+
+def test_app_list_expand_lists_an_app_of_apps_children(tmp_path, capsys):
+    git = LocalRepository.init(tmp_path / "apps.git")
+    git.commit(
+        {
+            "children/web.yaml": json.dumps(_app("web", git.url, "web")),
+            "web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ui\n",
+        },
+        "an app of apps",
+    )
+    root = tmp_path / "root.yaml"
+    root.write_text(json.dumps(_app("root", git.url, "children")))
+    code = main(["app", "list", "-f", str(root), "--expand", "--cache-dir", str(tmp_path / "cache")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert [line.split()[0] for line in captured.out.strip().splitlines()[1:]] == ["root", "web"]

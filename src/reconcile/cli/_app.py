@@ -116,6 +116,13 @@ def add_verbs(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
             parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait (default 300)")
         if name in ("sync", "wait"):
             parser.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
+        if name == "list":
+            parser.add_argument(
+                "--expand",
+                action="store_true",
+                help="follow apps of apps: render each Application and list the Applications it holds too",
+            )
+            parser.add_argument("--cache-dir", type=Path, metavar="FOLDER", help="where clones are cached")
 
 
 def _common_options() -> argparse.ArgumentParser:
@@ -301,6 +308,10 @@ def list_apps(ctx: Context) -> int:
     applications = load_applications(ctx.args.file, ctx.warn)
     if ctx.args.app is not None:
         applications = (pick(applications, ctx.args.app, ctx.args.control_plane_namespace),)
+    if ctx.args.expand:
+        from reconcile.argocd.application import Application  # noqa: PLC0415 - it imports the whole library
+
+        applications = Application.expand(applications, cache_dir=ctx.args.cache_dir)
     manifests = [app.to_manifest() for app in applications]
     if ctx.output in ("json", "yaml"):
         document = {"apiVersion": "v1", "kind": "List", "items": manifests}
