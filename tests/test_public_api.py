@@ -26,8 +26,8 @@ FRONT_DOOR = {
     "ResourceKey", "GroupKind", "SyncStatus", "Health", "HealthStatus", "OperationPhase", "SyncAction", "ResultCode",
     "ReconcileError", "ConfigurationError", "SourceError", "RenderError", "ManifestError", "ClusterError",
     "DiffError", "SyncError",
-    "validate", "preview",
-    "argocd", "diff", "errors", "health", "sync", "testing", "__version__",
+    "validate", "preview", "watch",
+    "argocd", "diff", "errors", "events", "health", "sync", "testing", "tree", "__version__",
 }  # fmt: skip
 
 PUBLIC_MODULES = [
@@ -44,6 +44,7 @@ PUBLIC_MODULES = [
     "reconcile.deadline",
     "reconcile.diff",
     "reconcile.errors",
+    "reconcile.events",
     "reconcile.health",
     "reconcile.jsonvalues",
     "reconcile.manifests",
@@ -53,9 +54,12 @@ PUBLIC_MODULES = [
     "reconcile.reconciler",
     "reconcile.redaction",
     "reconcile.renderers",
+    "reconcile.results",
     "reconcile.sources",
     "reconcile.sync",
     "reconcile.testing",
+    "reconcile.tree",
+    "reconcile.watching",
 ]
 ENTRY_POINTS = {"reconcile/cli", "reconcile/cli/__main__", "reconcile/testing/pytest_plugin"}
 """Public because something outside names them: the console script and the pytest plugin."""

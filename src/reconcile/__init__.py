@@ -17,7 +17,7 @@ Fetch the desired state from Git (or a folder), render it, compare it with a liv
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from reconcile import argocd, diff, errors, health, sync
+from reconcile import argocd, diff, errors, events, health, sync, tree
 from reconcile.apiserver import validate
 from reconcile.argocd.application import Application, UnsupportedFieldWarning
 from reconcile.argocd.applicationset import ApplicationSet
@@ -63,6 +63,7 @@ from reconcile.sources import (
     OCISource,
 )
 from reconcile.sync import RetryPolicy
+from reconcile.watching import watch
 
 if TYPE_CHECKING:
     from reconcile import testing
@@ -71,7 +72,8 @@ if TYPE_CHECKING:
 __version__ = "0.1.0.dev0"
 
 # The front door: what a notebook user types after ``rc.``. The rest lives in the subpackages, each with its own
-# ``__all__``: ``rc.diff``, ``rc.sync``, ``rc.health``, ``rc.errors``, ``rc.argocd``, ``rc.testing``, and
+# ``__all__``: ``rc.diff``, ``rc.sync``, ``rc.health``, ``rc.errors``, ``rc.events``, ``rc.tree``, ``rc.argocd``,
+# ``rc.testing``, and
 # ``reconcile.model``, ``reconcile.protocols``, ``reconcile.cluster``, ``reconcile.sources``, ``reconcile.renderers``.
 __all__ = [
     "Application",
@@ -118,11 +120,14 @@ __all__ = [
     "argocd",
     "diff",
     "errors",
+    "events",
     "health",
     "preview",
     "sync",
     "testing",
+    "tree",
     "validate",
+    "watch",
 ]
 
 

@@ -7,6 +7,7 @@ Statuses are ``str`` enums whose values are the strings Argo CD users already kn
 from __future__ import annotations
 
 import enum
+import html
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -32,8 +33,10 @@ __all__ = [
     "Snapshot",
     "SyncAction",
     "SyncStatus",
+    "health_html",
     "holds_secret_values",
     "split_api_version",
+    "sync_html",
 ]
 
 Manifest = dict[str, Any]
@@ -264,6 +267,16 @@ class SyncStatus(enum.StrEnum):
     OUT_OF_SYNC = "OutOfSync"
     UNKNOWN = "Unknown"
 
+    @property
+    def color(self) -> str:
+        """Argo CD's colour for the status (a CSS hex colour), shared by every picture the library draws."""
+        return _SYNC_LOOKS[self][0]
+
+    @property
+    def icon(self) -> str:
+        """A one-character sign for the status, for terminals and pictures (Argo CD's icons, in Unicode)."""
+        return _SYNC_LOOKS[self][1]
+
 
 class HealthStatus(enum.StrEnum):
     """Health verdicts, with Argo CD's strings."""
@@ -274,6 +287,32 @@ class HealthStatus(enum.StrEnum):
     SUSPENDED = "Suspended"
     MISSING = "Missing"
     UNKNOWN = "Unknown"
+
+    @property
+    def color(self) -> str:
+        """Argo CD's colour for the verdict (a CSS hex colour), shared by every picture the library draws."""
+        return _HEALTH_LOOKS[self][0]
+
+    @property
+    def icon(self) -> str:
+        """A one-character sign for the verdict (Argo CD's heart, spinner, broken heart... in Unicode)."""
+        return _HEALTH_LOOKS[self][1]
+
+
+# The colours of Argo CD's user interface, so a tree drawn here reads like the one people know.
+_HEALTH_LOOKS = {
+    HealthStatus.HEALTHY: ("#18be94", "\u2665"),  # heart
+    HealthStatus.PROGRESSING: ("#0dadea", "\u25d0"),  # half-filled circle: a spinner at rest
+    HealthStatus.DEGRADED: ("#e96d76", "\u2716"),  # heavy cross
+    HealthStatus.SUSPENDED: ("#766f94", "\u23f8"),  # pause
+    HealthStatus.MISSING: ("#f4c030", "\u2205"),  # empty set
+    HealthStatus.UNKNOWN: ("#8fa4b1", "?"),
+}
+_SYNC_LOOKS = {
+    SyncStatus.SYNCED: ("#18be94", "\u2714"),  # check mark
+    SyncStatus.OUT_OF_SYNC: ("#f4c030", "\u2191"),  # up arrow: something to apply
+    SyncStatus.UNKNOWN: ("#8fa4b1", "?"),
+}
 
 
 @attrs.frozen
@@ -295,6 +334,23 @@ class Health:
     def effective_status(self) -> HealthStatus:
         """The status that counts when aggregating: ``aggregate_as`` when set, otherwise ``status``."""
         return self.aggregate_as or self.status
+
+    def _repr_html_(self) -> str:
+        return health_html(self)
+
+
+def health_html(health: Health | None) -> str:
+    """A verdict as HTML: Argo CD's colour and icon, then the message (``-`` for no verdict)."""
+    if health is None:
+        return "-"
+    status = health.status
+    badge = f"<span style='color:{status.color}' title='{status}'>{status.icon} {status}</span>"
+    return badge + (f" <small>{html.escape(health.message)}</small>" if health.message else "")
+
+
+def sync_html(status: SyncStatus) -> str:
+    """A sync status as HTML, in Argo CD's colour with its icon."""
+    return f"<span style='color:{status.color}'>{status.icon} {status}</span>"
 
 
 class OperationPhase(enum.StrEnum):

@@ -27,6 +27,7 @@ __all__ = [
     "ClientSideApplyCluster",
     "Cluster",
     "ClusterAwareRenderer",
+    "EventSink",
     "HealthCheck",
     "HealthChecks",
     "Renderer",
@@ -149,6 +150,19 @@ class ClientSideApplyCluster(Cluster, Protocol):
 
     def apply_client_side(self, obj: Manifest, *, field_manager: str | None = None, dry_run: bool = False) -> Manifest:
         """Apply ``obj`` with a three-way patch, keeping its last-applied annotation; the stored object."""
+        ...
+
+
+@runtime_checkable
+class EventSink(Protocol):
+    """Where a Reconciler or a sync operation sends its :mod:`reconcile.events`: any ``callable(event)``.
+
+    Called on the thread that drives the pass; what it raises is logged and ignored, so it can never break a
+    sync. A plain function is one, as is an object with ``__call__``.
+    """
+
+    def __call__(self, event: Any) -> None:
+        """Take one event (a frozen :class:`reconcile.events.Event`)."""
         ...
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import html
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -35,11 +34,13 @@ from reconcile.errors import (
     SyncError,
     UnknownKindError,
 )
+from reconcile.events import DriftDetected, EventEmitter, HealthChanged, OperationFailed, PassFinished
 from reconcile.health import ResourceAction, app_health, assess
 from reconcile.manifests import check_unique
 from reconcile.model import (
     GroupKind,
     Health,
+    HealthStatus,
     Manifest,
     OperationPhase,
     PropagationPolicy,
@@ -51,7 +52,16 @@ from reconcile.model import (
     SyncAction,
     SyncStatus,
 )
-from reconcile.protocols import Cluster, ClusterAwareRenderer, HealthChecks, Renderer, ResourceActions, Source
+from reconcile.protocols import (
+    Cluster,
+    ClusterAwareRenderer,
+    EventSink,
+    HealthChecks,
+    Renderer,
+    ResourceActions,
+    Source,
+)
+from reconcile.results import ReconcileResult, ResourceStatus
 from reconcile.sync import (
     ActionOutcome,
     ArgoSyncer,
@@ -66,6 +76,7 @@ from reconcile.sync import (
     prune_order,
     run_action,
 )
+from reconcile.tree import ResourceTree, TreeBuilder
 
 __all__ = [
     "DEFAULT_PASS_TIMEOUT",
@@ -147,118 +158,6 @@ class SyncPolicy:
         return self._options.respect_ignore_differences
 
 
-@attrs.frozen(kw_only=True)
-class ResourceStatus:
-    """One object at the end of a pass.
-
-    Attributes:
-        key: The object.
-        status: ``Synced`` or ``OutOfSync`` at the end of the pass.
-        action: What reconciling it took (when synced in this pass) or takes: create, update, prune, none.
-        message: The sync's words for it, or why it is out of sync.
-        result: The sync's result code when this pass synced it, else ``None``.
-        health: Its health at the end of the pass (``None`` when no check applies or it is not live).
-    """
-
-    key: ResourceKey
-    status: SyncStatus
-    action: SyncAction
-    message: str = ""
-    result: ResultCode | None = None
-    health: Health | None = None
-
-
-@attrs.frozen(kw_only=True)
-class ReconcileResult:
-    """What one pass found and did. It never raises: a failed stage is in ``error``.
-
-    Attributes:
-        app: The application name.
-        sync_status: ``Synced``, ``OutOfSync``, or ``Unknown`` when a stage failed before the comparison.
-        revision: The exact revision compared, when the source was fetched.
-        resources: Each object's status, sorted by key.
-        diff: The comparison made at the start of the pass (what was out of sync).
-        sync: The sync operation this pass ran, if any.
-        error: The typed error of the stage that failed, if any.
-        health: The application's health at the end of the pass: the worst of its objects (``None`` when the
-            pass failed before reading the cluster).
-        warnings: What a person should know though nothing failed: ``rendered 0 objects from <path>`` (the
-            app is Synced and Healthy, as in Argo CD, but holds nothing; a wrong path or tool looks like this).
-    """
-
-    app: str
-    sync_status: SyncStatus
-    health: Health | None = None
-    revision: Revision | None = None
-    resources: tuple[ResourceStatus, ...] = ()
-    diff: DiffResult | None = None
-    sync: SyncResult | None = None
-    error: ReconcileError | None = None
-    warnings: tuple[str, ...] = ()
-    started_at: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.UTC))
-    finished_at: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.UTC))
-
-    @property
-    def duration(self) -> dt.timedelta:
-        """How long the pass took."""
-        return self.finished_at - self.started_at
-
-    @property
-    def ok(self) -> bool:
-        """Whether the pass ran without error (the app may still be out of sync)."""
-        return self.error is None and (self.sync is None or self.sync.succeeded)
-
-    def _rows(self) -> list[tuple[str, ...]]:
-        return [
-            (
-                r.key.kind,
-                r.key.namespace or "-",
-                r.key.name,
-                str(r.status),
-                str(r.health.status) if r.health is not None else "-",
-                str(r.action),
-                r.message,
-            )
-            for r in self.resources
-        ]
-
-    def __str__(self) -> str:
-        revision = str(self.revision) if self.revision else "-"
-        health = f", {self.health.status}" if self.health is not None else ""
-        seconds = self.duration.total_seconds()
-        lines = [f"{self.app}: {self.sync_status}{health} at {revision} ({seconds:.2f}s)"]
-        if self.health is not None and self.health.message:
-            lines.append(f"health: {self.health.message}")
-        if self.sync is not None:
-            lines.append(f"sync {self.sync.phase}: {self.sync.message}")
-        if self.error is not None:
-            lines.append(f"error ({type(self.error).__name__}): {self.error}")
-        lines += [f"warning: {warning}" for warning in self.warnings]
-        header = ("KIND", "NAMESPACE", "NAME", "STATUS", "HEALTH", "ACTION", "MESSAGE")
-        rows = [header, *self._rows()]
-        if len(rows) > 1:
-            widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
-            lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1] for row in rows]
-        return "\n".join(line.rstrip() for line in lines)
-
-    def _repr_html_(self) -> str:
-        color = {"Synced": "#2e7d32", "OutOfSync": "#e65100", "Unknown": "#616161"}[self.sync_status.value]
-        head = (
-            f"<p><b>{html.escape(self.app)}</b>: <span style='color:{color}'><b>{self.sync_status}</b></span>"
-            f"{', ' + str(self.health.status) if self.health is not None else ''}"
-            f" at <code>{html.escape(str(self.revision or '-'))}</code></p>"
-        )
-        if self.error is not None:
-            head += (
-                f"<p style='color:#c62828'>{html.escape(type(self.error).__name__)}: {html.escape(str(self.error))}</p>"
-            )
-        head += "".join(f"<p style='color:#e65100'>warning: {html.escape(w)}</p>" for w in self.warnings)
-        cells = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in self._rows())
-        columns = ("kind", "namespace", "name", "status", "health", "action", "message")
-        header = "".join(f"<th>{h}</th>" for h in columns)
-        return f"{head}<table><tr>{header}</tr>{cells}</table>"
-
-
 def _check_arguments(*, name: Any, source: Any, renderer: Any, cluster: Any, namespace: Any) -> None:
     """The Reconciler's parts, checked when it is built rather than failing on the first pass."""
     if not isinstance(name, str) or not name:
@@ -328,6 +227,12 @@ class Reconciler:
             included (``None``: no bound). Past it, requests to the cluster are no longer sent or retried and a
             running sync is terminated, its result saying what it was waiting for; the call returns. A host that
             wants to keep waiting drives :meth:`start_sync` itself.
+        on_event: A callback (:class:`~reconcile.protocols.EventSink`) for :mod:`reconcile.events`: drift detected,
+            health changed, operation failed and pass finished from each pass, and the sync's own events (started,
+            waves, tasks, finished) from the default syncer (give a syncer you build its own ``on_event``). What
+            it raises is logged and never breaks a pass.
+        resource_tree: Put the resource tree on every pass's result (:attr:`ReconcileResult.tree`): one more
+            LIST per owned kind in play and per namespace for Events, none with a live cache.
     """
 
     def __init__(
@@ -349,6 +254,8 @@ class Reconciler:
         pass_timeout: float | None = DEFAULT_PASS_TIMEOUT,
         actions: ResourceActions | None = None,
         adopt: tracking.ArgoCDTracking | None = None,
+        on_event: EventSink | None = None,
+        resource_tree: bool = False,
     ) -> None:
         _check_arguments(name=name, source=source, renderer=renderer, cluster=cluster, namespace=namespace)
         self.name = name
@@ -375,8 +282,12 @@ class Reconciler:
         self.health_checks = health_checks
         self.resource_actions = actions
         self._log = (logger or structlog.get_logger("reconcile")).bind(app=name)
+        if on_event is not None and not callable(on_event):
+            raise ConfigurationError.argument("Reconciler(on_event)", "a callable taking one event", on_event)
+        self._events = EventEmitter(on_event, self._log)
+        self.resource_tree = resource_tree
         self.syncer: Syncer = syncer or ArgoSyncer(
-            options=self.policy.options, checks=health_checks, logger=self._log, adopted=adopt
+            options=self.policy.options, checks=health_checks, logger=self._log, adopted=adopt, on_event=on_event
         )
         if pass_timeout is not None and not pass_timeout > 0:
             raise ConfigurationError(f"pass_timeout must be a positive number of seconds or None, got {pass_timeout!r}")
@@ -389,6 +300,9 @@ class Reconciler:
         # Kinds the app targets or owns, from the last pass; None until a first pass has listed every kind.
         self._kinds_in_play: set[GroupKind] | None = None
         self._warnings: tuple[str, ...] = ()
+        # What the last pass reported, so events say what changed rather than repeat themselves.
+        self._drift_seen: frozenset[ResourceKey] = frozenset()
+        self._health_seen: dict[ResourceKey | None, Health | None] | None = None
 
     def __repr__(self) -> str:
         return f"Reconciler(name={self.name!r}, source={self.source!r}, namespace={self.namespace!r})"
@@ -417,6 +331,43 @@ class Reconciler:
         if isinstance(renderer, ClusterAwareRenderer):
             renderer = renderer.for_cluster(self.cluster.capabilities())
         return self._targets(renderer.render(snapshot))
+
+    def tree(self, *, max_children: int = 10, events: bool = True) -> ResourceTree:
+        """The app's objects and the live objects they own, with health, sync status and recent Events.
+
+        Deployment -> ReplicaSet -> Pod, StatefulSet/DaemonSet/Job -> Pod, CronJob -> Job, Service ->
+        EndpointSlice, a StatefulSet's volume claims (:data:`reconcile.tree.CHILD_KINDS`), read with one LIST per
+        kind in play (from the live cache when the cluster is a :class:`~reconcile.cluster.CachedCluster`) and
+        one LIST of Events per namespace. ``str()`` draws it; a notebook shows it as a picture.
+
+        Args:
+            max_children: The most children of one kind shown under one node; the rest become one summary node
+                (a Deployment of 500 Pods shows the troubled ones first, then ``N more Pod objects: ...``).
+            events: Whether to read Events.
+
+        Raises:
+            ReconcileError: A stage failed (source, render, cluster).
+        """
+        diff = self._compare().diff
+        verdicts = {d.key: assess(d.live, self.health_checks) for d in diff.resources if d.live is not None}
+        return self._tree(diff, verdicts, max_children=max_children, events=events)
+
+    def _tree(
+        self,
+        diff: DiffResult,
+        verdicts: Mapping[ResourceKey, Health | None],
+        *,
+        max_children: int = 10,
+        events: bool = True,
+    ) -> ResourceTree:
+        missing = Health(HealthStatus.MISSING, "")
+        managed = [
+            (d.key, d.live, d.status, verdicts.get(d.key) if d.live is not None else missing) for d in diff.resources
+        ]
+        health = app_health((d.live, verdicts.get(d.key)) for d in diff.resources if not d.requires_pruning)
+        status = SyncStatus.OUT_OF_SYNC if diff.modified else SyncStatus.SYNCED
+        builder = TreeBuilder(self.cluster, checks=self.health_checks, max_children=max_children, events=events)
+        return builder.build(self.name, managed, sync_status=status, health=health)
 
     def diff(self) -> DiffResult:
         """Compare the desired state with the cluster; changes nothing.
@@ -449,6 +400,8 @@ class Reconciler:
                 self._log.info("reconcile.sync.retrying", seconds=delay, message=result.message)
                 time.sleep(delay)
                 result = self._sync(self._compare(), dry_run=dry_run, prune=prune)
+        if self._events and not result.succeeded:
+            self._events.emit(OperationFailed(app=self.name, message=result.message, result=result))
         return result
 
     def delete(self, *, dry_run: bool = False, propagation: PropagationPolicy = "Foreground") -> SyncResult:
@@ -626,7 +579,30 @@ class Reconciler:
         doing (a stage's error, or a sync terminated while waiting for an object or hook).
         """
         with bounded(self.pass_timeout):
-            return self._reconcile()
+            result = self._reconcile()
+        if self._events:
+            self._report(result)
+        return result
+
+    def _report(self, result: ReconcileResult) -> None:
+        """The pass's last events: health that changed, a failure, then the pass's end."""
+        emit, app = self._events.emit, self.name
+        if result.error is None or result.health is not None:
+            seen = self._health_seen
+            now: dict[ResourceKey | None, Health | None] = {r.key: r.health for r in result.resources}
+            now[None] = result.health
+            if seen is None or seen.get(None) != result.health:
+                emit(HealthChanged(app=app, key=None, old=None if seen is None else seen.get(None), new=result.health))
+            if seen is not None:
+                for key in sorted(k for k in set(now) | set(seen) if k is not None):
+                    if now.get(key) != seen.get(key):
+                        emit(HealthChanged(app=app, key=key, old=seen.get(key), new=now.get(key)))
+            self._health_seen = now
+        if result.error is not None:
+            emit(OperationFailed(app=app, message=str(result.error), error=result.error, result=result.sync))
+        elif result.sync is not None and not result.sync.succeeded:
+            emit(OperationFailed(app=app, message=result.sync.message, result=result.sync))
+        emit(PassFinished(app=app, result=result))
 
     def _reconcile(self) -> ReconcileResult:
         started = dt.datetime.now(dt.UTC)
@@ -636,6 +612,8 @@ class Reconciler:
             self._log.warning("reconcile.pass.failed", error=str(exc), error_type=type(exc).__name__)
             return ReconcileResult(app=self.name, sync_status=SyncStatus.UNKNOWN, error=exc, started_at=started)
         log = self._log.bind(revision=comparison.revision.sha)
+        if self._events:
+            self._report_drift(comparison)
         sync_result: SyncResult | None = None
         error: ReconcileError | None = None
         final = comparison.diff
@@ -662,6 +640,7 @@ class Reconciler:
             error=error,
             warnings=self._warnings,
             started_at=started,
+            tree=self._tree(final, verdicts) if self.resource_tree else None,
         )
         log.info(
             "reconcile.pass.finished",
@@ -671,6 +650,17 @@ class Reconciler:
             seconds=round(result.duration.total_seconds(), 3),
         )
         return result
+
+    def _report_drift(self, comparison: _Comparison) -> None:
+        """A DriftDetected event when the pass finds drift other than what the last pass found."""
+        drift = frozenset(d.key for d in comparison.diff.modified_resources)
+        if drift and drift != self._drift_seen:
+            self._events.emit(
+                DriftDetected(
+                    app=self.name, revision=comparison.revision, diff=comparison.diff, keys=tuple(sorted(drift))
+                )
+            )
+        self._drift_seen = drift
 
     def _auto_sync_reason(self, comparison: _Comparison) -> str | None:
         """Why an automated sync should run now, or ``None`` (the reference's rules)."""

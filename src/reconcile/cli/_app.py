@@ -17,6 +17,7 @@ from reconcile.cli import _output as output
 from reconcile.cli._loading import cluster_map, load_applications, open_cluster, pick
 from reconcile.cli._progress import LiveProgress, PlainProgress
 from reconcile.cluster import MemoryCluster
+from reconcile.errors import ConfigurationError
 from reconcile.health import ArgoCDCatalogue
 from reconcile.model import HealthStatus, OperationPhase, PropagationPolicy, SyncStatus
 from reconcile.renderers import PluginSpec
@@ -82,6 +83,7 @@ def add_verbs(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
     cluster = _cluster_options()
     specs: list[tuple[str, str, Callable[[Context], int], list[argparse.ArgumentParser]]] = [
         ("get", "show the application's sync status, health and objects", get, [common, cluster]),
+        ("tree", "draw the application's objects and what they own, with health and events", tree, [common, cluster]),
         ("diff", "show how the cluster differs from Git (exit 1 when it does)", diff, [common, cluster]),
         ("sync", "apply Git to the cluster, wave by wave", sync, [common, cluster]),
         ("wait", "wait until the application is synced and healthy", wait, [common, cluster]),
@@ -116,6 +118,15 @@ def add_verbs(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
             parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait (default 300)")
         if name in ("sync", "wait"):
             parser.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
+        if name == "tree":
+            parser.add_argument(
+                "--max-children",
+                type=int,
+                default=10,
+                metavar="N",
+                help="children of one kind shown under a node; the rest are summed up (default 10)",
+            )
+            parser.add_argument("--no-events", action="store_true", help="do not read Kubernetes Events")
         if name == "list":
             parser.add_argument(
                 "--expand",
@@ -208,12 +219,34 @@ def _cluster_options() -> argparse.ArgumentParser:
 
 
 def get(ctx: Context) -> int:
-    """Show the application's status, as ``argocd app get`` does; changes nothing."""
+    """Show the application's status, as ``argocd app get`` does; changes nothing.
+
+    In a table, the objects in trouble (Degraded or Missing, or with Warning events), those the app's objects own
+    included, follow with their messages and recent events.
+    """
     with _reconciler(ctx) as (app, reconciler):
+        reconciler.resource_tree = ctx.output not in ("json", "yaml")
         result = _observe(reconciler)
         if result.error is not None:
             raise result.error
         _write_status(ctx, app, result)
+        if result.tree is not None and result.tree.troubled():
+            color = _is_terminal(ctx.out) and not os.environ.get("NO_COLOR")
+            ctx.out.write("\nRESOURCES IN TROUBLE\n" + result.tree.render_troubles(color=color) + "\n")
+    return OK
+
+
+def tree(ctx: Context) -> int:
+    """Draw the resource tree, as Argo CD's tree view shows it; ``-o json`` gives its structure."""
+    if ctx.args.max_children < 1:
+        raise ConfigurationError.argument("--max-children", "a positive number", ctx.args.max_children)
+    with _reconciler(ctx) as (_, reconciler):
+        drawn = reconciler.tree(max_children=ctx.args.max_children, events=not ctx.args.no_events)
+    if ctx.output in ("json", "yaml"):
+        ctx.out.write(output.structured(drawn.to_dict(), ctx.output))
+    else:
+        color = _is_terminal(ctx.out) and not os.environ.get("NO_COLOR")
+        ctx.out.write(drawn.render_text(color=color) + "\n")
     return OK
 
 

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from reconcile.cluster._informer import Informer
+from reconcile.cluster._informer import Informer, Listener
 from reconcile.model import Capabilities, GroupKind, Manifest, PropagationPolicy, ResourceKey
 from reconcile.protocols import WatchableCluster
 
@@ -41,6 +41,7 @@ class CachedCluster:
         self._watch_timeout = watch_timeout
         self._logger = logger
         self._informers: dict[GroupKind, Informer] = {}
+        self._listeners: list[Listener] = []
         self._lock = threading.Lock()
 
     def __enter__(self) -> CachedCluster:
@@ -55,6 +56,27 @@ class CachedCluster:
             informers, self._informers = list(self._informers.values()), {}
         for informer in informers:
             informer.stop()
+
+    def add_listener(self, listener: Listener) -> None:
+        """Tell ``listener(event_type, obj)`` of every change the watches deliver, for the kinds cached now and later.
+
+        Called on the watches' threads, only for news (not for the answers of this cluster's own writes that the
+        cache already holds); :func:`reconcile.watching.watch` uses it to run an app's pass when its objects change.
+        """
+        with self._lock:
+            self._listeners.append(listener)
+            informers = list(self._informers.values())
+        for informer in informers:
+            informer.add_listener(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        """Stop telling ``listener``."""
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+            informers = list(self._informers.values())
+        for informer in informers:
+            informer.remove_listener(listener)
 
     @property
     def cached_kinds(self) -> tuple[GroupKind, ...]:
@@ -73,6 +95,8 @@ class CachedCluster:
                     watch_timeout=self._watch_timeout,
                     logger=self._logger,
                 )
+                for listener in self._listeners:
+                    informer.add_listener(listener)
                 self._informers[group_kind] = informer.start(wait=self._sync_timeout)
             return informer
 

@@ -29,6 +29,9 @@ ListFunction = Callable[[GroupKind], tuple[list[Manifest], str]]
 WatchFunction = Callable[[GroupKind, str, float], Iterator[tuple[str, Manifest]]]
 """Watches a kind from a resourceVersion for at most the given seconds; yields (event type, object)."""
 
+Listener = Callable[[str, Manifest], None]
+"""Told of each change a watch delivers: the event type (``ADDED``, ``MODIFIED``, ``DELETED``) and the object."""
+
 
 def _resource_version(obj: Manifest) -> int:
     try:
@@ -73,6 +76,7 @@ class Informer:
         self._synced = {gk: threading.Event() for gk in self._kinds}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._listeners: list[Listener] = []
         self.relists = 0
         """How many times a kind was listed again after its first list (expired watches, errors)."""
 
@@ -131,6 +135,21 @@ class Informer:
             objects = self._objects.get(group_kind, {})
             return [deep_copy(obj) for key, obj in objects.items() if namespace is None or key.namespace == namespace]
 
+    def add_listener(self, listener: Listener) -> None:
+        """Tell ``listener`` of every change a watch delivers from now on, on the watch's thread.
+
+        Only news is told: a change the cache already holds (the answer of a write recorded with :meth:`record`,
+        delivered again by the watch) is not. A listener that raises is logged and kept.
+        """
+        with self._lock:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        """Stop telling ``listener``."""
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
     def record(self, obj: Manifest) -> None:
         """Remember an object a write just returned, unless the cache already has a newer version."""
         self._put(ResourceKey.from_manifest(obj), obj)
@@ -140,14 +159,17 @@ class Informer:
         with self._lock:
             self._objects.get(key.group_kind, {}).pop(key, None)
 
-    def _put(self, key: ResourceKey, obj: Manifest) -> None:
+    def _put(self, key: ResourceKey, obj: Manifest) -> bool:
+        """Keep ``obj`` unless the cache holds a version as new; whether it was news."""
         with self._lock:
             objects = self._objects.get(key.group_kind)
             if objects is None:
-                return
+                return False
             current = objects.get(key)
-            if current is None or _resource_version(obj) >= _resource_version(current):
-                objects[key] = deep_copy(obj)
+            if current is not None and _resource_version(obj) <= _resource_version(current):
+                return False
+            objects[key] = deep_copy(obj)
+            return True
 
     def _run(self, group_kind: GroupKind) -> None:
         delay = self._backoff
@@ -182,8 +204,23 @@ class Informer:
             if self._stop.is_set():
                 break
             version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
+            key = ResourceKey.from_manifest(obj)
             if event_type == "DELETED":
-                self.forget(ResourceKey.from_manifest(obj))
+                with self._lock:
+                    news = self._objects.get(key.group_kind, {}).pop(key, None) is not None
             elif event_type in ("ADDED", "MODIFIED"):
-                self._put(ResourceKey.from_manifest(obj), obj)
+                news = self._put(key, obj)
+            else:
+                continue
+            if news:
+                self._tell(event_type, obj)
         return version
+
+    def _tell(self, event_type: str, obj: Manifest) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event_type, obj)
+            except Exception as exc:  # noqa: BLE001 - a listener's failure must not stop the watch
+                self._log.warning("reconcile.informer.listener_failed", error=f"{type(exc).__name__}: {exc}")

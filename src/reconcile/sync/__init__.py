@@ -6,6 +6,15 @@ happens); a :class:`SyncOperation` runs one, a step per call; :class:`ArgoSyncer
 
 from reconcile.argocd.hooks import HookDeletePolicy, SyncPhase, split_hooks
 from reconcile.sync._actions import ActionChange, ActionOutcome, run_action
+from reconcile.sync._events import (
+    Event,
+    EventEmitter,
+    SyncFinished,
+    SyncStarted,
+    TaskApplied,
+    WaveFinished,
+    WaveStarted,
+)
 from reconcile.sync._operation import SyncOperation
 from reconcile.sync._options import ObjectOptions, Permission, SyncOptions
 from reconcile.sync._order import KIND_ORDER, apply_order, prune_order
@@ -20,19 +29,26 @@ __all__ = [
     "ActionChange",
     "ActionOutcome",
     "ArgoSyncer",
+    "Event",
+    "EventEmitter",
     "HookDeletePolicy",
     "ObjectOptions",
     "Permission",
     "PlanningSyncer",
     "ResourceResult",
     "RetryPolicy",
+    "SyncFinished",
     "SyncOperation",
     "SyncOptions",
     "SyncPhase",
     "SyncPlan",
     "SyncResult",
+    "SyncStarted",
     "SyncTask",
     "Syncer",
+    "TaskApplied",
+    "WaveFinished",
+    "WaveStarted",
     "apply_order",
     "build_plan",
     "prune_order",

@@ -38,6 +38,7 @@ from reconcile.model import (
     SyncAction,
 )
 from reconcile.protocols import ClientSideApplyCluster, Cluster, HealthChecks
+from reconcile.sync._events import EventEmitter, SyncFinished, SyncStarted, TaskApplied, WaveFinished, WaveStarted
 from reconcile.sync._plan import SyncPlan, SyncTask
 from reconcile.sync._result import ResourceResult, SyncResult
 
@@ -70,6 +71,8 @@ class SyncOperation:
         revision: Recorded on the result (and bound to every log event).
         logger: A structlog-style logger for the operation's events (``reconcile.sync.*``); none by default.
         clock: Monotonic seconds (tests pass a fake).
+        on_event: The host's callback for :mod:`reconcile.events` (sync started, wave started and finished, task
+            applied, sync finished); one that raises is logged and never breaks the operation.
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class SyncOperation:
         revision: Revision | None = None,
         logger: Any = None,
         clock: Callable[[], float] = time.monotonic,
+        on_event: Callable[[Any], None] | None = None,
     ) -> None:
         self.cluster = cluster
         self.plan = plan
@@ -115,6 +119,8 @@ class SyncOperation:
         self._hooks: list[SyncTask] = []  # hooks created, for their delete policies
         self._prune_confirmed = False
         self._awaiting_confirmation = False
+        self._events = EventEmitter(on_event, self._log)
+        self._wave: tuple[SyncPhase, int] | None = None  # the wave written and not yet finished
 
     # ------------------------------------------------------------------------------------------------
     # Driving.
@@ -203,6 +209,10 @@ class SyncOperation:
     def _validate(self) -> None:
         """The dry run of every task: nothing is written when one is refused."""
         self._validated = True
+        if self._events:
+            self._events.emit(
+                SyncStarted(app=self.app, revision=self.revision, dry_run=self.dry_run, tasks=len(self.plan.tasks))
+            )
         if self.plan.failed:
             for task in self.plan.tasks:
                 if task.error:
@@ -232,6 +242,7 @@ class SyncOperation:
             self.message = self.plan.confirmation_message()
             return
         self._steps.pop(0)
+        self._start_wave(phase, wave, tasks)
         # The reference prunes first within a step (in reverse kind order here, dependents first), then writes
         # kind by kind.
         prunes = [t for t in reversed(tasks) if _prunes(t)]
@@ -241,10 +252,13 @@ class SyncOperation:
             self._record(result, task.phase)
         failed = [r for r in results if not r.succeeded]
         if failed:
-            self._fail(f"{_FAILED_APPLY} ({len(failed)} of {len(results)} in {phase} wave {wave})")
+            message = f"{_FAILED_APPLY} ({len(failed)} of {len(results)} in {phase} wave {wave})"
+            self._end_wave(succeeded=False, message=message)
+            self._fail(message)
             return
         waiting = tuple(task for task in tasks if task.hook or task.action in (SyncAction.CREATE, SyncAction.UPDATE))
         if not self._steps and not any(task.hook for task in tasks):
+            self._end_wave(succeeded=True)
             self._complete()  # the last wave without hooks ends the operation, as the reference does
             return
         self._wait_for(waiting)
@@ -253,7 +267,8 @@ class SyncOperation:
         if not self._fail_steps:
             self._finish(OperationPhase.FAILED, self._failure or _FAILED_APPLY)
             return
-        _, _, tasks = self._fail_steps.pop(0)
+        phase, wave, tasks = self._fail_steps.pop(0)
+        self._start_wave(phase, wave, tasks)
         results = self._concurrently([list(tasks)], self._run_task)
         for task, result in zip(tasks, results, strict=True):
             self._record(result, task.phase)
@@ -278,11 +293,14 @@ class SyncOperation:
                 if task.hook:
                     self._record_hook(task, ResultCode.SYNC_FAILED, verdict.message or "hook failed")
                 self._waiting = ()
-                self._fail(f"{_FAILED_HOOK}: {_label(task.key)}: {verdict.message or verdict.status}")
+                message = f"{_FAILED_HOOK}: {_label(task.key)}: {verdict.message or verdict.status}"
+                self._end_wave(succeeded=False, message=message)
+                self._fail(message)
                 return
             pending.append(task)
         self._waiting = tuple(pending)
         if not pending:
+            self._end_wave(succeeded=True)
             # Everything is healthy: go on at once rather than spend a step.
             if self._failure is not None:
                 self._next_fail_step()
@@ -291,7 +309,9 @@ class SyncOperation:
             return
         if self._clock() >= self._deadline:
             self._waiting = ()
-            self._fail(f"timed out {_waiting_message(tuple(pending))} (health_timeout {self.health_timeout:g} s)")
+            message = f"timed out {_waiting_message(tuple(pending))} (health_timeout {self.health_timeout:g} s)"
+            self._end_wave(succeeded=False, message=message)
+            self._fail(message)
             return
         self.message = _waiting_message(tuple(pending))
         self._check_in = min(self._check_in * 2, self.max_check_interval)
@@ -324,8 +344,26 @@ class SyncOperation:
             self._release_hooks(delete_running=terminated)
         self.phase = phase
         self.message = message
+        self._end_wave(succeeded=False, message=message)  # terminated while a wave was waited for
         if self._log is not None:
             self._log.info("reconcile.sync.finished", phase=str(phase), message=message)
+        if self._events:
+            self._events.emit(SyncFinished(app=self.app, result=self.result))
+
+    def _start_wave(self, phase: SyncPhase, wave: int, tasks: tuple[SyncTask, ...]) -> None:
+        self._wave = (phase, wave)
+        if self._events:
+            keys = tuple(task.key for task in tasks)
+            self._events.emit(WaveStarted(app=self.app, phase=str(phase), wave=wave, keys=keys))
+
+    def _end_wave(self, *, succeeded: bool, message: str = "") -> None:
+        if self._wave is None:
+            return
+        (phase, wave), self._wave = self._wave, None
+        if self._events:
+            self._events.emit(
+                WaveFinished(app=self.app, phase=str(phase), wave=wave, succeeded=succeeded, message=message)
+            )
 
     # ------------------------------------------------------------------------------------------------
     # Tasks.
@@ -464,11 +502,11 @@ class SyncOperation:
 
     def _record(self, result: ResourceResult, phase: SyncPhase) -> None:
         self._results[(result.key, phase)] = result
+        if self._events:
+            self._events.emit(TaskApplied(app=self.app, phase=str(phase), result=result))
 
     def _record_hook(self, task: SyncTask, status: ResultCode, message: str) -> None:
-        self._results[(task.key, task.phase)] = ResourceResult(
-            key=task.key, status=status, action=SyncAction.CREATE, message=message
-        )
+        self._record(ResourceResult(key=task.key, status=status, action=SyncAction.CREATE, message=message), task.phase)
 
     # ------------------------------------------------------------------------------------------------
     # Hook clean-up.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -39,6 +39,8 @@ class ArgoSyncer:
         logger: A structlog-style logger for the operations' events (``reconcile.sync.*``); none by default.
         adopted: The Argo CD application the app takes over (:class:`~reconcile.argocd.tracking.ArgoCDTracking`):
             objects Argo CD tracked for it are the app's, pruned when they leave Git.
+        on_event: The host's callback for the operations' :mod:`reconcile.events` (sync started, waves, tasks,
+            sync finished).
     """
 
     field_manager: str = "reconcile"
@@ -49,6 +51,7 @@ class ArgoSyncer:
     workers: int = 16
     logger: Any = attrs.field(default=None, eq=False, repr=False)
     adopted: ArgoCDTracking | None = None
+    on_event: Callable[[Any], None] | None = attrs.field(default=None, eq=False, repr=False)
 
     def plan(
         self,
@@ -106,6 +109,7 @@ class ArgoSyncer:
             workers=self.workers,
             revision=revision,
             logger=self.logger,
+            on_event=self.on_event,
         )
 
     def sync(
