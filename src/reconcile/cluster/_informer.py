@@ -184,6 +184,8 @@ class Informer:
                 self._log.debug("reconcile.informer.expired", group_kind=str(group_kind))
                 version = None  # list again, without waiting: nothing is wrong with the server
             except Exception as exc:  # noqa: BLE001 - any failure of a background watch is retried, never raised
+                if self._stop.is_set():
+                    break  # the connection went with the cluster being closed: not worth a warning
                 self._log.warning("reconcile.informer.error", group_kind=str(group_kind), error=str(exc))
                 self._stop.wait(random.uniform(0, delay))  # noqa: S311 - jitter, not cryptography
                 delay = min(delay * 2, self._max_backoff)
