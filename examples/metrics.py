@@ -13,6 +13,7 @@ serves the metrics until Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import sys
 import tempfile
@@ -115,10 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         app = guestbook(copy, rc.MemoryCluster(), metrics)
         with rc.watch([app], interval=60, debounce=0.2):
             print(f"serving http://localhost:{args.port}/metrics (Ctrl-C stops)")
-            try:
+            with contextlib.suppress(KeyboardInterrupt):
                 time.sleep(args.seconds if args.seconds is not None else 1e9)
-            except KeyboardInterrupt:
-                pass
     return 0
 
 

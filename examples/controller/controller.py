@@ -12,6 +12,10 @@ SIGINT stops it cleanly: the watch ends, the pass in progress finishes, the Leas
 
 Three threads: the main one reconciles (one Application at a time, from a queue of due times); one follows the
 watch and queues Applications whose spec changed; one renews the Lease. A pass runs only while the Lease is held.
+The Applications' objects are read from a live cache (``CachedCluster``) whose watches also queue an Application
+within ``--debounce`` seconds when one of its objects changes, so a self-healing app undoes a ``kubectl edit`` in
+about a second rather than at the next interval. The passes' events (``reconcile.events``) feed the statistics
+and the log.
 """
 
 from __future__ import annotations
@@ -41,7 +45,9 @@ import attrs
 import structlog
 
 import reconcile as rc
-from reconcile import GroupKind, ReconcileError, ResourceKey
+from reconcile import GroupKind, ReconcileError, ResourceKey, events
+from reconcile.argocd import tracking
+from reconcile.cluster import CachedCluster
 from reconcile.errors import WatchExpiredError
 from reconcile.model import Manifest
 
@@ -108,12 +114,19 @@ class WorkQueue:
 
 
 class Stats:
-    """What a controller did, for tests and metrics: passes and status writes, in total and per Application."""
+    """What a controller did, for tests and metrics: passes, syncs, status writes, in total and per Application.
+
+    ``syncs``, ``health_changes`` and ``live_triggers`` are counted from the passes' events and the live cache's
+    changes; they are keyed by the name objects are tracked by (Argo CD's instance name).
+    """
 
     def __init__(self) -> None:
         self.passes: Counter[str] = Counter()
         self.status_writes: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
+        self.syncs: Counter[str] = Counter()
+        self.health_changes: Counter[str] = Counter()
+        self.live_triggers: Counter[str] = Counter()
 
     def __repr__(self) -> str:
         passes, writes = sum(self.passes.values()), sum(self.status_writes.values())
@@ -134,6 +147,7 @@ class Controller:
         lease_duration: Seconds the Lease lasts without renewal: how long a crashed leader's shard waits.
         renew_period: Seconds between Lease renewals (default a quarter of ``lease_duration``).
         watch_timeout: Seconds one watch request lasts before it is renewed.
+        debounce: Seconds from a change of an Application's live object to its pass (a burst makes one pass).
         cache_dir: Where Git clones are kept (default: a temporary folder, removed at the end of :meth:`run`).
         logger: A structlog-style logger.
     """
@@ -150,10 +164,12 @@ class Controller:
         lease_duration: float = 15.0,
         renew_period: float | None = None,
         watch_timeout: float = 60.0,
+        debounce: float = 0.2,
         cache_dir: str | os.PathLike[str] | None = None,
         logger: Any = None,
     ) -> None:
         self.cluster = cluster
+        self.debounce = debounce
         self.namespace = namespace
         self.interval = interval
         self.shard = shard or sharding.Shard()
@@ -172,6 +188,8 @@ class Controller:
         )
         self.stats = Stats()
         self.queue = WorkQueue()
+        # The Applications' objects, read from watch-fed caches; writes go through to the server.
+        self.live = CachedCluster(cluster, watch_timeout=watch_timeout, logger=self._log)
         self._apps: dict[ResourceKey, Manifest] = {}  # this shard's Applications, as last seen
         self._apps_lock = threading.Lock()
         self._reconcilers: dict[ResourceKey, tuple[str, rc.Reconciler]] = {}  # by spec digest; main thread only
@@ -192,10 +210,13 @@ class Controller:
         self._log.info("reconcile.controller.started", namespace=self.namespace, lease=self.elector.key.name)
         lease.start()
         watch.start()
+        self.live.add_listener(self._live_change)
         try:
             self._work(cache_dir)
         finally:
             self._stop.set()
+            self.live.remove_listener(self._live_change)
+            self.live.close()
             lease_stop.set()
             lease.join()  # it releases the Lease on its way out, after the last pass ended
             watch.join(0.5)  # a watch blocked on the network ends at its timeout; it is a daemon thread
@@ -281,6 +302,10 @@ class Controller:
             # then the pass reports it, and the request is cleared with the status.
             manual = reconciler.sync(prune=bool(requested.get("prune", False)), dry_run=bool(requested.get("dryRun")))
         result = reconciler.reconcile()
+        try:
+            self.live.cache(r.key.group_kind for r in result.resources)  # watch its kinds from the first pass on
+        except ReconcileError as exc:
+            self._log.warning("reconcile.controller.unwatched", app=key.name, error=str(exc))
         if manual is not None and result.sync is None:
             result = attrs.evolve(result, sync=manual)
         self.stats.passes[key.name] += 1
@@ -299,7 +324,7 @@ class Controller:
         # (``argocd``) objects are tracked by ``<namespace>_<name>``, as Argo CD does. The namespace this controller
         # watches is not taken as the control plane's: two controllers watching two namespaces of one cluster
         # would then track two Applications named ``web`` alike, and prune each other's objects.
-        reconciler = app.reconciler(clusters={"in-cluster": self.cluster}, cache_dir=cache_dir)
+        reconciler = app.reconciler(clusters={"in-cluster": self.live}, cache_dir=cache_dir, on_event=self._event)
         self._reconcilers[key] = (digest, reconciler)
         return reconciler
 
@@ -343,6 +368,28 @@ class Controller:
         if "status" in body:
             self.stats.status_writes[key.name] += 1
         self._remember(stored)  # so the next pass compares with what was written, even before the watch says so
+
+    # --- events and live changes (the pass's thread, the live cache's watch threads) ---
+
+    def _event(self, event: events.Event) -> None:
+        """The passes' events: counted, and the app's health changes logged."""
+        if isinstance(event, events.SyncFinished) and not event.result.dry_run:
+            self.stats.syncs[event.app] += 1
+        elif isinstance(event, events.HealthChanged) and event.key is None and event.old is not None:
+            self.stats.health_changes[event.app] += 1
+            old, new = event.old.status, event.new.status if event.new is not None else None
+            self._log.info("reconcile.controller.health_changed", app=event.app, old=str(old), new=str(new))
+
+    def _live_change(self, _event_type: str, obj: Manifest) -> None:
+        """An object of the live cache changed: queue the Application that tracks it, after the debounce."""
+        owner = tracking.owner(obj)
+        if owner is None:
+            return
+        with self._apps_lock:
+            keys = [key for key in self._apps if tracking.instance_name(key.name, key.namespace) == owner]
+        for key in keys:
+            self.stats.live_triggers[owner] += 1
+            self.queue.add(key, self.debounce)
 
     # --- the watch (its own thread) ---
 
@@ -458,6 +505,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lease-name", default=DEFAULT_LEASE)
     parser.add_argument("--lease-duration", type=float, default=15.0, help="seconds")
     parser.add_argument("--watch-timeout", type=float, default=60.0, help="seconds one watch request lasts")
+    parser.add_argument(
+        "--debounce", type=float, default=0.2, help="seconds from a change of an app's live object to its pass"
+    )
     parser.add_argument("--cache-dir", help="where Git clones are kept (default: a temporary folder)")
     return parser.parse_args(argv)
 
@@ -487,6 +537,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             lease_name=args.lease_name,
             lease_duration=args.lease_duration,
             watch_timeout=args.watch_timeout,
+            debounce=args.debounce,
             cache_dir=args.cache_dir,
         )
 

@@ -360,12 +360,11 @@ class Watcher:
         result = state.reconciler.reconcile()
         cluster = state.reconciler.cluster
         if isinstance(cluster, CachedCluster):
-            # A first pass lists every kind from the server; watching starts when a kind is read from the cache.
-            for group_kind in sorted({r.key.group_kind for r in result.resources} - set(cluster.cached_kinds)):
-                try:
-                    cluster.list(group_kind)
-                except ReconcileError as exc:
-                    self._log.warning("reconcile.watch.unwatched", group_kind=str(group_kind), error=str(exc))
+            # A first pass lists every kind from the server; watch the app's kinds from now on.
+            try:
+                cluster.cache(r.key.group_kind for r in result.resources)
+            except ReconcileError as exc:
+                self._log.warning("reconcile.watch.unwatched", app=state.reconciler.name, error=str(exc))
         if self._on_result is not None:
             try:
                 self._on_result(result)

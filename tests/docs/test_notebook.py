@@ -61,3 +61,13 @@ def test_the_printed_facts_are_the_story(executed):
     assert "ConfigMap live: False\n" in printed  # pruned after it left Git
     assert "live replicas after the fight: 2\n" in printed  # without ignoreDifferences, self-heal fights the HPA
     assert "Synced ghcr.io/example/grade-api:1.5.0 4\n" in printed  # the new image, the HPA's replicas
+
+
+def test_the_tree_is_a_picture_and_text(executed):
+    last = executed[-1]
+    text, _ = _outputs(last)
+    assert text.startswith("grade-api-prod (Application)")
+    assert "└─ HorizontalPodAutoscaler grades/grade-api" in text
+    pictures = "".join(o.get("data", {}).get("image/svg+xml", "") for o in last.get("outputs", ()))
+    assert pictures.startswith("<svg")
+    assert "grade-api" in pictures

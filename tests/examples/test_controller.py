@@ -226,6 +226,26 @@ def test_controller_follows_refresh_requests_spec_changes_and_deletion(
 
 
 @pytest.mark.usefixtures("crd")
+def test_a_live_edit_is_healed_within_seconds_not_at_the_next_interval(
+    kube_cluster: KubernetesCluster, kube_namespace: str, repo: rc.testing.LocalRepository, make_controller: Any
+) -> None:
+    ns = kube_namespace
+    first = add_app(kube_cluster, repo, ns, "web")
+    ctl = make_controller(ns, identity="solo", interval=3600.0)  # no pass from the interval in this test
+    eventually(lambda: synced_at(kube_cluster, ns, "web", first), what="the first sync's status")
+    key = rc.ResourceKey("", "ConfigMap", ns, "web-settings")
+    eventually(lambda: key.group_kind in ctl.live.cached_kinds, what="the app's kinds to be watched")
+    syncs = ctl.stats.syncs[f"{ns}_web"]
+
+    kube_cluster.patch(key, {"data": {"color": "red"}}, field_manager="kubectl-edit")
+    started = time.monotonic()
+    eventually(lambda: kube_cluster.get(key)["data"] == {"color": "blue"}, timeout=20, what="the heal")
+    assert time.monotonic() - started < 10  # the interval is an hour: only the live change can have done it
+    assert ctl.stats.live_triggers[f"{ns}_web"] >= 1
+    assert ctl.stats.syncs[f"{ns}_web"] > syncs  # counted from the passes' SyncFinished events
+
+
+@pytest.mark.usefixtures("crd")
 def test_two_replicas_one_leader_and_takeover_when_it_dies(
     kube_cluster: KubernetesCluster, kube_namespace: str, repo: rc.testing.LocalRepository, make_controller: Any
 ) -> None:

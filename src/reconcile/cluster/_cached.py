@@ -9,7 +9,7 @@ Writes go to the server and their answers are recorded in the cache, so a read r
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconcile.cluster._informer import Informer, Listener
@@ -77,6 +77,18 @@ class CachedCluster:
             informers = list(self._informers.values())
         for informer in informers:
             informer.remove_listener(listener)
+
+    def cache(self, group_kinds: Iterable[GroupKind]) -> tuple[GroupKind, ...]:
+        """Start caching these kinds now (one LIST each, then a watch), rather than at their first read.
+
+        A host that reacts to changes (:func:`reconcile.watching.watch`) wants the watches of an app's kinds as soon
+        as its first pass named them: that pass lists every kind from the server. Kinds the server does not serve
+        are skipped; returns the kinds cached now.
+        """
+        for group_kind in sorted(set(group_kinds) - set(self._informers)):
+            if self.inner.is_namespaced(group_kind) is not None:
+                self._informer(group_kind)
+        return self.cached_kinds
 
     @property
     def cached_kinds(self) -> tuple[GroupKind, ...]:
