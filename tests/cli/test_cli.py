@@ -258,6 +258,38 @@ def test_get_shows_status_and_objects(capsys, app_file, manifests, cluster):
     ]
 
 
+def test_tree_draws_the_objects_with_their_status_and_get_lists_the_troubled_ones(
+    capsys, app_file, manifests, cluster
+):
+    common = ("-f", str(app_file), "--local", str(manifests))
+    code, out, _ = run(capsys, "app", "tree", *common, cluster=cluster)
+    assert code == 0
+    assert out.splitlines() == [
+        "demo (Application)  \u2191 OutOfSync  \u2205 Missing  no object of the application exists",
+        "\u251c\u2500 ConfigMap default/first  \u2191 OutOfSync  \u2205 Missing",
+        "\u2514\u2500 ConfigMap default/second  \u2191 OutOfSync  \u2205 Missing",
+    ]
+    assert "\x1b[" not in out  # not a terminal: no colour
+    code, out, _ = run(capsys, "app", "get", *common, cluster=cluster)
+    assert code == 0
+    trouble = out.split("RESOURCES IN TROUBLE\n", 1)[1].splitlines()
+    assert trouble == ["ConfigMap default/first  \u2205 Missing", "ConfigMap default/second  \u2205 Missing"]
+
+    run(capsys, "app", "sync", *common, cluster=cluster)
+    code, out, _ = run(capsys, "app", "tree", *common, "-o", "json", cluster=cluster)
+    document = json.loads(out)
+    assert (document["kind"], document["name"], document["syncStatus"]) == ("Application", "demo", "Synced")
+    assert [(c["kind"], c["name"], c["syncStatus"], c["managed"]) for c in document["children"]] == [
+        ("ConfigMap", "first", "Synced", True),
+        ("ConfigMap", "second", "Synced", True),
+    ]
+    code, out, _ = run(capsys, "app", "get", *common, cluster=cluster)
+    assert "RESOURCES IN TROUBLE" not in out
+    code, _, err = run(capsys, "app", "tree", *common, "--max-children", "0", cluster=cluster)
+    assert code == 2
+    assert "--max-children" in err
+
+
 def test_get_never_syncs_an_automated_application(capsys, tmp_path, manifests, cluster):
     app = tmp_path / "auto.yaml"
     text = APP.format(name="auto", path="manifests", namespace="default")

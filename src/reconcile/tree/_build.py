@@ -48,7 +48,15 @@ EVENTS_PER_NODE = 5
 """The most recent Events kept per node."""
 
 _RANK = {kind: rank for rank, kind in enumerate(KIND_ORDER)}
-_TROUBLE = (HealthStatus.DEGRADED, HealthStatus.MISSING, HealthStatus.UNKNOWN, HealthStatus.PROGRESSING)
+# Which children are kept first when a node has too many: the worst verdicts.
+_SEVERITY = {
+    HealthStatus.DEGRADED: 0,
+    HealthStatus.MISSING: 1,
+    HealthStatus.UNKNOWN: 2,
+    HealthStatus.PROGRESSING: 3,
+    HealthStatus.SUSPENDED: 4,
+    HealthStatus.HEALTHY: 5,
+}
 
 
 def _uid(obj: Manifest) -> str:
@@ -241,7 +249,7 @@ class TreeBuilder:
             by_kind[node.kind].append(node)
         kept: list[TreeNode] = []
         for kind, group in by_kind.items():
-            group.sort(key=lambda n: (n.health is None or n.health.status not in _TROUBLE, _order(n)))
+            group.sort(key=lambda n: (_SEVERITY.get(n.health.status, 6) if n.health else 6, _order(n)))
             kept += group[: self.max_children]
             rest = group[self.max_children :]
             if rest:
