@@ -258,9 +258,7 @@ def test_get_shows_status_and_objects(capsys, app_file, manifests, cluster):
     ]
 
 
-def test_tree_draws_the_objects_with_their_status_and_get_lists_the_troubled_ones(
-    capsys, app_file, manifests, cluster
-):
+def test_tree_draws_the_objects_with_their_status_and_get_lists_the_troubled_ones(capsys, app_file, manifests, cluster):
     common = ("-f", str(app_file), "--local", str(manifests))
     code, out, _ = run(capsys, "app", "tree", *common, cluster=cluster)
     assert code == 0
