@@ -190,3 +190,21 @@ def test_a_reconciler_builds_its_tree_and_puts_it_on_results_when_asked(tmp_path
     shown = str(result.tree) + result.tree.to_svg() + repr(result.tree.to_dict()) + result._repr_html_()
     assert "hunter2" not in shown
     assert "aHVudGVyMg" not in shown  # nor its base64
+
+
+def test_results_plans_and_health_show_argo_cds_colours_and_icons(tmp_path, cluster):
+    (tmp_path / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n")
+    app = rc.Reconciler(
+        name="db", source=rc.DirectorySource(tmp_path), renderer=rc.DirectoryRenderer(), cluster=cluster
+    )
+    plan = app.plan()._repr_html_()
+    assert f"<span style='color:{rc.SyncStatus.OUT_OF_SYNC.color}'>+ create</span>" in plan
+    synced = app.sync()._repr_html_()
+    assert f"<span style='color:{rc.SyncStatus.SYNCED.color}'>\u2714 Synced</span>" in synced
+    result = app.reconcile()._repr_html_()
+    assert f"<span style='color:{rc.SyncStatus.SYNCED.color}'>\u2714 Synced</span>" in result
+    degraded = rc.Health(rc.HealthStatus.DEGRADED, "crash <loop>")._repr_html_()
+    assert degraded == (
+        f"<span style='color:{rc.HealthStatus.DEGRADED.color}' title='Degraded'>\u2716 Degraded</span>"
+        " <small>crash &lt;loop&gt;</small>"
+    )

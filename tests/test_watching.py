@@ -178,3 +178,18 @@ def test_a_webhook_push_triggers_only_the_apps_that_follow_the_pushed_branch(tmp
         assert watcher.refresh_from_webhook(b'{"zen": "ping"}') == ()
         with pytest.raises(rc.ConfigurationError, match="not JSON"):
             watcher.refresh_from_webhook("{")
+
+
+def test_a_pass_that_crashes_is_logged_and_the_app_is_not_stuck(folder):
+    cluster = rc.MemoryCluster()
+    app = make_app(folder, cluster, "crash", "crash")
+    calls = []
+
+    def broken() -> rc.ReconcileResult:
+        calls.append(1)
+        raise RuntimeError("a bug")
+
+    app.reconcile = broken  # type: ignore[method-assign]
+    with Watcher([app], interval=0.05) as watcher:
+        eventually(lambda: len(calls) >= 3, timeout=10, what="passes after a crash")
+        assert watcher.passes == {"crash": 0}

@@ -357,6 +357,16 @@ class Watcher:
                 self._cond.wait(wait)
 
     def _run(self, state: _App) -> None:
+        try:
+            self._pass(state)
+        except Exception as exc:  # noqa: BLE001 - reconcile() never raises; a bug must not leave the app stuck
+            self._log.exception("reconcile.watch.pass_crashed", app=state.reconciler.name, error=str(exc))
+            with self._cond:
+                state.running = False
+                self._schedule(state, self.interval)
+                self._cond.notify_all()
+
+    def _pass(self, state: _App) -> None:
         result = state.reconciler.reconcile()
         cluster = state.reconciler.cluster
         if isinstance(cluster, CachedCluster):

@@ -195,6 +195,20 @@ def test_sync_redraws_a_live_table_on_a_terminal(app_file, manifests, cluster, m
     assert err.getvalue() == ""
 
 
+@pytest.mark.parametrize("no_color", [False, True])
+def test_tree_is_in_colour_on_a_terminal_unless_no_color(app_file, manifests, cluster, monkeypatch, no_color):
+    monkeypatch.setenv("TERM", "xterm")
+    if no_color:
+        monkeypatch.setenv("NO_COLOR", "1")
+    else:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    out = Terminal()
+    assert main(["app", "tree", "-f", str(app_file), "--local", str(manifests)], cluster=cluster, stdout=out) == 0
+    missing = "\x1b[38;2;244;192;48m\u2205 Missing\x1b[0m"  # Argo CD's yellow
+    assert (missing in out.getvalue()) is not no_color
+    assert ("\x1b[" in out.getvalue()) is not no_color
+
+
 def test_sync_dry_run_changes_nothing(capsys, app_file, manifests, cluster):
     argv = ("app", "sync", "-f", str(app_file), "--local", str(manifests), "--dry-run", "-o", "json")
     code, out, err = run(capsys, *argv, cluster=cluster)

@@ -30,7 +30,7 @@ from reconcile.argocd.hooks import (
 from reconcile.diff import DiffResult, ResourceDiff
 from reconcile.errors import ConfigurationError
 from reconcile.jsonvalues import deep_copy
-from reconcile.model import GroupKind, Manifest, Resource, ResourceKey, SyncAction
+from reconcile.model import GroupKind, Manifest, Resource, ResourceKey, SyncAction, SyncStatus
 from reconcile.sync._options import ObjectOptions, Permission, SyncOptions
 from reconcile.sync._order import kind_rank
 
@@ -188,7 +188,7 @@ class SyncPlan:
 
     def _repr_html_(self) -> str:
         rows = "".join(
-            f"<tr><td>{phase}</td><td>{wave}</td><td>{'skip' if t.skipped else t.action}</td>"
+            f"<tr><td>{phase}</td><td>{wave}</td><td>{_action_html(t)}</td>"
             f"<td>{html.escape(str(t.key))}</td><td>{html.escape(t.notes())}</td></tr>"
             for phase, wave, tasks in self.steps()
             for t in tasks
@@ -200,6 +200,17 @@ class SyncPlan:
             f"<table><tr><th>phase</th><th>wave</th><th>action</th><th>object</th><th>why</th></tr>{rows}</table>"
             f"{notes}"
         )
+
+
+_ACTION_ICONS = {SyncAction.CREATE: "+", SyncAction.UPDATE: "\u2191", SyncAction.PRUNE: "\u2212", SyncAction.NONE: ""}
+
+
+def _action_html(task: SyncTask) -> str:
+    """A task's action in Argo CD's colours: out-of-sync yellow for a change, green for none, grey when skipped."""
+    if task.skipped:
+        return f"<span style='color:{SyncStatus.UNKNOWN.color}'>skip</span>"
+    status = SyncStatus.SYNCED if task.action is SyncAction.NONE else SyncStatus.OUT_OF_SYNC
+    return f"<span style='color:{status.color}'>{_ACTION_ICONS[task.action]} {task.action}</span>"
 
 
 def build_plan(

@@ -8,7 +8,29 @@ import html
 import attrs
 
 from reconcile.errors import SyncError
-from reconcile.model import Manifest, OperationPhase, ResourceKey, ResultCode, Revision, SyncAction
+from reconcile.model import (
+    HealthStatus,
+    Manifest,
+    OperationPhase,
+    ResourceKey,
+    ResultCode,
+    Revision,
+    SyncAction,
+    SyncStatus,
+)
+
+# A result code drawn with the status it amounts to, in Argo CD's colours.
+_LOOKS = {
+    ResultCode.SYNCED: (SyncStatus.SYNCED.color, SyncStatus.SYNCED.icon),
+    ResultCode.PRUNED: (SyncStatus.SYNCED.color, SyncStatus.SYNCED.icon),
+    ResultCode.PRUNE_SKIPPED: (SyncStatus.OUT_OF_SYNC.color, SyncStatus.OUT_OF_SYNC.icon),
+    ResultCode.SYNC_FAILED: (HealthStatus.DEGRADED.color, HealthStatus.DEGRADED.icon),
+}
+
+
+def _code_html(code: ResultCode) -> str:
+    color, icon = _LOOKS[code]
+    return f"<span style='color:{color}'>{icon} {code}</span>"
 
 
 @attrs.frozen(kw_only=True)
@@ -85,11 +107,12 @@ class SyncResult:
 
     def _repr_html_(self) -> str:
         rows = "".join(
-            f"<tr><td>{html.escape(str(r.key))}</td><td>{r.status}</td><td>{r.action}</td>"
+            f"<tr><td>{html.escape(str(r.key))}</td><td>{_code_html(r.status)}</td><td>{r.action}</td>"
             f"<td>{html.escape(r.message)}</td></tr>"
             for r in self.resources
         )
         return (
-            f"<p><b>sync {self.phase}</b>{' (dry run)' if self.dry_run else ''}: {html.escape(self.message)}</p>"
+            f"<p><b style='color:{_LOOKS[ResultCode.SYNCED if self.succeeded else ResultCode.SYNC_FAILED][0]}'>"
+            f"sync {self.phase}</b>{' (dry run)' if self.dry_run else ''}: {html.escape(self.message)}</p>"
             f"<table><tr><th>object</th><th>result</th><th>action</th><th>message</th></tr>{rows}</table>"
         )
