@@ -87,6 +87,7 @@ __all__ = [
 ]
 
 _SHOWN_PATHS = 3  # paths named in an out-of-sync message
+_MAX_NAMESPACE_LISTS = 8  # past this many namespaces, a kind is listed whole rather than namespace by namespace
 
 
 def _namespace_metadata(value: Mapping[str, Mapping[str, str]] | None) -> dict[str, dict[str, str]] | None:
@@ -295,10 +296,17 @@ class Reconciler:
         # The last revision an automated sync was attempted for, and whether it succeeded: the reference
         # re-syncs the same revision only to self-heal, and never retries a failed revision on its own.
         self._last_sync: tuple[str, bool] | None = None
-        # A revision renders to the same objects every time: render each revision once.
+        # A revision renders to the same objects every time: render each revision once, and make its targets once
+        # per answer of the cluster about which of their kinds are namespaced (stable objects let the differ
+        # recognise an unchanged comparison).
         self._rendered: tuple[str, tuple[Resource, ...]] | None = None
+        self._targets_made: tuple[tuple[Resource, ...], tuple[Any, ...], tuple[Resource, ...]] | None = None
+        # Verdicts by object and resourceVersion, as Argo CD's cache keeps them: an unchanged object is not assessed
+        # again (kept for the objects of the last pass only).
+        self._verdicts: dict[tuple[ResourceKey, str], Health | None] = {}
         # Kinds the app targets or owns, from the last pass; None until a first pass has listed every kind.
         self._kinds_in_play: set[GroupKind] | None = None
+        self._namespaces_in_play: set[str] = set()  # the namespaces of the objects the app owned last pass
         self._warnings: tuple[str, ...] = ()
         # What the last pass reported, so events say what changed rather than repeat themselves.
         self._drift_seen: frozenset[ResourceKey] = frozenset()
@@ -628,7 +636,7 @@ class Reconciler:
             except ReconcileError as exc:
                 log.warning("reconcile.sync.failed", error=str(exc), error_type=type(exc).__name__)
                 error = exc
-        verdicts = {d.key: assess(d.live, self.health_checks) for d in final.resources if d.live is not None}
+        verdicts = self._assess(final)
         result = ReconcileResult(
             app=self.name,
             sync_status=SyncStatus.OUT_OF_SYNC if final.modified else SyncStatus.SYNCED,
@@ -661,6 +669,22 @@ class Reconciler:
                 )
             )
         self._drift_seen = drift
+
+    def _assess(self, diff: DiffResult) -> dict[ResourceKey, Health | None]:
+        """Each live object's health, assessed again only when its resourceVersion changed."""
+        verdicts: dict[ResourceKey, Health | None] = {}
+        memo: dict[tuple[ResourceKey, str], Health | None] = {}
+        for d in diff.resources:
+            if d.live is None:
+                continue
+            version = str((d.live.get("metadata") or {}).get("resourceVersion") or "")
+            known = (d.key, version)
+            if version and known in self._verdicts:
+                verdicts[d.key] = memo[known] = self._verdicts[known]
+            else:
+                verdicts[d.key] = memo[known] = assess(d.live, self.health_checks)
+        self._verdicts = memo
+        return verdicts
 
     def _auto_sync_reason(self, comparison: _Comparison) -> str | None:
         """Why an automated sync should run now, or ``None`` (the reference's rules)."""
@@ -727,11 +751,22 @@ class Reconciler:
         self._warnings = () if rendered else (f"rendered 0 objects from {_described(snapshot)}",)
         if not rendered:
             self._log.warning("reconcile.render.empty", path=snapshot.path, revision=sha)
-        targets, hooks = split_hooks(self._targets(rendered))
+        targets, hooks = split_hooks(self._stable_targets(rendered))
         # Hooks are run, not kept in sync: a hook left from an earlier sync is never a leftover to prune.
         live = {key: obj for key, obj in self._read_live(targets).items() if not is_hook(obj)}
         diff = self.differ.diff(targets, live, cluster=self.cluster)
         return _Comparison(revision=snapshot.revision, targets=targets, diff=diff, live=live, hooks=hooks)
+
+    def _stable_targets(self, rendered: tuple[Resource, ...]) -> tuple[Resource, ...]:
+        """:meth:`_targets`, made again only when the render or the cluster's namespaced kinds changed."""
+        kinds = {r.key.group_kind for r in rendered}
+        scopes = tuple(sorted((kind, self.cluster.is_namespaced(kind)) for kind in kinds))
+        made = self._targets_made
+        if made is not None and made[0] is rendered and made[1] == scopes:
+            return made[2]
+        targets = self._targets(rendered)
+        self._targets_made = (rendered, scopes, targets)
+        return targets
 
     def _targets(self, rendered: Sequence[Resource]) -> tuple[Resource, ...]:
         """The rendered objects as they will be applied: namespaced, tracked, list keys filled."""
@@ -779,9 +814,16 @@ class Reconciler:
             objects = self.cluster.list()
         else:
             objects = []
+            # The namespaces the app's objects are in, now and last pass: many apps sharing a cluster then read
+            # their own namespaces only, not every app's objects of a kind.
+            namespaces = sorted(self._namespaces_in_play | {key.namespace for key in wanted if key.namespace})
             for group_kind in sorted(self._kinds_in_play | {key.group_kind for key in wanted}):
                 try:
-                    objects += self.cluster.list(group_kind)
+                    if self.cluster.is_namespaced(group_kind) is False or len(namespaces) > _MAX_NAMESPACE_LISTS:
+                        objects += self.cluster.list(group_kind)
+                    else:
+                        for namespace in namespaces:
+                            objects += self.cluster.list(group_kind, namespace=namespace)
                 except UnknownKindError:
                     continue  # its CRD is not applied yet (or is gone, and its objects with it)
         versions = {t.key: t.api_version for t in targets}
@@ -795,6 +837,7 @@ class Reconciler:
             if key in wanted or self._owns(obj):
                 live[key] = obj
         self._kinds_in_play = {key.group_kind for key in live} | {key.group_kind for key in wanted}
+        self._namespaces_in_play = {key.namespace for key in live if key.namespace}
         return live
 
 

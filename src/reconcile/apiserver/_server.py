@@ -144,12 +144,13 @@ class APIServer:
         with self._lock:
             if group_kind is not None:
                 self._kind(group_kind)
-            return [
-                deep_copy(obj)
-                for key, obj in sorted(self._objects.items())
+            found = [
+                (key, obj)
+                for key, obj in self._objects.items()
                 if (group_kind is None or key.group_kind == group_kind)
                 and (namespace is None or key.namespace == namespace)
             ]
+            return [deep_copy(obj) for _, obj in sorted(found, key=lambda item: item[0])]
 
     def is_namespaced(self, group_kind: GroupKind) -> bool | None:
         """Whether the kind is namespaced; ``None`` when the server does not serve it."""

@@ -9,7 +9,7 @@ drift; fields this manager applied before and no longer applies are dropped by i
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -160,6 +160,13 @@ class ArgoDiffer:
         factory=dict, init=False, repr=False, eq=False
     )
     _versions: dict[int, str | None] = attrs.field(factory=dict, init=False, repr=False, eq=False)
+    # The last pass's comparisons by (cluster, key, desired object's text, live resourceVersion): an object that
+    # changed on neither side is not compared again (a no-op pass of 10,000 objects compares none).
+    _diffs: dict[tuple[Any, ...], ResourceDiff] = attrs.field(
+        factory=dict, init=False, repr=False, eq=False
+    )
+    # Desired objects' JSON texts by identity (the Reconciler keeps its targets from pass to pass).
+    _texts: dict[int, tuple[Manifest, str]] = attrs.field(factory=dict, init=False, repr=False, eq=False)
 
     def diff(
         self,
@@ -188,6 +195,17 @@ class ArgoDiffer:
         diffs: list[ResourceDiff] = []
         seen: set[ResourceKey] = set()
         predictions: dict[tuple[ResourceKey, str, str], Manifest | None] = {}
+        texts: dict[int, tuple[Manifest, str]] = {}
+
+        def text_of(target: Resource) -> str:
+            known = self._texts.get(id(target.manifest)) or texts.get(id(target.manifest))
+            if known is not None and known[0] is target.manifest:
+                texts[id(target.manifest)] = known
+                return known[1]
+            text = json.dumps(target.manifest, sort_keys=True, default=str)
+            texts[id(target.manifest)] = (target.manifest, text)
+            return text
+
         for target in targets:
             if target.key in seen:
                 raise DiffError(f"{target.where()} is a target twice", key=target.key)
@@ -198,9 +216,9 @@ class ArgoDiffer:
             answer = (stored or {}).get(target.key)
             current = live.get(target.key)
             if answer is not None and current is not None and _version(answer) == _version(current):
-                predictions[_cache_key(target, current)] = answer
+                predictions[(target.key, text_of(target), _version(current))] = answer
                 return answer, current
-            answer = self._predict(cluster, target, current, predictions)
+            answer = self._predict(cluster, target, current, predictions, text_of(target))
             if answer is not None and current is not None and _version(answer) != _version(current):
                 # The object changed between the list and the dry run (a controller wrote it): compare the answer
                 # with the object it was made on, not with older live state.
@@ -210,16 +228,59 @@ class ArgoDiffer:
                 return answer, fresh
             return answer, current
 
-        if cluster is not None and self.server_side and len(targets) > 1:
+        def known(target: Resource) -> bool:
+            """Whether ``target``'s prediction needs no request: stored by a sync, cached, or made locally."""
+            current = live.get(target.key)
+            if current is None or not self._predicts_on_server(cluster, target):
+                return True
+            answer = (stored or {}).get(target.key)
+            if answer is not None and _version(answer) == _version(current):
+                return True
+            return (target.key, text_of(target), _version(current)) in self._predictions
+
+        # Only dry runs go to the pool: a pass that changed nothing sends none and starts no thread.
+        asking = [target for target in targets if not known(target)]
+        answered: dict[ResourceKey, tuple[Manifest | None, Manifest | None]] = {}
+        if len(asking) > 1:
             with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="reconcile-diff") as pool:
-                answers = list(pool.map(predict, targets))
-        else:
-            answers = [predict(target) for target in targets]
+                answered = dict(zip((t.key for t in asking), pool.map(predict, asking), strict=True))
+        answers = [answered[t.key] if t.key in answered else predict(t) for t in targets]
         # A local prediction takes the defaults of the cluster's release: read it only when one is made.
         kube_version = self._kube_version(cluster) if any(p is None for p, _ in answers) else None
+        compared = self._compare_all(cluster, targets, answers, kube_version, text_of)
+        diffs += compared.values()
+        diffs += [
+            compare(None, obj, manager=self.manager, settings=self.settings)
+            for key, obj in live.items()
+            if key not in seen
+        ]
+        self._predictions.clear()
+        self._predictions.update(predictions)
+        self._diffs.clear()
+        self._diffs.update((memo, found) for memo, found in compared.items() if memo[0] is not None)
+        self._texts.clear()
+        self._texts.update(texts)
+        return DiffResult(diffs)
+
+    def _compare_all(
+        self,
+        cluster: Cluster | None,
+        targets: Sequence[Resource],
+        answers: Sequence[tuple[Manifest | None, Manifest | None]],
+        kube_version: str | None,
+        text_of: Callable[[Resource], str],
+    ) -> dict[tuple[Any, ...], ResourceDiff]:
+        """Each target's comparison, by memo key (``(None, key)`` for one that is not kept for the next pass)."""
+        compared: dict[tuple[Any, ...], ResourceDiff] = {}
         for target, (predicted, current) in zip(targets, answers, strict=True):
-            diffs.append(
-                compare(
+            version = _version(current) if current is not None else ""
+            # Only a comparison made on the prediction it was meant to have is kept: one made locally because a
+            # dry run failed for a moment is made again next pass.
+            intended = predicted is not None or not self._predicts_on_server(cluster, target)
+            memo = (id(cluster), target.key, text_of(target), version) if version and intended else None
+            found = self._diffs.get(memo) if memo is not None else None
+            if found is None:
+                found = compare(
                     target.manifest,
                     current,
                     predicted_live=predicted,
@@ -228,15 +289,16 @@ class ArgoDiffer:
                     settings=self.settings,
                     kube_version=kube_version,
                 )
-            )
-        diffs += [
-            compare(None, obj, manager=self.manager, settings=self.settings)
-            for key, obj in live.items()
-            if key not in seen
-        ]
-        self._predictions.clear()
-        self._predictions.update(predictions)
-        return DiffResult(diffs)
+            compared[memo if memo is not None else (None, target.key)] = found
+        return compared
+
+    def _predicts_on_server(self, cluster: Cluster | None, target: Resource) -> bool:
+        """Whether ``target`` is meant to be predicted by a server's dry run."""
+        return (
+            cluster is not None
+            and self.server_side
+            and not has_option(target.manifest, "ServerSideDiff=false", COMPARE_OPTIONS)
+        )
 
     def _kube_version(self, cluster: Cluster | None) -> str | None:
         """The cluster's release, read once per cluster (``None``: no cluster, or it would not say)."""
@@ -255,13 +317,12 @@ class ArgoDiffer:
         target: Resource,
         live: Manifest | None,
         predictions: dict[tuple[ResourceKey, str, str], Manifest | None],
+        text: str,
     ) -> Manifest | None:
         """The server's dry-run answer for ``target``, or ``None`` to predict locally."""
-        if cluster is None or live is None or not self.server_side:
-            return None
-        if has_option(target.manifest, "ServerSideDiff=false", COMPARE_OPTIONS):
-            return None  # the object asks for a local prediction
-        cache_key = _cache_key(target, live)
+        if cluster is None or live is None or not self._predicts_on_server(cluster, target):
+            return None  # no server, nothing live yet, or the object asks for a local prediction
+        cache_key = (target.key, text, _version(live))
         if cache_key in self._predictions:
             predictions[cache_key] = self._predictions[cache_key]
             return predictions[cache_key]
@@ -296,10 +357,6 @@ def _aggregated_role(key: ResourceKey, desired: Manifest | None, live: Manifest 
 
 def _version(obj: Manifest) -> str:
     return str((obj.get("metadata") or {}).get("resourceVersion", ""))
-
-
-def _cache_key(target: Resource, live: Manifest) -> tuple[ResourceKey, str, str]:
-    return (target.key, json.dumps(target.manifest, sort_keys=True, default=str), _version(live))
 
 
 def _prepare(desired: Manifest | None, live: Manifest | None) -> Manifest | None:
