@@ -32,6 +32,7 @@ __all__ = [
     "HealthChecks",
     "Renderer",
     "ResourceActions",
+    "SelectingCluster",
     "Source",
     "WatchableCluster",
 ]
@@ -141,6 +142,22 @@ class WatchableCluster(Cluster, Protocol):
         self, group_kind: GroupKind, resource_version: str, timeout: float = 300.0
     ) -> Iterator[tuple[str, Manifest]]:
         """Events of a kind from a resourceVersion; :class:`~reconcile.errors.WatchExpiredError` when too old."""
+        ...
+
+
+@runtime_checkable
+class SelectingCluster(Cluster, Protocol):
+    """A cluster that picks objects of every kind by a test, copying only those it picks.
+
+    A Reconciler's first pass looks for what its app owns in every kind; with many apps on one in-memory cluster,
+    copying every object for each app would make their first passes grow with the square of the apps.
+    """
+
+    def select(self, wanted: Callable[[Manifest], bool]) -> list[Manifest]:
+        """Copies of the objects of every kind for which ``wanted(obj)`` is true, sorted by key.
+
+        ``wanted`` is handed the stored objects themselves: it must only read them.
+        """
         ...
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -59,6 +59,7 @@ from reconcile.protocols import (
     HealthChecks,
     Renderer,
     ResourceActions,
+    SelectingCluster,
     Source,
 )
 from reconcile.results import ReconcileResult, ResourceStatus
@@ -504,6 +505,22 @@ class Reconciler:
     def _owns(self, obj: Manifest) -> bool:
         return tracking.owns(obj, self.name, self.adopt)
 
+    def _may_be_ours(self, wanted: set[ResourceKey]) -> Callable[[Manifest], bool]:
+        """A quick test of a stored object (read, never changed): a target by kind and name, or tracked by us."""
+        names = {(key.kind, key.name) for key in wanted}
+        prefix = f"{self.name}:"
+
+        def test(obj: Manifest) -> bool:
+            metadata = obj.get("metadata") or {}
+            if (obj.get("kind"), metadata.get("name")) in names:
+                return True
+            if self.adopt is not None:
+                return self._owns(obj)
+            value = (metadata.get("annotations") or {}).get(tracking.TRACKING_ANNOTATION)
+            return isinstance(value, str) and value.startswith(prefix)
+
+        return test
+
     def _action_target(self, key: ResourceKey, name: str) -> tuple[ResourceActions, Manifest]:
         if self.resource_actions is None:
             raise ActionError(f"{self.name}: no resource actions were given (actions=...)", key=key, action=name)
@@ -810,7 +827,9 @@ class Reconciler:
         is still found and pruned.
         """
         wanted = {t.key for t in targets}
-        if self._kinds_in_play is None:
+        if self._kinds_in_play is None and isinstance(self.cluster, SelectingCluster):
+            objects = self.cluster.select(self._may_be_ours(wanted))
+        elif self._kinds_in_play is None:
             objects = self.cluster.list()
         else:
             objects = []

@@ -152,6 +152,15 @@ class APIServer:
             ]
             return [deep_copy(obj) for _, obj in sorted(found, key=lambda item: item[0])]
 
+    def select(self, wanted: Callable[[Manifest], bool]) -> builtins.list[Manifest]:
+        """Copies of the objects of every kind for which ``wanted`` is true, sorted by key; only those are copied.
+
+        ``wanted`` reads the stored objects themselves and must not change them.
+        """
+        with self._lock:
+            found = [(key, obj) for key, obj in self._objects.items() if wanted(obj)]
+            return [deep_copy(obj) for _, obj in sorted(found, key=lambda item: item[0])]
+
     def is_namespaced(self, group_kind: GroupKind) -> bool | None:
         """Whether the kind is namespaced; ``None`` when the server does not serve it."""
         with self._lock:

@@ -8,13 +8,14 @@ Writes go to the server and their answers are recorded in the cache, so a read r
 
 from __future__ import annotations
 
+import builtins
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from reconcile.cluster._informer import Informer, Listener
 from reconcile.model import Capabilities, GroupKind, Manifest, PropagationPolicy, ResourceKey
-from reconcile.protocols import WatchableCluster
+from reconcile.protocols import SelectingCluster, WatchableCluster
 
 
 class CachedCluster:
@@ -131,6 +132,12 @@ class CachedCluster:
         if group_kind is None or self.inner.is_namespaced(group_kind) is None:
             return self.inner.list(group_kind, namespace=namespace)
         return self._informer(group_kind).list(group_kind, namespace=namespace)
+
+    def select(self, wanted: Callable[[Manifest], bool]) -> builtins.list[Manifest]:
+        """The objects of every kind for which ``wanted(obj)`` is true, read from the server (every kind, as rare)."""
+        if isinstance(self.inner, SelectingCluster):
+            return self.inner.select(wanted)
+        return [obj for obj in self.inner.list() if wanted(obj)]
 
     def _record(self, obj: Manifest, dry_run: bool) -> Manifest:
         informer = self._informers.get(ResourceKey.from_manifest(obj).group_kind)

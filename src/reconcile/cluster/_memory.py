@@ -109,6 +109,16 @@ class MemoryCluster:
         self._maybe_fail("list", None, group_kind)
         return self._server.list(group_kind, namespace=namespace)
 
+    def select(self, wanted: Callable[[Manifest], bool]) -> builtins.list[Manifest]:
+        """Copies of the objects of every kind for which ``wanted(obj)`` is true, sorted by key.
+
+        Only the objects picked are copied (a first pass of one app among many copies its own objects only);
+        ``wanted`` reads the stored objects themselves and must not change them. Failures injected into ``list``
+        apply.
+        """
+        self._maybe_fail("list", None, None)
+        return self._server.select(wanted)
+
     def is_namespaced(self, group_kind: GroupKind) -> bool | None:
         """Whether the kind is namespaced; ``None`` when the cluster does not serve it."""
         arguments.group_kind("is_namespaced", group_kind)
