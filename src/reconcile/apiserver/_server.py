@@ -13,7 +13,7 @@ import datetime
 import secrets
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -93,6 +93,8 @@ class APIServer:
         self._simulate_workloads = simulate_workloads
         self._clock = clock or (lambda: datetime.datetime.now(datetime.UTC))
         self._objects: dict[ResourceKey, Manifest] = {}
+        # The keys stored by kind and namespace: listing one app's namespace reads its objects, not everyone's.
+        self._places: dict[tuple[GroupKind, str], set[ResourceKey]] = {}
         self._kinds: dict[GroupKind, Kind] = dict(schema.kinds)
         self._overrides: dict[GroupKind, dict[FieldPath, ListType]] = {}
         self._crd_schemas: dict[GroupKind, dict[str, Mapping[str, Any]]] = {}
@@ -144,13 +146,13 @@ class APIServer:
         with self._lock:
             if group_kind is not None:
                 self._kind(group_kind)
-            found = [
-                (key, obj)
-                for key, obj in self._objects.items()
-                if (group_kind is None or key.group_kind == group_kind)
-                and (namespace is None or key.namespace == namespace)
-            ]
-            return [deep_copy(obj) for _, obj in sorted(found, key=lambda item: item[0])]
+            if group_kind is None:
+                keys: Iterable[ResourceKey] = (k for k in self._objects if namespace in (None, k.namespace))
+            elif namespace is None:
+                keys = (k for (kind, _), place in self._places.items() if kind == group_kind for k in place)
+            else:
+                keys = self._places.get((group_kind, namespace), ())
+            return [deep_copy(self._objects[key]) for key in sorted(keys)]
 
     def select(self, wanted: Callable[[Manifest], bool]) -> builtins.list[Manifest]:
         """Copies of the objects of every kind for which ``wanted`` is true, sorted by key; only those are copied.
@@ -626,6 +628,8 @@ class APIServer:
             self._pending_collection = True
         self._resource_version += 1
         metadata_of(obj)["resourceVersion"] = str(self._resource_version)
+        if key not in self._objects:
+            self._places.setdefault((key.group_kind, key.namespace), set()).add(key)
         self._objects[key] = obj
         if key.group_kind in (_POLICY, _POLICY_BINDING):
             self._policy_keys.add(key)
@@ -830,6 +834,11 @@ class APIServer:
     def _remove(self, key: ResourceKey) -> None:
         self._pending_collection = True
         obj = self._objects.pop(key)
+        place = self._places.get((key.group_kind, key.namespace))
+        if place is not None:
+            place.discard(key)
+            if not place:
+                del self._places[(key.group_kind, key.namespace)]
         self._policy_keys.discard(key)
         self._resource_version += 1
         metadata_of(obj)["resourceVersion"] = str(self._resource_version)
