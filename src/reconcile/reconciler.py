@@ -506,13 +506,13 @@ class Reconciler:
         return tracking.owns(obj, self.name, self.adopt)
 
     def _may_be_ours(self, wanted: set[ResourceKey]) -> Callable[[Manifest], bool]:
-        """A quick test of a stored object (read, never changed): a target by kind and name, or tracked by us."""
-        names = {(key.kind, key.name) for key in wanted}
+        """A quick test of a stored object (read, never changed): a target by kind, namespace and name, or ours."""
+        names = {(key.kind, key.namespace, key.name) for key in wanted}
         prefix = f"{self.name}:"
 
         def test(obj: Manifest) -> bool:
             metadata = obj.get("metadata") or {}
-            if (obj.get("kind"), metadata.get("name")) in names:
+            if (obj.get("kind"), metadata.get("namespace") or "", metadata.get("name")) in names:
                 return True
             if self.adopt is not None:
                 return self._owns(obj)
