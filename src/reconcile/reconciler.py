@@ -61,6 +61,7 @@ from reconcile.protocols import (
     ResourceActions,
     SelectingCluster,
     Source,
+    VersionedCluster,
 )
 from reconcile.results import ReconcileResult, ResourceStatus
 from reconcile.sync import (
@@ -308,6 +309,8 @@ class Reconciler:
         # Kinds the app targets or owns, from the last pass; None until a first pass has listed every kind.
         self._kinds_in_play: set[GroupKind] | None = None
         self._namespaces_in_play: set[str] = set()  # the namespaces of the objects the app owned last pass
+        # Every object the last pass read: its resourceVersion, and the object when it was the app's.
+        self._seen: dict[ResourceKey, tuple[str, Manifest | None]] = {}
         self._warnings: tuple[str, ...] = ()
         # What the last pass reported, so events say what changed rather than repeat themselves.
         self._drift_seen: frozenset[ResourceKey] = frozenset()
@@ -820,32 +823,30 @@ class Reconciler:
         return self.differ.diff(targets, self._read_live(targets), cluster=self.cluster, stored=stored)
 
     def _read_live(self, targets: Sequence[Resource]) -> dict[ResourceKey, Manifest]:
-        """The live objects the app targets or owns: one LIST per kind in play.
+        """The live objects the app targets or owns: one LIST per kind in play (or fewer reads).
 
-        The first pass lists every kind the cluster serves, to find what the app owns anywhere; later passes list
-        only the kinds of the targets and of the objects the app owned last time, so an object whose kind left Git
-        is still found and pruned.
+        The first pass looks at every kind the cluster serves, to find what the app owns anywhere; later passes read
+        only the kinds of the targets and of the objects the app owned last time (so an object whose kind left Git
+        is still found and pruned), in the app's namespaces. A cluster that tells resourceVersions without objects
+        (:class:`~reconcile.protocols.VersionedCluster`) is asked for those, and only objects that changed since the
+        last pass are read: the others are the last pass's objects, shared, not copied again.
         """
         wanted = {t.key for t in targets}
+        versions = {t.key: t.api_version for t in targets}
+        seen: dict[ResourceKey, tuple[str, Manifest | None]] = {}
         if self._kinds_in_play is None and isinstance(self.cluster, SelectingCluster):
             objects = self.cluster.select(self._may_be_ours(wanted))
         elif self._kinds_in_play is None:
             objects = self.cluster.list()
+        elif isinstance(self.cluster, VersionedCluster):
+            objects = self._read_changed(self.cluster, wanted, versions, seen)
         else:
             objects = []
-            # The namespaces the app's objects are in, now and last pass: many apps sharing a cluster then read
-            # their own namespaces only, not every app's objects of a kind.
-            namespaces = sorted(self._namespaces_in_play | {key.namespace for key in wanted if key.namespace})
-            for group_kind in sorted(self._kinds_in_play | {key.group_kind for key in wanted}):
+            for group_kind, namespace in self._places_in_play(wanted):
                 try:
-                    if self.cluster.is_namespaced(group_kind) is False or len(namespaces) > _MAX_NAMESPACE_LISTS:
-                        objects += self.cluster.list(group_kind)
-                    else:
-                        for namespace in namespaces:
-                            objects += self.cluster.list(group_kind, namespace=namespace)
+                    objects += self.cluster.list(group_kind, namespace=namespace)
                 except UnknownKindError:
                     continue  # its CRD is not applied yet (or is gone, and its objects with it)
-        versions = {t.key: t.api_version for t in targets}
         live: dict[ResourceKey, Manifest] = {}
         for obj in objects:
             key = ResourceKey.from_manifest(obj)
@@ -853,11 +854,65 @@ class Reconciler:
                 # Listed in the preferred version: compare in the version Git uses (an HPA in v2beta2 and v1
                 # hold the same object in different shapes).
                 obj = self._get_in_version(key, versions[key]) or obj  # noqa: PLW2901
-            if key in wanted or self._owns(obj):
+            kept = key in wanted or self._owns(obj)
+            if kept:
                 live[key] = obj
+            seen[key] = (_resource_version(obj), obj if kept else None)
+        self._seen = seen
         self._kinds_in_play = {key.group_kind for key in live} | {key.group_kind for key in wanted}
         self._namespaces_in_play = {key.namespace for key in live if key.namespace}
         return live
+
+    def _places_in_play(self, wanted: set[ResourceKey]) -> list[tuple[GroupKind, str | None]]:
+        """The (kind, namespace) pairs a later pass reads; ``None`` for a whole kind.
+
+        The namespaces are the app's objects', now and last pass: many apps sharing a cluster then read their own
+        namespaces only, not every app's objects of a kind.
+        """
+        namespaces = sorted(self._namespaces_in_play | {key.namespace for key in wanted if key.namespace})
+        places: list[tuple[GroupKind, str | None]] = []
+        for group_kind in sorted((self._kinds_in_play or set()) | {key.group_kind for key in wanted}):
+            if self.cluster.is_namespaced(group_kind) is False or len(namespaces) > _MAX_NAMESPACE_LISTS:
+                places.append((group_kind, None))
+            else:
+                places += [(group_kind, namespace) for namespace in namespaces]
+        return places
+
+    def _read_changed(
+        self,
+        cluster: VersionedCluster,
+        wanted: set[ResourceKey],
+        versions: Mapping[ResourceKey, str],
+        seen: dict[ResourceKey, tuple[str, Manifest | None]],
+    ) -> list[Manifest]:
+        """The objects in play: the last pass's where the resourceVersion is unchanged, the rest read again.
+
+        Objects of others that did not change are not read, and are carried into ``seen`` as such.
+        """
+        objects: list[Manifest] = []
+        for group_kind, namespace in self._places_in_play(wanted):
+            try:
+                current = cluster.versions(group_kind, namespace=namespace)
+            except UnknownKindError:
+                continue  # its CRD is not applied yet (or is gone, and its objects with it)
+            for key, version in current.items():
+                known = self._seen.get(key)
+                if known is not None and version and known[0] == version:
+                    last = known[1]
+                    if last is None:
+                        seen[key] = known  # not the app's, and unchanged
+                        continue
+                    if key not in versions or last.get("apiVersion") == versions[key]:
+                        objects.append(last)
+                        continue
+                fresh = self._get_in_version(key, versions[key]) if key in versions else cluster.get(key)
+                if fresh is not None:
+                    objects.append(fresh)
+        return objects
+
+
+def _resource_version(obj: Manifest) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
 
 
 def _statuses(

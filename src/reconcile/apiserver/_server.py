@@ -154,6 +154,22 @@ class APIServer:
                 keys = self._places.get((group_kind, namespace), ())
             return [deep_copy(self._objects[key]) for key in sorted(keys)]
 
+    def versions(self, group_kind: GroupKind, *, namespace: str | None = None) -> dict[ResourceKey, str]:
+        """The resourceVersion of every object of a kind (in ``namespace`` when given), without copying objects.
+
+        Raises:
+            UnknownKindError: The server does not serve ``group_kind``.
+        """
+        with self._lock:
+            self._kind(group_kind)
+            if namespace is None:
+                keys: Iterable[ResourceKey] = (
+                    k for (kind, _), place in self._places.items() if kind == group_kind for k in place
+                )
+            else:
+                keys = self._places.get((group_kind, namespace), ())
+            return {key: str(metadata_of(self._objects[key]).get("resourceVersion", "")) for key in keys}
+
     def select(self, wanted: Callable[[Manifest], bool]) -> builtins.list[Manifest]:
         """Copies of the objects of every kind for which ``wanted`` is true, sorted by key; only those are copied.
 

@@ -133,6 +133,17 @@ class CachedCluster:
             return self.inner.list(group_kind, namespace=namespace)
         return self._informer(group_kind).list(group_kind, namespace=namespace)
 
+    def versions(self, group_kind: GroupKind, *, namespace: str | None = None) -> dict[ResourceKey, str]:
+        """From the cache of the kind (started on first use): resourceVersions by key, no object copied.
+
+        Raises:
+            UnknownKindError: The server does not serve ``group_kind``.
+        """
+        if self.inner.is_namespaced(group_kind) is None:
+            self.inner.list(group_kind)  # names the unknown kind as the server does
+            return {}
+        return self._informer(group_kind).versions(group_kind, namespace=namespace)
+
     def select(self, wanted: Callable[[Manifest], bool]) -> builtins.list[Manifest]:
         """The objects of every kind for which ``wanted(obj)`` is true, read from the server (every kind, as rare)."""
         if isinstance(self.inner, SelectingCluster):

@@ -135,6 +135,16 @@ class Informer:
             objects = self._objects.get(group_kind, {})
             return [deep_copy(obj) for key, obj in objects.items() if namespace is None or key.namespace == namespace]
 
+    def versions(self, group_kind: GroupKind, *, namespace: str | None = None) -> dict[ResourceKey, str]:
+        """The cached objects' resourceVersions by key (optionally of one namespace); no object is copied."""
+        with self._lock:
+            objects = self._objects.get(group_kind, {})
+            return {
+                key: str((obj.get("metadata") or {}).get("resourceVersion") or "")
+                for key, obj in objects.items()
+                if namespace is None or key.namespace == namespace
+            }
+
     def add_listener(self, listener: Listener) -> None:
         """Tell ``listener`` of every change a watch delivers from now on, on the watch's thread.
 

@@ -109,6 +109,18 @@ class MemoryCluster:
         self._maybe_fail("list", None, group_kind)
         return self._server.list(group_kind, namespace=namespace)
 
+    def versions(self, group_kind: GroupKind, *, namespace: str | None = None) -> dict[ResourceKey, str]:
+        """The resourceVersion of every object of a kind (in ``namespace`` when given), by key; no object copied.
+
+        Failures injected into ``list`` apply.
+
+        Raises:
+            UnknownKindError: The cluster does not serve ``group_kind``.
+        """
+        arguments.group_kind("versions", group_kind)
+        self._maybe_fail("list", None, group_kind)
+        return self._server.versions(group_kind, namespace=namespace)
+
     def select(self, wanted: Callable[[Manifest], bool]) -> builtins.list[Manifest]:
         """Copies of the objects of every kind for which ``wanted(obj)`` is true, sorted by key.
 

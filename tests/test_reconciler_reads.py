@@ -1,0 +1,124 @@
+"""What a pass reads: a first pass picks the app's objects, later passes read only what changed, in the app's
+namespaces; unchanged objects are neither copied, compared nor assessed again."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import reconcile as rc
+from reconcile.argocd.tracking import TRACKING_ANNOTATION
+
+GUESTBOOK = Path(__file__).parents[1] / "examples" / "guestbook"
+DEPLOYMENT = rc.ResourceKey("apps", "Deployment", "shop", "guestbook-ui")
+
+
+class CountingCluster(rc.MemoryCluster):
+    """The in-memory cluster, counting the reads a Reconciler makes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: Counter[str] = Counter()
+        self.namespaces: set[str | None] = set()
+
+    def list(self, group_kind: Any = None, *, namespace: str | None = None) -> list[dict[str, Any]]:
+        self.calls["list" if group_kind is not None else "list all"] += 1
+        self.namespaces.add(namespace)
+        return super().list(group_kind, namespace=namespace)
+
+    def versions(self, group_kind: Any, *, namespace: str | None = None) -> dict[rc.ResourceKey, str]:
+        self.calls["versions"] += 1
+        self.namespaces.add(namespace)
+        return super().versions(group_kind, namespace=namespace)
+
+    def get(self, key: rc.ResourceKey, *, api_version: str | None = None) -> dict[str, Any] | None:
+        self.calls["get"] += 1
+        return super().get(key, api_version=api_version)
+
+    def select(self, wanted: Any) -> list[dict[str, Any]]:
+        self.calls["select"] += 1
+        return super().select(wanted)
+
+
+def make_app(
+    folder: Path, cluster: rc.MemoryCluster, name: str = "guestbook", namespace: str = "shop"
+) -> rc.Reconciler:
+    return rc.Reconciler(
+        name=name,
+        source=rc.DirectorySource(folder),
+        renderer=rc.DirectoryRenderer(),
+        cluster=cluster,
+        namespace=namespace,
+        policy=rc.SyncPolicy(automated=True, self_heal=True, prune=True, sync_options=("CreateNamespace=true",)),
+    )
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    app = tmp_path / "app"
+    shutil.copytree(GUESTBOOK, app)
+    return app
+
+
+def test_a_pass_that_finds_nothing_changed_reads_versions_only_and_reuses_its_comparisons(folder):
+    cluster = CountingCluster()
+    app = make_app(folder, cluster)
+    first = app.reconcile()
+    assert first.sync is not None
+    assert first.sync.succeeded
+    settle = app.reconcile()  # the objects as the sync left them
+    cluster.calls.clear()
+    again = app.reconcile()
+    assert again.sync is None
+    assert cluster.calls == Counter(versions=3)  # ConfigMap, Service, Deployment in one namespace: no list, no get
+    before = {d.key: d for d in settle.diff.resources}
+    assert all(d is before[d.key] for d in again.diff.resources)  # not compared again: the same comparisons
+
+
+def test_a_changed_object_is_read_again_and_healed(folder):
+    cluster = CountingCluster()
+    app = make_app(folder, cluster)
+    app.reconcile()
+    app.reconcile()
+    cluster.edit(DEPLOYMENT, lambda d: d["spec"].update(replicas=7))
+    cluster.calls.clear()
+    healed = app.reconcile()
+    assert cluster.calls["get"] >= 1
+    assert cluster.calls["list"] == 0
+    assert healed.sync is not None
+    assert [r.key for r in healed.sync.resources if "configured" in r.message] == [DEPLOYMENT]
+    assert cluster.get(DEPLOYMENT)["spec"]["replicas"] == 2
+
+
+def test_an_object_given_our_annotation_later_is_found_as_a_read_of_everything_would(folder):
+    cluster = CountingCluster()
+    app = make_app(folder, cluster)
+    app.reconcile()
+    stray = rc.ResourceKey("", "ConfigMap", "shop", "stray")
+    cluster.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "stray", "namespace": "shop"}})
+    assert app.reconcile().sync_status is rc.SyncStatus.SYNCED  # not ours: unseen
+    cluster.edit(
+        stray,
+        lambda c: (
+            c["metadata"].setdefault("annotations", {}).update({TRACKING_ANNOTATION: "guestbook:/ConfigMap:shop/stray"})
+        ),
+    )
+    result = app.reconcile()
+    assert cluster.get(stray) is None  # now it says it is ours, and Git does not hold it: pruned
+    assert any(r.key == stray and r.result is rc.ResultCode.PRUNED for r in result.resources)
+
+
+def test_many_apps_read_their_own_namespaces_only(folder):
+    cluster = CountingCluster()
+    apps = [make_app(folder, cluster, name=f"app-{i}", namespace=f"team-{i}") for i in range(3)]
+    for app in apps:
+        app.reconcile()
+    assert cluster.calls["select"] == 3  # each first pass picked its own objects
+    assert cluster.calls["list all"] == 0
+    cluster.namespaces.clear()
+    apps[1].reconcile()
+    assert cluster.namespaces == {"team-1"}
