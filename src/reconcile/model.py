@@ -69,7 +69,7 @@ def holds_secret_values(obj: Mapping[str, Any]) -> bool:
     return carries and isinstance(kind_of_type, str) and _SECRET_TYPE.fullmatch(kind_of_type) is not None
 
 
-@attrs.frozen(order=True)
+@attrs.frozen(order=True, cache_hash=True)
 class GroupKind:
     """A kind within its API group, independent of version (``apps/Deployment``; core group is empty)."""
 
@@ -80,7 +80,7 @@ class GroupKind:
         return f"{self.group}/{self.kind}" if self.group else self.kind
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # keys are looked up in dicts millions of times in a large pass
 class ResourceKey:
     """The identity of one object: group, kind, namespace and name, version-agnostic like the API server's.
 
