@@ -834,22 +834,22 @@ class Reconciler:
         wanted = {t.key for t in targets}
         versions = {t.key: t.api_version for t in targets}
         seen: dict[ResourceKey, tuple[str, Manifest | None]] = {}
+        objects: list[Manifest] = []
+        pairs: list[tuple[ResourceKey, Manifest]] = []  # read with their keys already known
         if self._kinds_in_play is None and isinstance(self.cluster, SelectingCluster):
             objects = self.cluster.select(self._may_be_ours(wanted))
         elif self._kinds_in_play is None:
             objects = self.cluster.list()
         elif isinstance(self.cluster, VersionedCluster):
-            objects = self._read_changed(self.cluster, wanted, versions, seen)
+            pairs = self._read_changed(self.cluster, wanted, versions, seen)
         else:
-            objects = []
             for group_kind, namespace in self._places_in_play(wanted):
                 try:
                     objects += self.cluster.list(group_kind, namespace=namespace)
                 except UnknownKindError:
                     continue  # its CRD is not applied yet (or is gone, and its objects with it)
         live: dict[ResourceKey, Manifest] = {}
-        for obj in objects:
-            key = ResourceKey.from_manifest(obj)
+        for key, obj in [*pairs, *((ResourceKey.from_manifest(obj), obj) for obj in objects)]:
             if key in versions and obj.get("apiVersion") != versions[key]:
                 # Listed in the preferred version: compare in the version Git uses (an HPA in v2beta2 and v1
                 # hold the same object in different shapes).
@@ -884,12 +884,12 @@ class Reconciler:
         wanted: set[ResourceKey],
         versions: Mapping[ResourceKey, str],
         seen: dict[ResourceKey, tuple[str, Manifest | None]],
-    ) -> list[Manifest]:
+    ) -> list[tuple[ResourceKey, Manifest]]:
         """The objects in play: the last pass's where the resourceVersion is unchanged, the rest read again.
 
         Objects of others that did not change are not read, and are carried into ``seen`` as such.
         """
-        objects: list[Manifest] = []
+        objects: list[tuple[ResourceKey, Manifest]] = []
         for group_kind, namespace in self._places_in_play(wanted):
             try:
                 current = cluster.versions(group_kind, namespace=namespace)
@@ -903,11 +903,11 @@ class Reconciler:
                         seen[key] = known  # not the app's, and unchanged
                         continue
                     if key not in versions or last.get("apiVersion") == versions[key]:
-                        objects.append(last)
+                        objects.append((key, last))
                         continue
                 fresh = self._get_in_version(key, versions[key]) if key in versions else cluster.get(key)
                 if fresh is not None:
-                    objects.append(fresh)
+                    objects.append((key, fresh))
         return objects
 
 

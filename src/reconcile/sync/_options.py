@@ -96,6 +96,10 @@ class SyncOptions:
     fail_on_shared_resource: bool = False
     client_side_apply_migration: bool = True
     migration_manager: str = DEFAULT_CLIENT_SIDE_APPLY_MANAGER
+    # ObjectOptions by the object's own option strings: a plan of 10,000 objects with no annotation builds one.
+    _per_object: dict[frozenset[str], ObjectOptions] = attrs.field(
+        factory=dict, init=False, eq=False, repr=False, hash=False
+    )
 
     @classmethod
     def parse(cls, strings: Iterable[str]) -> SyncOptions:
@@ -129,7 +133,13 @@ class SyncOptions:
     def for_object(self, obj: Manifest | None) -> ObjectOptions:
         """The options in force for ``obj``: these, overridden by its ``argocd.argoproj.io/sync-options``."""
         own = object_options(obj)
-        values: dict[str, Any] = attrs.asdict(self, recurse=False)
+        found = self._per_object.get(own)
+        if found is None:
+            found = self._per_object[own] = self._for_options(own)
+        return found
+
+    def _for_options(self, own: frozenset[str]) -> ObjectOptions:
+        values: dict[str, Any] = attrs.asdict(self, recurse=False, filter=lambda field, _: field.init)
         for name in _OBJECT_BOOLEANS:
             if f"{name}=true" in own:
                 values[_field(name)] = True
