@@ -166,9 +166,7 @@ class ArgoDiffer:
     _versions: dict[int, str | None] = attrs.field(factory=dict, init=False, repr=False, eq=False)
     # The last pass's comparisons by (cluster, key, desired object's text, live resourceVersion): an object that
     # changed on neither side is not compared again (a no-op pass of 10,000 objects compares none).
-    _diffs: dict[tuple[Any, ...], ResourceDiff] = attrs.field(
-        factory=dict, init=False, repr=False, eq=False
-    )
+    _diffs: dict[tuple[Any, ...], ResourceDiff] = attrs.field(factory=dict, init=False, repr=False, eq=False)
     # Desired objects' JSON texts by identity (the Reconciler keeps its targets from pass to pass).
     _texts: dict[int, tuple[Manifest, str]] = attrs.field(factory=dict, init=False, repr=False, eq=False)
 
