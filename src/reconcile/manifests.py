@@ -317,11 +317,11 @@ class _Builder:
 
 def _tag_text(node: Node) -> str:
     """The node's tag as text: ruamel's ``str(tag)`` percent-decodes every time, a third of a large render's parse."""
-    tag = node.tag
+    tag = getattr(node, "ctag", None)  # ruamel's Tag object; ``node.tag`` is its decoded text, made per call
     suffix = getattr(tag, "suffix", None)
     if getattr(tag, "handle", "") is None and isinstance(suffix, str) and "%" not in suffix:
         return suffix
-    return str(tag)
+    return str(node.tag)
 
 
 def _is_merge_key(node: Node) -> bool:

@@ -374,7 +374,7 @@ class SyncOperation:
         results: list[ResourceResult] = []
         # Only tasks that call the server go to the pool: in a sync of one changed object among 10,000, the
         # others are answered at once rather than through 10,000 futures.
-        if sum(1 for group in groups for task in group if _calls_server(task)) <= 1:
+        if self.workers <= 1 or sum(1 for group in groups for task in group if _calls_server(task)) <= 1:
             return [run(task) for group in groups for task in group]
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="reconcile-sync") as pool:
             for group in groups:
