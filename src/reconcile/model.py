@@ -91,6 +91,8 @@ class ResourceKey:
     kind: str
     namespace: str
     name: str
+    # Made once: a large pass asks a key for its kind hundreds of thousands of times.
+    _group_kind: GroupKind = attrs.field(init=False, eq=False, order=False, hash=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         # Four type checks on a hot path: ResourceKey(kind=None) fails here, naming the field, not far away.
@@ -100,6 +102,7 @@ class ResourceKey:
                 from reconcile.errors import ConfigurationError  # noqa: PLC0415
 
                 raise ConfigurationError.argument(f"ResourceKey.{field}", "a string", getattr(self, field))
+        object.__setattr__(self, "_group_kind", GroupKind(self.group, self.kind))
 
     @classmethod
     def from_manifest(cls, obj: Manifest) -> ResourceKey:
@@ -116,7 +119,7 @@ class ResourceKey:
     @property
     def group_kind(self) -> GroupKind:
         """The key's group and kind."""
-        return GroupKind(self.group, self.kind)
+        return self._group_kind
 
     def with_namespace(self, namespace: str) -> ResourceKey:
         """A copy of this key in another namespace (``""`` for cluster-scoped)."""

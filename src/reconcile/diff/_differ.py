@@ -169,6 +169,8 @@ class ArgoDiffer:
     _diffs: dict[tuple[Any, ...], ResourceDiff] = attrs.field(factory=dict, init=False, repr=False, eq=False)
     # Desired objects' JSON texts by identity (the Reconciler keeps its targets from pass to pass).
     _texts: dict[int, tuple[Manifest, str]] = attrs.field(factory=dict, init=False, repr=False, eq=False)
+    # Whether a desired object asks for a local prediction (``ServerSideDiff=false``), by identity.
+    _local_only: dict[int, tuple[Manifest, bool]] = attrs.field(factory=dict, init=False, repr=False, eq=False)
 
     def diff(
         self,
@@ -262,6 +264,9 @@ class ArgoDiffer:
         self._diffs.update((memo, found) for memo, found in compared.items() if memo[0] is not None)
         self._texts.clear()
         self._texts.update(texts)
+        kept = {id(target.manifest) for target in targets}
+        for stale in [identity for identity in self._local_only if identity not in kept]:
+            del self._local_only[stale]
         return DiffResult(diffs)
 
     def _compare_all(
@@ -296,11 +301,13 @@ class ArgoDiffer:
 
     def _predicts_on_server(self, cluster: Cluster | None, target: Resource) -> bool:
         """Whether ``target`` is meant to be predicted by a server's dry run."""
-        return (
-            cluster is not None
-            and self.server_side
-            and not has_option(target.manifest, "ServerSideDiff=false", COMPARE_OPTIONS)
-        )
+        if cluster is None or not self.server_side:
+            return False
+        known = self._local_only.get(id(target.manifest))
+        if known is None or known[0] is not target.manifest:
+            known = (target.manifest, has_option(target.manifest, "ServerSideDiff=false", COMPARE_OPTIONS))
+            self._local_only[id(target.manifest)] = known
+        return not known[1]
 
     def _kube_version(self, cluster: Cluster | None) -> str | None:
         """The cluster's release, read once per cluster (``None``: no cluster, or it would not say)."""
