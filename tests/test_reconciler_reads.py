@@ -12,6 +12,8 @@ import pytest
 
 import reconcile as rc
 from reconcile.argocd.tracking import TRACKING_ANNOTATION
+from reconcile.diff import ArgoDiffer
+from reconcile.model import Resource
 
 GUESTBOOK = Path(__file__).parents[1] / "examples" / "guestbook"
 DEPLOYMENT = rc.ResourceKey("apps", "Deployment", "shop", "guestbook-ui")
@@ -122,3 +124,46 @@ def test_many_apps_read_their_own_namespaces_only(folder):
     cluster.namespaces.clear()
     apps[1].reconcile()
     assert cluster.namespaces == {"team-1"}
+
+
+class DryRunCounting(rc.MemoryCluster):
+    """The in-memory cluster, counting dry-run applies."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dry_runs = 0
+
+    def apply(self, manifest: Any, **kwargs: Any) -> dict[str, Any]:
+        self.dry_runs += bool(kwargs.get("dry_run"))
+        return super().apply(manifest, **kwargs)
+
+
+def test_a_new_render_of_the_same_text_is_neither_dry_run_nor_compared_again():
+    cluster = DryRunCounting()
+    cluster.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
+    rendered = rc.DirectoryRenderer().render(rc.DirectorySource(GUESTBOOK).fetch())
+    targets = [
+        Resource.from_manifest({**r.manifest, "metadata": {**r.manifest["metadata"], "namespace": "shop"}})
+        for r in rendered
+    ]
+    for target in targets:
+        cluster.apply(target.manifest, field_manager="reconcile")
+    differ = ArgoDiffer()
+
+    def live() -> dict[rc.ResourceKey, Any]:
+        return {t.key: cluster.get(t.key) for t in targets}
+
+    first = differ.diff(targets, live(), cluster=cluster)
+    asked = cluster.dry_runs
+    assert asked == len(targets)
+    again = differ.diff(targets, live(), cluster=cluster)  # the same objects: reused by identity
+    assert [a is b for a, b in zip(again.resources, first.resources, strict=True)] == [True] * len(targets)
+    copies = [Resource.from_manifest(dict(t.manifest)) for t in targets]
+    renewed = differ.diff(copies, live(), cluster=cluster)  # new objects of the same text: by the memo
+    assert cluster.dry_runs == asked
+    assert [a is b for a, b in zip(renewed.resources, first.resources, strict=True)] == [True] * len(targets)
+    cluster.edit(targets[0].key, lambda obj: obj["metadata"].setdefault("labels", {}).update(touched="yes"))
+    changed = differ.diff(copies, live(), cluster=cluster)
+    assert cluster.dry_runs == asked + 1  # only the object whose live version changed is asked about again
+    assert changed.resources[0] is not first.resources[0]
+    assert all(a is b for a, b in zip(changed.resources[1:], first.resources[1:], strict=True))

@@ -135,6 +135,10 @@ def _text(obj: Manifest) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
 
 
+# A kept comparison: (cluster identity, desired object, live resourceVersion, memo key, the comparison).
+_Last = tuple[int, Manifest, str, tuple[Any, ...], ResourceDiff]
+
+
 @attrs.frozen
 class ArgoDiffer:
     """Compares an application's desired objects with the live objects it owns.
@@ -169,6 +173,9 @@ class ArgoDiffer:
     _diffs: dict[tuple[Any, ...], ResourceDiff] = attrs.field(factory=dict, init=False, repr=False, eq=False)
     # Desired objects' JSON texts by identity (the Reconciler keeps its targets from pass to pass).
     _texts: dict[int, tuple[Manifest, str]] = attrs.field(factory=dict, init=False, repr=False, eq=False)
+    # The last pass's comparison per key, with the desired object (by identity), the live resourceVersion and the
+    # memo key it was made under: a pass over unchanged objects reuses them without computing a memo key.
+    _last: dict[ResourceKey, _Last] = attrs.field(factory=dict, init=False, repr=False, eq=False)
     # Whether a desired object asks for a local prediction (``ServerSideDiff=false``), by identity.
     _local_only: dict[int, tuple[Manifest, bool]] = attrs.field(factory=dict, init=False, repr=False, eq=False)
 
@@ -214,6 +221,8 @@ class ArgoDiffer:
             if target.key in seen:
                 raise DiffError(f"{target.where()} is a target twice", key=target.key)
             seen.add(target.key)
+        reused = self._reusable(targets, live, cluster)
+        fresh = [target for target in targets if target.key not in reused] if reused else list(targets)
 
         def predict(target: Resource) -> tuple[Manifest | None, Manifest | None]:
             """The prediction for ``target`` and the live object it was made on."""
@@ -243,31 +252,70 @@ class ArgoDiffer:
             return (target.key, text_of(target), _version(current)) in self._predictions
 
         # Only dry runs go to the pool: a pass that changed nothing sends none and starts no thread.
-        asking = [target for target in targets if not known(target)]
+        asking = [target for target in fresh if not known(target)]
         answered: dict[ResourceKey, tuple[Manifest | None, Manifest | None]] = {}
         if len(asking) > 1:
             with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="reconcile-diff") as pool:
                 answered = dict(zip((t.key for t in asking), pool.map(predict, asking), strict=True))
-        answers = [answered[t.key] if t.key in answered else predict(t) for t in targets]
+        answers = [answered[t.key] if t.key in answered else predict(t) for t in fresh]
         # A local prediction takes the defaults of the cluster's release: read it only when one is made.
         kube_version = self._kube_version(cluster) if any(p is None for p, _ in answers) else None
-        compared = self._compare_all(cluster, targets, answers, kube_version, text_of)
-        diffs += compared.values()
+        compared = self._compare_all(cluster, fresh, answers, kube_version, text_of)
+        made = {target.key: found for target, (_, found) in zip(fresh, compared, strict=True)}
+        diffs += [reused[t.key][4] if t.key in reused else made[t.key] for t in targets]
         diffs += [
             compare(None, obj, manager=self.manager, settings=self.settings)
             for key, obj in live.items()
             if key not in seen
         ]
+        self._remember(targets, reused, list(zip(fresh, compared, strict=True)), predictions, texts)
+        return DiffResult(diffs)
+
+    def _reusable(
+        self, targets: Sequence[Resource], live: Mapping[ResourceKey, Manifest], cluster: Cluster | None
+    ) -> dict[ResourceKey, _Last]:
+        """The last pass's comparisons that still hold: the same desired object, the same live resourceVersion."""
+        reused: dict[ResourceKey, _Last] = {}
+        for target in targets:
+            last = self._last.get(target.key)
+            if last is not None and last[1] is target.manifest and last[0] == id(cluster):
+                current = live.get(target.key)
+                if current is not None and last[2] == _version(current):
+                    reused[target.key] = last
+        return reused
+
+    def _remember(
+        self,
+        targets: Sequence[Resource],
+        reused: Mapping[ResourceKey, _Last],
+        compared: Sequence[tuple[Resource, tuple[tuple[Any, ...] | None, ResourceDiff]]],
+        predictions: dict[tuple[ResourceKey, str, str], Manifest | None],
+        texts: dict[int, tuple[Manifest, str]],
+    ) -> None:
+        """Keep this pass's comparisons, predictions and texts for the next pass, and nothing older."""
+        last = dict(reused)
+        for target, (memo, found) in compared:
+            if memo is not None:
+                last[target.key] = (memo[0], target.manifest, memo[3], memo, found)
+        for key, entry in reused.items():
+            # Carried as they were: a new render of the same text finds its comparison and its dry-run answer.
+            text = self._texts.get(id(entry[1]))
+            if text is not None:
+                texts[id(entry[1])] = text
+                asked = (key, text[1], entry[2])
+                if asked in self._predictions:
+                    predictions[asked] = self._predictions[asked]
+        self._last.clear()
+        self._last.update(last)
+        self._diffs.clear()
+        self._diffs.update((entry[3], entry[4]) for entry in last.values())
         self._predictions.clear()
         self._predictions.update(predictions)
-        self._diffs.clear()
-        self._diffs.update((memo, found) for memo, found in compared.items() if memo[0] is not None)
         self._texts.clear()
         self._texts.update(texts)
         kept = {id(target.manifest) for target in targets}
         for stale in [identity for identity in self._local_only if identity not in kept]:
             del self._local_only[stale]
-        return DiffResult(diffs)
 
     def _compare_all(
         self,
@@ -276,9 +324,9 @@ class ArgoDiffer:
         answers: Sequence[tuple[Manifest | None, Manifest | None]],
         kube_version: str | None,
         text_of: Callable[[Resource], str],
-    ) -> dict[tuple[Any, ...], ResourceDiff]:
-        """Each target's comparison, by memo key (``(None, key)`` for one that is not kept for the next pass)."""
-        compared: dict[tuple[Any, ...], ResourceDiff] = {}
+    ) -> list[tuple[tuple[Any, ...] | None, ResourceDiff]]:
+        """Each target's comparison with its memo key (``None`` for one that is not kept for the next pass)."""
+        compared: list[tuple[tuple[Any, ...] | None, ResourceDiff]] = []
         for target, (predicted, current) in zip(targets, answers, strict=True):
             version = _version(current) if current is not None else ""
             # Only a comparison made on the prediction it was meant to have is kept: one made locally because a
@@ -296,7 +344,7 @@ class ArgoDiffer:
                     settings=self.settings,
                     kube_version=kube_version,
                 )
-            compared[memo if memo is not None else (None, target.key)] = found
+            compared.append((memo, found))
         return compared
 
     def _predicts_on_server(self, cluster: Cluster | None, target: Resource) -> bool:
