@@ -4,10 +4,12 @@ import hashlib
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
+import reconcile.sources._directory as directory
 from reconcile.errors import PathNotFoundError
 from reconcile.protocols import Source
 from reconcile.renderers._directory import DirectoryRenderer
@@ -124,3 +126,36 @@ def test_a_file_is_not_a_folder(folder: Path) -> None:
 def test_the_source_is_a_value(folder: Path) -> None:
     assert DirectorySource(str(folder)) == DirectorySource(folder)
     assert DirectorySource(str(folder)).path == folder
+
+
+def test_a_source_reads_only_the_files_whose_status_changed(folder: Path, monkeypatch) -> None:
+    read: list[str] = []
+    real = directory._file_digest
+    monkeypatch.setattr(directory, "_file_digest", lambda path: read.append(Path(path).name) or real(path))
+    later = time.time_ns() + 10_000_000_000
+    monkeypatch.setattr(directory, "time_ns", lambda: later)  # the files look older than the racy window
+    source = DirectorySource(folder)
+    first = source.fetch().revision.sha
+    assert sorted(read) == ["README.md", "cm.yaml"]
+    read.clear()
+    assert source.fetch().revision.sha == first
+    assert read == []  # nothing changed: nothing read
+    cm = folder / "apps/cm.yaml"
+    before = cm.stat()
+    time.sleep(0.05)  # past the file system's timestamp tick
+    cm.write_text(cm.read_text().replace("name: a", "name: b"))  # the same size
+    os.utime(cm, ns=(before.st_atime_ns, before.st_mtime_ns))  # and the same modification time
+    changed = source.fetch().revision.sha
+    assert read == ["cm.yaml"]  # its change time still differs
+    assert changed != first
+    assert changed == folder_digest(folder)
+
+
+def test_a_file_written_just_now_is_read_again_each_time(folder: Path, monkeypatch) -> None:
+    read: list[str] = []
+    real = directory._file_digest
+    monkeypatch.setattr(directory, "_file_digest", lambda path: read.append(Path(path).name) or real(path))
+    source = DirectorySource(folder)
+    source.fetch()
+    source.fetch()
+    assert sorted(read) == ["README.md", "README.md", "cm.yaml", "cm.yaml"]  # within its timestamp's resolution
