@@ -108,9 +108,41 @@ def test_drift_is_shown_and_self_healed(folder, cluster):
     healed = app.reconcile()
     assert healed.sync is not None
     assert by_key(healed)[DEPLOYMENT].message == "deployment.apps/guestbook-ui configured"
-    assert by_key(healed)[SERVICE].message == "service/guestbook-ui unchanged"
+    # Self-heal syncs the drifted objects only, as Argo CD's does: the Service is not part of the operation.
+    assert [r.key for r in healed.sync.resources] == [DEPLOYMENT]
+    assert by_key(healed)[SERVICE].result is None
+    assert by_key(healed)[SERVICE].status is rc.SyncStatus.SYNCED
     assert healed.sync_status is rc.SyncStatus.SYNCED
     assert cluster.get(DEPLOYMENT)["spec"]["replicas"] == 2
+
+
+def test_self_heal_runs_no_hooks_and_prunes_what_left(folder, cluster):
+    (folder / "migrate.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: migrate\n  annotations:\n"
+        "    argocd.argoproj.io/hook: PreSync\n"
+    )
+    app = make_app(folder, cluster, automated=True, self_heal=True, prune=True)
+    first = app.reconcile()
+    hook = rc.ResourceKey("", "ConfigMap", "default", "migrate")
+    assert any(r.key == hook for r in first.sync.resources)
+    cluster.delete(hook)
+    stray = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "stray",
+            "namespace": "default",
+            "annotations": {TRACKING_ANNOTATION: "guestbook:/ConfigMap:default/stray"},
+        },
+    }
+    cluster.create(stray)
+    cluster.patch(DEPLOYMENT, {"spec": {"replicas": 5}})
+    healed = app.reconcile()
+    assert healed.sync is not None
+    assert sorted(str(r.key) for r in healed.sync.resources) == sorted([str(DEPLOYMENT), "ConfigMap/default/stray"])
+    assert cluster.get(hook) is None  # a selective sync runs no hooks
+    assert cluster.get(rc.ResourceKey("", "ConfigMap", "default", "stray")) is None
+    assert healed.sync_status is rc.SyncStatus.SYNCED
 
 
 def test_without_self_heal_drift_waits_for_a_new_revision(folder, cluster):

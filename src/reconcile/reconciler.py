@@ -112,7 +112,8 @@ class SyncPolicy:
     Attributes:
         automated: Sync whenever live state is out of sync with a new revision.
         prune: Delete objects this app applied before and that left Git (otherwise they are only reported).
-        self_heal: Also sync when live state drifts while the revision is unchanged.
+        self_heal: Also sync when live state drifts while the revision is unchanged. As Argo CD's self-heal, that
+            sync applies (and prunes) only the objects found out of sync, and runs no hooks.
         allow_empty: Allow an automated sync to prune everything when the render comes back empty.
         sync_options: Argo CD's ``syncOptions`` strings (``PruneLast=true``, ``CreateNamespace=true``,
             ``RespectIgnoreDifferences=true``...), checked when the policy is made; :attr:`options` is their
@@ -650,7 +651,9 @@ class Reconciler:
             try:
                 self._refuse_empty(comparison)
                 log.info("reconcile.sync.started", reason=reason)
-                sync_result = self._sync(comparison, dry_run=False, prune=self.policy.prune)
+                sync_result = self._sync(
+                    comparison, dry_run=False, prune=self.policy.prune, out_of_sync_only=reason == "self-heal"
+                )
                 self._last_sync = (comparison.revision.sha, sync_result.succeeded)
                 final = self._diff_live(comparison.targets, stored=sync_result.stored)
             except ReconcileError as exc:
@@ -729,29 +732,50 @@ class Reconciler:
                 f"{len(owned)} objects of {self.name!r}; set allow_empty=True to allow it"
             )
 
-    def _sync(self, comparison: _Comparison, *, dry_run: bool, prune: bool) -> SyncResult:
+    def _sync(
+        self, comparison: _Comparison, *, dry_run: bool, prune: bool, out_of_sync_only: bool = False
+    ) -> SyncResult:
+        """Sync the comparison's targets; ``out_of_sync_only`` makes it the reference's self-heal sync.
+
+        Self-heal syncs only the objects found out of sync (Argo CD selects them, as a selective sync does), and a
+        selective sync runs no hooks: healing one drifted object is one write, whatever the app's size.
+        """
+        diff, hooks, drifted = comparison.diff, comparison.hooks, None
+        if out_of_sync_only:
+            drifted = {d.key for d in diff.modified_resources}
+            diff = DiffResult([d for d in diff.resources if d.key in drifted])
+            hooks = ()
+        targets = self._sync_targets(comparison, drifted)
         return self.syncer.sync(
             self.cluster,
             app=self.name,
-            targets=self._sync_targets(comparison),
-            diff=comparison.diff,
-            hooks=comparison.hooks,
+            targets=targets,
+            diff=diff,
+            hooks=hooks,
             prune=prune,
             dry_run=dry_run,
             create_namespace=self._destination_namespace(),
             revision=comparison.revision,
         )
 
-    def _sync_targets(self, comparison: _Comparison) -> tuple[Resource, ...]:
-        """The targets to apply: with ``RespectIgnoreDifferences``, ignored fields keep their live values."""
+    def _sync_targets(self, comparison: _Comparison, only: set[ResourceKey] | None = None) -> tuple[Resource, ...]:
+        """The targets to apply, those of ``only`` when given.
+
+        With ``RespectIgnoreDifferences``, ignored fields keep their live values.
+        """
         targets = []
+        rules = self.diff_settings.with_rules(self.ignore_differences)
         for target in comparison.targets:
+            if only is not None and target.key not in only:
+                continue
             live = comparison.live.get(target.key)
+            if live is None or not rules:
+                targets.append(target)
+                continue
             respect = self.policy.respect_ignore_differences or has_option(
                 target.manifest, f"{RESPECT_IGNORE_DIFFERENCES}=true"
             )
-            rules = self.diff_settings.with_rules(self.ignore_differences)
-            if live is not None and respect and rules:
+            if respect:
                 kept = keep_live_values(rules, target.key, target.manifest, live)
                 targets.append(Resource.from_manifest(kept, target.source))
             else:
