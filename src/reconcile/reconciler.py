@@ -858,6 +858,7 @@ class Reconciler:
         wanted = {t.key for t in targets}
         versions = {t.key: t.api_version for t in targets}
         seen: dict[ResourceKey, tuple[str, Manifest | None]] = {}
+        live: dict[ResourceKey, Manifest] = {}
         objects: list[Manifest] = []
         pairs: list[tuple[ResourceKey, Manifest]] = []  # read with their keys already known
         if self._kinds_in_play is None and isinstance(self.cluster, SelectingCluster):
@@ -865,14 +866,13 @@ class Reconciler:
         elif self._kinds_in_play is None:
             objects = self.cluster.list()
         elif isinstance(self.cluster, VersionedCluster):
-            pairs = self._read_changed(self.cluster, wanted, versions, seen)
+            pairs = self._read_changed(self.cluster, wanted, versions, seen, live)
         else:
             for group_kind, namespace in self._places_in_play(wanted):
                 try:
                     objects += self.cluster.list(group_kind, namespace=namespace)
                 except UnknownKindError:
                     continue  # its CRD is not applied yet (or is gone, and its objects with it)
-        live: dict[ResourceKey, Manifest] = {}
         for key, obj in [*pairs, *((ResourceKey.from_manifest(obj), obj) for obj in objects)]:
             if key in versions and obj.get("apiVersion") != versions[key]:
                 # Listed in the preferred version: compare in the version Git uses (an HPA in v2beta2 and v1
@@ -908,10 +908,12 @@ class Reconciler:
         wanted: set[ResourceKey],
         versions: Mapping[ResourceKey, str],
         seen: dict[ResourceKey, tuple[str, Manifest | None]],
+        live: dict[ResourceKey, Manifest],
     ) -> list[tuple[ResourceKey, Manifest]]:
-        """The objects in play: the last pass's where the resourceVersion is unchanged, the rest read again.
+        """The objects read again because their resourceVersion changed.
 
-        Objects of others that did not change are not read, and are carried into ``seen`` as such.
+        The last pass's objects whose resourceVersion is unchanged go straight into ``live`` (when still in play)
+        and ``seen``; objects of others that did not change are not read, and are carried into ``seen`` as such.
         """
         objects: list[tuple[ResourceKey, Manifest]] = []
         for group_kind, namespace in self._places_in_play(wanted):
@@ -927,7 +929,11 @@ class Reconciler:
                         seen[key] = known  # not the app's, and unchanged
                         continue
                     if key not in versions or last.get("apiVersion") == versions[key]:
-                        objects.append((key, last))
+                        if key in wanted or self._owns(last):
+                            live[key] = last
+                            seen[key] = known
+                        else:
+                            seen[key] = (version, None)  # left Git, and was never ours
                         continue
                 fresh = self._get_in_version(key, versions[key]) if key in versions else cluster.get(key)
                 if fresh is not None:
