@@ -167,3 +167,63 @@ def test_a_new_render_of_the_same_text_is_neither_dry_run_nor_compared_again():
     assert cluster.dry_runs == asked + 1  # only the object whose live version changed is asked about again
     assert changed.resources[0] is not first.resources[0]
     assert all(a is b for a, b in zip(changed.resources[1:], first.resources[1:], strict=True))
+
+
+class WriteCounting(DryRunCounting):
+    """Also counts the applies that write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def apply(self, manifest: Any, **kwargs: Any) -> dict[str, Any]:
+        self.writes += not kwargs.get("dry_run")
+        return super().apply(manifest, **kwargs)
+
+
+def test_a_change_in_git_to_one_object_is_one_dry_run_and_one_write(folder):
+    cluster = WriteCounting()
+    app = make_app(folder, cluster)
+    app.reconcile()
+    app.reconcile()
+    cluster.dry_runs = cluster.writes = 0
+    (folder / "deployment.yaml").write_text(
+        (folder / "deployment.yaml").read_text().replace("replicas: 2", "replicas: 3")
+    )
+    planned = [t.notes() for t in app.plan().tasks if t.key == DEPLOYMENT]
+    assert planned == ["out of sync; dry-run passed in the comparison"]
+    changed = app.reconcile()
+    assert changed.sync is not None
+    assert changed.sync.succeeded
+    assert cluster.get(DEPLOYMENT)["spec"]["replicas"] == 3
+    # The comparison's server-side dry run is the very request the sync's dry run would send: it is not sent twice.
+    assert (cluster.dry_runs, cluster.writes) == (1, 1)
+    plan_notes = [t.notes() for t in app.plan().tasks if t.key == DEPLOYMENT]
+    assert plan_notes == ["in sync"]
+
+
+def test_a_sync_that_keeps_live_values_dry_runs_what_it_sends(folder):
+    cluster = WriteCounting()
+    app = rc.Reconciler(
+        name="guestbook",
+        source=rc.DirectorySource(folder),
+        renderer=rc.DirectoryRenderer(),
+        cluster=cluster,
+        namespace="shop",
+        policy=rc.SyncPolicy(automated=True, sync_options=("CreateNamespace=true", "RespectIgnoreDifferences=true")),
+        ignore_differences=[{"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]}],
+    )
+    app.reconcile()
+    app.reconcile()
+    cluster.dry_runs = cluster.writes = 0
+    (folder / "deployment.yaml").write_text(
+        (folder / "deployment.yaml").read_text().replace("containerPort: 80", "containerPort: 8080")
+    )
+    # Planned with the live replicas kept: not the object the comparison dry-ran.
+    validated = [t.validated for t in app.plan().tasks if t.key == DEPLOYMENT]
+    assert validated == [False]
+    assert cluster.dry_runs == 1  # the comparison's
+    result = app.reconcile()
+    assert result.sync is not None
+    assert result.sync.succeeded
+    assert cluster.dry_runs == 2  # and the sync's own, of the object it sends

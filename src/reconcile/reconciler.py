@@ -562,11 +562,12 @@ class Reconciler:
         return self._plan(self._compare(), prune=prune)
 
     def _plan(self, comparison: _Comparison, *, prune: bool | None) -> SyncPlan:
+        targets, diff = self._sync_input(comparison)
         return self._syncer().plan(
             self.cluster,
             app=self.name,
-            targets=self._sync_targets(comparison),
-            diff=comparison.diff,
+            targets=targets,
+            diff=diff,
             hooks=comparison.hooks,
             prune=self.policy.prune if prune is None else prune,
             create_namespace=self._destination_namespace(),
@@ -740,12 +741,9 @@ class Reconciler:
         Self-heal syncs only the objects found out of sync (Argo CD selects them, as a selective sync does), and a
         selective sync runs no hooks: healing one drifted object is one write, whatever the app's size.
         """
-        diff, hooks, drifted = comparison.diff, comparison.hooks, None
-        if out_of_sync_only:
-            drifted = {d.key for d in diff.modified_resources}
-            diff = DiffResult([d for d in diff.resources if d.key in drifted])
-            hooks = ()
-        targets = self._sync_targets(comparison, drifted)
+        drifted = {d.key for d in comparison.diff.modified_resources} if out_of_sync_only else None
+        targets, diff = self._sync_input(comparison, drifted)
+        hooks = () if out_of_sync_only else comparison.hooks
         return self.syncer.sync(
             self.cluster,
             app=self.name,
@@ -757,6 +755,21 @@ class Reconciler:
             create_namespace=self._destination_namespace(),
             revision=comparison.revision,
         )
+
+    def _sync_input(
+        self, comparison: _Comparison, only: set[ResourceKey] | None = None
+    ) -> tuple[tuple[Resource, ...], DiffResult]:
+        """The targets to apply and the comparison to plan with, those of ``only`` when given."""
+        diff = comparison.diff
+        if only is not None:
+            diff = DiffResult([d for d in diff.resources if d.key in only])
+        targets = self._sync_targets(comparison, only)
+        originals = {id(target) for target in comparison.targets}
+        rewritten = {target.key for target in targets if id(target) not in originals}
+        if rewritten:
+            # Kept live values (RespectIgnoreDifferences) make another request than the comparison's dry run.
+            diff = DiffResult([attrs.evolve(d, dry_run_by=None) if d.key in rewritten else d for d in diff.resources])
+        return targets, diff
 
     def _sync_targets(self, comparison: _Comparison, only: set[ResourceKey] | None = None) -> tuple[Resource, ...]:
         """The targets to apply, those of ``only`` when given.

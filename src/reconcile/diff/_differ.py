@@ -344,6 +344,8 @@ class ArgoDiffer:
                     settings=self.settings,
                     kube_version=kube_version,
                 )
+                if predicted is not None and current is not None and _version(predicted) == _version(current):
+                    found = attrs.evolve(found, dry_run_by=self.manager)
             compared.append((memo, found))
         return compared
 

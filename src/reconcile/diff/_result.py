@@ -37,6 +37,9 @@ class ResourceDiff:
             apply).
         changes: Each difference between live and predicted, server-only fields left out. Empty when the
             object is missing or is to be pruned: then the whole object is the difference.
+        dry_run_by: The field manager whose server-side dry-run apply of this very desired object, on this very
+            live resourceVersion, the server accepted and ``predicted`` comes from; ``None`` when the prediction
+            was made locally. A sync that would send the same request skips its own dry run.
     """
 
     key: ResourceKey
@@ -44,6 +47,7 @@ class ResourceDiff:
     live: Manifest | None = attrs.field(hash=False)
     predicted: Manifest | None = attrs.field(hash=False)
     changes: tuple[Change, ...] = ()
+    dry_run_by: str | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def missing(self) -> bool:

@@ -390,7 +390,7 @@ class SyncOperation:
             return _result(task, ResultCode.PRUNED, "pruned (dry run)")
         if task.action is SyncAction.NONE:
             return _result(task, ResultCode.SYNCED, f"{task.key.display} unchanged (dry run)")
-        if not task.skip_dry_run and task.manifest is not None and not task.hook:
+        if not (task.skip_dry_run or task.validated) and task.manifest is not None and not task.hook:
             try:
                 self._write(task, dry_run=True)
             except ClusterError as exc:

@@ -55,6 +55,8 @@ class SyncTask:
         delete_policies: A hook's delete policies (empty for other objects).
         options: The sync options in force for this object.
         skip_dry_run: Apply without a dry-run first: the object's kind or namespace is created by this very sync.
+        validated: The comparison already had the server dry-run this very request (the same object, field
+            manager and live resourceVersion, a server-side apply): the sync's dry run does not send it again.
         reason: Why the task exists: ``missing``, ``out of sync``, ``in sync``, ``requires pruning``, ``hook``...
         skip_message: When set, the task is not carried out and is reported with this message (the reference's
             ``ignored (requires pruning)``, ``ignored (no prune)``).
@@ -74,6 +76,7 @@ class SyncTask:
     delete_policies: frozenset[HookDeletePolicy] = frozenset()
     options: ObjectOptions = attrs.field(factory=ObjectOptions)
     skip_dry_run: bool = False
+    validated: bool = False
     reason: str
     skip_message: str = ""
     confirm: bool = False
@@ -98,6 +101,7 @@ class SyncTask:
         notes += ["waits for prune confirmation"] if self.confirm and not self.skipped else []
         notes += ["already being deleted"] if self.deleting else []
         notes += ["no dry-run"] if self.skip_dry_run else []
+        notes += ["dry-run passed in the comparison"] if self.validated and not self.skip_dry_run else []
         notes += [f"warning: {self.warning}"] if self.warning else []
         notes += [f"error: {self.error}"] if self.error else []
         return "; ".join(notes)
@@ -227,6 +231,7 @@ def build_plan(
     create_namespace: str | Manifest | None = None,
     existing_namespace: Manifest | None = None,
     adopted: tracking.ArgoCDTracking | None = None,
+    field_manager: str | None = None,
 ) -> SyncPlan:
     """Work out what a sync would do, without touching a cluster.
 
@@ -250,6 +255,8 @@ def build_plan(
         existing_namespace: The live copy of ``create_namespace`` when it exists but lacks managed labels or
             annotations: the task then adds them (an update) instead of creating the namespace.
         adopted: The Argo CD application ``app`` takes over: objects Argo CD tracked for it are pruned too.
+        field_manager: The manager the sync applies as: a server-side apply the comparison already dry-ran as
+            this manager, on the same live object, is marked ``validated``.
 
     Returns:
         The plan. Per-object problems (a shared resource under ``FailOnSharedResource``) are in the plan,
@@ -281,7 +288,9 @@ def build_plan(
         return unserved and (key.group_kind in new_kinds or object_options.skip_dry_run_on_missing_resource)
 
     for resource in normal:
-        tasks.append(_apply_task(app, resource, compared, options, skip_dry_run, adopted=adopted))
+        tasks.append(
+            _apply_task(app, resource, compared, options, skip_dry_run, adopted=adopted, field_manager=field_manager)
+        )
     for resource in hook_objects:
         tasks += _hook_tasks(resource, options, operation_id, skip_dry_run)
     warnings: list[str] = []
@@ -350,6 +359,7 @@ def _apply_task(
     skip_dry_run: Callable[[ResourceKey, ObjectOptions], bool],
     *,
     adopted: tracking.ArgoCDTracking | None = None,
+    field_manager: str | None = None,
 ) -> SyncTask:
     found = compared.get(resource.key)
     live = found.live if found is not None else None
@@ -381,10 +391,18 @@ def _apply_task(
         action=action,
         options=object_options,
         skip_dry_run=skip_dry_run(resource.key, object_options),
+        validated=action is SyncAction.UPDATE and _validated(found, object_options, field_manager),
         reason=reason,
         warning=warning,
         error=error,
     )
+
+
+def _validated(found: ResourceDiff | None, options: ObjectOptions, field_manager: str | None) -> bool:
+    """Whether the comparison's dry run was the very request the sync's dry run would send."""
+    if found is None or found.dry_run_by is None or found.dry_run_by != field_manager:
+        return False
+    return options.server_side_apply and not options.replace
 
 
 def _hook_tasks(

@@ -85,6 +85,7 @@ class ArgoSyncer:
             create_namespace=namespace,
             existing_namespace=existing,
             adopted=self.adopted,
+            field_manager=self.field_manager,
         )
 
     def start(
