@@ -85,9 +85,14 @@ def main(count: int, *, as_json: bool) -> None:
             assert noop.sync is None
             noops.append(FIGURES["no-op pass"])
         FIGURES["no-op pass"] = min(noops)
-        cluster.patch(rc.ResourceKey("apps", "Deployment", "default", "web-0"), {"spec": {"replicas": 9}})
-        healed = timed("self-heal pass (1 drifted object)", app.reconcile)
-        assert healed.sync_status is rc.SyncStatus.SYNCED
+        heals = []
+        for replicas in (7, 8, 9):  # the best of three too, so that the two figures compare like with like
+            cluster.patch(rc.ResourceKey("apps", "Deployment", "default", "web-0"), {"spec": {"replicas": replicas}})
+            healed = timed("self-heal pass (1 drifted object)", app.reconcile)
+            assert healed.sync_status is rc.SyncStatus.SYNCED
+            assert healed.sync is not None
+            heals.append(FIGURES["self-heal pass"])
+        FIGURES["self-heal pass"] = min(heals)
         above = (peak_kib() - baseline) / 1024
         FIGURES["peak RSS above baseline (MiB)"] = above
         print(f"{'peak resident memory':<34} {peak_kib() / 1024:8.1f} MiB ({above:.1f} MiB above the baseline)")
