@@ -275,8 +275,12 @@ class Reconciler:
                 "or let the Reconciler build it"
             )
         self.diff_settings = diff_settings or DiffSettings()
+        # The live objects are the Reconciler's own copies, kept read-only between passes: the diffs share them.
         self.differ: Differ = differ or ArgoDiffer(
-            ignore_differences=self.ignore_differences, settings=self.diff_settings, server_side=server_side_diff
+            ignore_differences=self.ignore_differences,
+            settings=self.diff_settings,
+            server_side=server_side_diff,
+            share_live=True,
         )
         if syncer is not None and (self.policy.sync_options or health_checks is not None or adopt is not None):
             raise ConfigurationError(

@@ -242,6 +242,44 @@ def test_compare_copies_and_never_mutates_its_inputs():
     assert diff.live is not live
 
 
+def test_compare_can_share_the_live_object_and_still_masks_a_secret_on_a_copy():
+    desired, live = _deployment(replicas=3), _as_live(_deployment())
+    live_before = copy.deepcopy(live)
+    diff = compare(desired, live, share_live=True)
+    assert diff.live is live
+    assert live == live_before
+    assert [str(c) for c in diff.changes] == ["~ /spec/replicas: 2 -> 3"]
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s", "namespace": "default"},
+        "data": {"password": "c2VjcmV0"},
+    }
+    live_secret = copy.deepcopy(secret)
+    live_secret["metadata"]["resourceVersion"] = "5"
+    shown = compare(secret, live_secret, share_live=True)
+    assert shown.live is not live_secret
+    assert live_secret["data"] == {"password": "c2VjcmV0"}
+    assert "c2VjcmV0" not in json.dumps(shown.live)
+
+
+def test_the_reconcilers_diffs_hold_its_live_objects_once():
+    cluster = rc.MemoryCluster()
+    app = rc.Reconciler(
+        name="web",
+        source=rc.DirectorySource(Path(__file__).parents[2] / "examples" / "guestbook"),
+        renderer=rc.DirectoryRenderer(),
+        cluster=cluster,
+        policy=rc.SyncPolicy(automated=True),
+    )
+    app.reconcile()
+    first = app.reconcile()
+    again = app.reconcile()
+    for before, after in zip(first.diff.resources, again.diff.resources, strict=True):
+        assert after.live is before.live  # unchanged objects: neither read nor copied again
+        assert after.predicted is after.live  # in sync: the prediction is the live object itself
+
+
 def test_desired_without_namespace_takes_the_live_one():
     desired = _deployment()
     del desired["metadata"]["namespace"]

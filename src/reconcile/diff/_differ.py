@@ -45,6 +45,7 @@ def compare(
     ignore_aggregated_roles: bool = False,
     settings: DiffSettings = _DEFAULTS,
     kube_version: str | None = None,
+    share_live: bool = False,
 ) -> ResourceDiff:
     """Compare one object's desired state with its live state.
 
@@ -64,6 +65,9 @@ def compare(
             fields, sensitive annotations and mutation-webhook choice apply (:class:`DiffSettings`).
         kube_version: The cluster's Kubernetes release (``v1.30.4``); a local prediction takes that release's
             defaults (the newest modelled release's when omitted; the nearest modelled one outside the range).
+        share_live: Keep ``live`` itself in the diff instead of a copy (a Secret is still copied to be masked): for
+            a caller that owns ``live`` and treats it and the diff as read-only, as the Reconciler does with the
+            objects it keeps from pass to pass.
 
     Returns:
         The diff, with Secret values masked. Nothing passed in is modified.
@@ -77,7 +81,7 @@ def compare(
         raise DiffError("nothing to compare: both the desired and the live object are missing")
     prepared = _prepare(desired, live)
     # One copy keeps the diff apart from the caller's objects; the local prediction shares it.
-    own_live = deep_copy(live)
+    own_live = live if share_live else deep_copy(live)
     predicted: Manifest | None = None
     if prepared is not None and predicted_live is None:
         predicted = predict_apply(own_live, prepared, manager, share_live=True)
@@ -155,6 +159,9 @@ class ArgoDiffer:
             :func:`compare` (mappings are read into :class:`IgnoreRule` objects).
         settings: What every application shares (:class:`DiffSettings`): system-wide rules, known-type fields,
             sensitive annotations, aggregated roles, the mutation-webhook choice.
+        share_live: The diffs keep the live objects passed in instead of copies (see :func:`compare`): for a
+            caller that owns them and treats them as read-only. The Reconciler's default differ does, so the
+            objects it keeps between passes are held once.
     """
 
     manager: str = "reconcile"
@@ -162,6 +169,7 @@ class ArgoDiffer:
     workers: int = 16
     ignore_differences: tuple[IgnoreRule, ...] = attrs.field(default=(), converter=as_rules)
     settings: DiffSettings = _DEFAULTS
+    share_live: bool = False
     # Server answers by (key, desired object, live resourceVersion): an unchanged pass sends no dry run.
     # Kept per ArgoDiffer and trimmed to the last pass, so it never outgrows one application.
     _predictions: dict[tuple[ResourceKey, str, str], Manifest | None] = attrs.field(
@@ -229,8 +237,9 @@ class ArgoDiffer:
             answer = (stored or {}).get(target.key)
             current = live.get(target.key)
             if answer is not None and current is not None and _version(answer) == _version(current):
-                predictions[(target.key, text_of(target), _version(current))] = answer
-                return answer, current
+                # The stored object at this resourceVersion is the live one: kept once, not as a second copy.
+                predictions[(target.key, text_of(target), _version(current))] = current
+                return current, current
             answer = self._predict(cluster, target, current, predictions, text_of(target))
             if answer is not None and current is not None and _version(answer) != _version(current):
                 # The object changed between the list and the dry run (a controller wrote it): compare the answer
@@ -343,6 +352,7 @@ class ArgoDiffer:
                     ignore_differences=self.ignore_differences,
                     settings=self.settings,
                     kube_version=kube_version,
+                    share_live=self.share_live,
                 )
                 if predicted is not None and current is not None and _version(predicted) == _version(current):
                     found = attrs.evolve(found, dry_run_by=self.manager)
