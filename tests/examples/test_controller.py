@@ -242,7 +242,8 @@ def test_a_live_edit_is_healed_within_seconds_not_at_the_next_interval(
     eventually(lambda: kube_cluster.get(key)["data"] == {"color": "blue"}, timeout=20, what="the heal")
     assert time.monotonic() - started < 10  # the interval is an hour: only the live change can have done it
     assert ctl.stats.live_triggers[f"{ns}_web"] >= 1
-    assert ctl.stats.syncs[f"{ns}_web"] > syncs  # counted from the passes' SyncFinished events
+    # Counted from the passes' SyncFinished events, emitted once the operation ends: after the write seen above.
+    eventually(lambda: ctl.stats.syncs[f"{ns}_web"] > syncs, timeout=10, what="the heal's SyncFinished event")
 
 
 @pytest.mark.usefixtures("crd")
