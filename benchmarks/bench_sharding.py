@@ -144,8 +144,13 @@ def wait_synced(cluster: KubernetesCluster, sha: str, owners: dict[str, int], st
     return done_at
 
 
+def lease_holder(cluster: KubernetesCluster, index: int) -> str | None:
+    lease = cluster.get(rc.ResourceKey("coordination.k8s.io", "Lease", NAMESPACE, _lease(index)))
+    return ((lease or {}).get("spec") or {}).get("holderIdentity") if lease is not None else None
+
+
 def report(
-    cluster: KubernetesCluster, index: int, owners: dict[str, int], log: Path, *, synced_after: float, peak: float
+    index: int, owners: dict[str, int], log: Path, *, holder: str | None, synced_after: float, peak: float
 ) -> None:
     """One shard's lines: its Lease, its apps, the time to sync them, its no-op round, its memory."""
     passes: dict[str, list[float]] = defaultdict(list)
@@ -156,8 +161,6 @@ def report(
     mine = sorted(name for name, owner in owners.items() if owner == index)
     foreign = sorted(set(passes) - set(mine))
     second = [runs[1] for name, runs in passes.items() if name in mine and len(runs) > 1]
-    lease = cluster.get(rc.ResourceKey("coordination.k8s.io", "Lease", NAMESPACE, _lease(index)))
-    holder = ((lease or {}).get("spec") or {}).get("holderIdentity")
     print(f"shard {index}: Lease {_lease(index)} held by {holder}")
     print(f"  applications owned (sha256 of namespace/name) {len(mine):8d}; passes of others' apps: {len(foreign)}")
     print(f"  all of them Synced at the commit after        {synced_after:8.1f} s")
@@ -182,6 +185,7 @@ def main() -> None:
             done_at = wait_synced(cluster, sha, owners, started)
             time.sleep(options.interval + 15)  # the round after the sync: each app's next pass, one interval on
             peaks = [peak_mib(process.pid) for process, _ in controllers]
+            holders = [lease_holder(cluster, index) for index in range(SHARDS)]  # released when they stop
         finally:
             for process, _ in controllers:
                 process.terminate()
@@ -191,7 +195,7 @@ def main() -> None:
             f"{options.apps} Applications of {options.objects} objects, {SHARDS} controller processes, one API server\n"
         )
         for index, (_, log) in enumerate(controllers):
-            report(cluster, index, owners, log, synced_after=done_at[index], peak=peaks[index])
+            report(index, owners, log, holder=holders[index], synced_after=done_at[index], peak=peaks[index])
 
 
 def _lease(index: int) -> str:

@@ -227,3 +227,30 @@ def test_a_sync_that_keeps_live_values_dry_runs_what_it_sends(folder):
     assert result.sync is not None
     assert result.sync.succeeded
     assert cluster.dry_runs == 2  # and the sync's own, of the object it sends
+
+
+def test_many_changed_objects_of_a_kind_are_listed_not_read_one_by_one(tmp_path):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    (folder / "maps.yaml").write_text(
+        "---\n".join(
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: map-{i}}}\ndata: {{index: '{i}'}}\n" for i in range(30)
+        )
+    )
+    cluster = CountingCluster()
+    app = make_app(folder, cluster)
+    app.reconcile()
+    app.reconcile()
+    for i in range(20):  # a controller touched many of them at once
+        cluster.edit(
+            rc.ResourceKey("", "ConfigMap", "shop", f"map-{i}"),
+            lambda c: c.setdefault("metadata", {}).setdefault("labels", {}).update(seen="yes"),
+        )
+    cluster.calls.clear()
+    result = app.reconcile()
+    assert cluster.calls["list"] == 1
+    assert cluster.calls["get"] == 0
+    assert result.sync_status is rc.SyncStatus.SYNCED  # labels Git does not set are not drift
+    for i in (2, 25):
+        key = rc.ResourceKey("", "ConfigMap", "shop", f"map-{i}")
+        assert result.diff[key].live == cluster.get(key)

@@ -90,6 +90,8 @@ __all__ = [
 
 _SHOWN_PATHS = 3  # paths named in an out-of-sync message
 _MAX_NAMESPACE_LISTS = 8  # past this many namespaces, a kind is listed whole rather than namespace by namespace
+# Past this many changed objects in one kind and namespace, a later pass LISTs them instead of one GET each.
+_MAX_GETS_PER_PLACE = 16
 
 
 def _namespace_metadata(value: Mapping[str, Mapping[str, str]] | None) -> dict[str, dict[str, str]] | None:
@@ -931,6 +933,8 @@ class Reconciler:
 
         The last pass's objects whose resourceVersion is unchanged go straight into ``live`` (when still in play)
         and ``seen``; objects of others that did not change are not read, and are carried into ``seen`` as such.
+        Changed objects are read one GET each, or by one LIST of their kind and namespace when more than a few
+        changed (a rollout moving many Deployments' status).
         """
         objects: list[tuple[ResourceKey, Manifest]] = []
         for group_kind, namespace in self._places_in_play(wanted):
@@ -938,6 +942,18 @@ class Reconciler:
                 current = cluster.versions(group_kind, namespace=namespace)
             except UnknownKindError:
                 continue  # its CRD is not applied yet (or is gone, and its objects with it)
+            stale = [
+                key for key, version in current.items() if (self._seen.get(key) or ("",))[0] != version or not version
+            ]
+            listed: dict[ResourceKey, Manifest] = {}
+            if len(stale) > _MAX_GETS_PER_PLACE:
+                try:
+                    listed = {
+                        ResourceKey.from_manifest(obj): obj for obj in cluster.list(group_kind, namespace=namespace)
+                    }
+                except UnknownKindError:
+                    continue  # gone between the two reads
+                current = {key: _resource_version(obj) for key, obj in listed.items()}
             for key, version in current.items():
                 known = self._seen.get(key)
                 if known is not None and version and known[0] == version:
@@ -952,6 +968,9 @@ class Reconciler:
                         else:
                             seen[key] = (version, None)  # left Git, and was never ours
                         continue
+                if key in listed and (key not in versions or listed[key].get("apiVersion") == versions[key]):
+                    objects.append((key, listed[key]))
+                    continue
                 fresh = self._get_in_version(key, versions[key]) if key in versions else cluster.get(key)
                 if fresh is not None:
                     objects.append((key, fresh))

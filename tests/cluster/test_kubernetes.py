@@ -249,6 +249,35 @@ def test_list_pages_through_more_than_500_objects(kube, ns):
 
 
 @pytest.mark.integration
+def test_versions_read_metadata_only_and_match_the_objects(kube, ns, monkeypatch):
+    objs = [configmap(ns, f"cm-{i:04d}", {"i": "x" * 200}) for i in range(520)]
+    kube.apply_many(objs)
+    answers: list[dict[str, Any]] = []
+    send = kube._send
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        sent = send(*args, **kwargs)
+        answers.append(json.loads(sent[1]))
+        return sent
+
+    monkeypatch.setattr(kube, "_send", watched)
+    kube.stats.reset()
+    versions = kube.versions(CONFIGMAP, namespace=ns)
+    monkeypatch.undo()
+    assert {answer["kind"] for answer in answers} == {"PartialObjectMetadataList"}
+    assert all("data" not in item for answer in answers for item in answer["items"])
+    assert kube.stats["list"] == 2  # 500 a page, as a LIST
+    listed = {ResourceKey.from_manifest(o): rv(o) for o in kube.list(CONFIGMAP, namespace=ns)}
+    assert versions == listed
+    assert cm_key(ns, "cm-0007") in versions
+    assert kube.versions(GroupKind("", "Namespace"), namespace=ns) == {}  # no cluster-scoped object in a namespace
+    namespaces = kube.versions(GroupKind("", "Namespace"))
+    assert ResourceKey("", "Namespace", "", ns) in namespaces
+    with pytest.raises(rc.errors.UnknownKindError):
+        kube.versions(GroupKind("nothing.example.com", "Nothing"))
+
+
+@pytest.mark.integration
 def test_list_everything_fills_kinds_and_skips_events(kube, ns):
     kube.apply(configmap(ns, "one"))
     kube.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "two", "namespace": ns}})

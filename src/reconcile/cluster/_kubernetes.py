@@ -68,6 +68,8 @@ __all__ = ["UNLISTED_KINDS", "KubernetesCluster", "RequestStats"]
 _APPLY_PATCH = "application/apply-patch+yaml"
 _MERGE_PATCH = "application/merge-patch+json"
 _JSON = "application/json"
+# Objects' metadata only; a server that cannot answer so sends the full list, which reads the same.
+_METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 _PAGE_SIZE = 500
 _CRD = apiserver.CRD
 # How a server that does not default list keys refuses an apply missing one.
@@ -370,6 +372,41 @@ class KubernetesCluster:
         if namespace is not None:
             kinds = [k for k in kinds if k.namespaced == bool(namespace)]
         return self._fan_out([(k, namespace) for k in kinds])
+
+    def versions(self, group_kind: GroupKind, *, namespace: str | None = None) -> dict[ResourceKey, str]:
+        """The resourceVersion of every object of a kind (in ``namespace`` when given), by key.
+
+        One paginated LIST of the objects' metadata only (``PartialObjectMetadataList``, as ``kubectl get -o name``
+        and controllers' metadata informers ask): no spec, no status, so a Reconciler's later pass reads a fraction
+        of the bytes and then GETs only the objects that changed.
+
+        Raises:
+            UnknownKindError: The server does not serve ``group_kind``.
+            ClusterError: Any other failure, after retries.
+        """
+        arguments.group_kind("versions", group_kind)
+        served = self._require(group_kind)
+        if namespace is not None and served.namespaced != bool(namespace):
+            return {}
+        path = served.path(namespace or None)
+        found: dict[ResourceKey, str] = {}
+        token = ""
+        while True:
+            query = [("limit", str(_PAGE_SIZE))] + ([("continue", token)] if token else [])
+            try:
+                page = self._call("list", "GET", path, kind=served, query=query, accept=_METADATA_LIST)
+            except ClusterError as exc:
+                if exc.status != _HTTP_GONE or not token:
+                    raise
+                found, token = {}, ""  # the continue token expired: read the kind again
+                continue
+            for item in page.get("items") or ():
+                metadata = item.get("metadata") or {}
+                key = _key(served, str(metadata.get("namespace") or ""), str(metadata.get("name") or ""))
+                found[key] = str(metadata.get("resourceVersion") or "")
+            token = str((page.get("metadata") or {}).get("continue") or "")
+            if not token:
+                return found
 
     def list_many(
         self, group_kinds: Iterable[GroupKind], *, namespaces: Iterable[str] | None = None
@@ -698,6 +735,7 @@ class KubernetesCluster:
         query: Sequence[tuple[str, str]] = (),
         body: Manifest | Callable[[], Manifest] | None = None,
         content_type: str | None = None,
+        accept: str = _JSON,
         retry: bool = True,
         retry_conflicts: bool = True,
         gone_is_done: bool = False,
@@ -714,6 +752,7 @@ class KubernetesCluster:
             query: Query parameters.
             body: The request body, or a function making it afresh for each attempt.
             content_type: The body's media type.
+            accept: The media types the answer may come in.
             retry: Repeat after retryable errors; otherwise only after a connection refused before sending.
             retry_conflicts: Also repeat after an optimistic-concurrency conflict.
             gone_is_done: A 404 after a retry means an earlier attempt succeeded.
@@ -725,7 +764,7 @@ class KubernetesCluster:
             self.stats.record(verb, retry=attempt > 0)
             payload = body() if callable(body) else body
             try:
-                status, data, headers, reason = self._send(method, path, query, payload, content_type)
+                status, data, headers, reason = self._send(method, path, query, payload, content_type, accept=accept)
             except _Unsent as unsent:
                 refused: ClusterError = unsent.args[0]
                 if attempt < self.max_retries:
@@ -762,8 +801,10 @@ class KubernetesCluster:
         query: Sequence[tuple[str, str]],
         body: Manifest | None,
         content_type: str | None,
+        *,
+        accept: str = _JSON,
     ) -> tuple[int, bytes, Mapping[str, str], str]:
-        url, headers = self._prepare(method, path, query, content_type)
+        url, headers = self._prepare(method, path, query, content_type, accept=accept)
         try:
             left = remaining()
             timeout = self.timeout if left is None else max(min(self.timeout, left), _MIN_REQUEST_TIMEOUT)
@@ -797,10 +838,16 @@ class KubernetesCluster:
         return response.response
 
     def _prepare(
-        self, method: str, path: str, query: Sequence[tuple[str, str]], content_type: str | None
+        self,
+        method: str,
+        path: str,
+        query: Sequence[tuple[str, str]],
+        content_type: str | None,
+        *,
+        accept: str = _JSON,
     ) -> tuple[str, dict[str, str]]:
         """The full URL and the headers (credentials included) of a request."""
-        headers = {"Accept": _JSON}
+        headers = {"Accept": accept}
         if content_type is not None:
             headers["Content-Type"] = content_type
         _, url, headers, _, _ = self._api.param_serialize(
