@@ -254,3 +254,35 @@ def test_many_changed_objects_of_a_kind_are_listed_not_read_one_by_one(tmp_path)
     for i in (2, 25):
         key = rc.ResourceKey("", "ConfigMap", "shop", f"map-{i}")
         assert result.diff[key].live == cluster.get(key)
+
+
+class KeyRecording(CountingCluster):
+    """Also records the keys read one by one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: list[rc.ResourceKey] = []
+
+    def get(self, key: rc.ResourceKey, *, api_version: str | None = None) -> dict[str, Any] | None:
+        self.read.append(key)
+        return super().get(key, api_version=api_version)
+
+
+def test_the_state_after_a_sync_is_taken_from_the_servers_answers_not_read_again(folder):
+    cluster = KeyRecording()
+    app = make_app(folder, cluster)
+    first = app.reconcile()
+    assert first.sync is not None
+    assert first.sync.succeeded
+    answers = {r.key: r.stored for r in first.sync.resources if r.stored is not None}
+    namespace = rc.ResourceKey("", "Namespace", "", "shop")
+    assert set(answers) == {namespace, *(r.key for r in first.resources)}  # CreateNamespace's, and the app's
+    # After the sync the pass asked for versions only: every object it wrote is the server's answer at the version
+    # the server holds. (The namespace is read for CreateNamespace and its health; the namespace's CA ConfigMap,
+    # made by the server's controllers, is read once to learn it is not the app's.)
+    assert not set(cluster.read) & (set(answers) - {namespace})
+    assert cluster.calls["list"] == 0
+    assert cluster.calls["select"] == 1
+    assert first.sync_status is rc.SyncStatus.SYNCED
+    for key, answer in answers.items():
+        assert cluster.get(key) == answer

@@ -863,16 +863,19 @@ class Reconciler:
     def _diff_live(
         self, targets: Sequence[Resource], stored: Mapping[ResourceKey, Manifest] | None = None
     ) -> DiffResult:
-        return self.differ.diff(targets, self._read_live(targets), cluster=self.cluster, stored=stored)
+        return self.differ.diff(targets, self._read_live(targets, stored), cluster=self.cluster, stored=stored)
 
-    def _read_live(self, targets: Sequence[Resource]) -> dict[ResourceKey, Manifest]:
+    def _read_live(
+        self, targets: Sequence[Resource], stored: Mapping[ResourceKey, Manifest] | None = None
+    ) -> dict[ResourceKey, Manifest]:
         """The live objects the app targets or owns: one LIST per kind in play (or fewer reads).
 
         The first pass looks at every kind the cluster serves, to find what the app owns anywhere; later passes read
         only the kinds of the targets and of the objects the app owned last time (so an object whose kind left Git
         is still found and pruned), in the app's namespaces. A cluster that tells resourceVersions without objects
         (:class:`~reconcile.protocols.VersionedCluster`) is asked for those, and only objects that changed since the
-        last pass are read: the others are the last pass's objects, shared, not copied again.
+        last pass are read: the others are the last pass's objects, shared, not copied again. An object a sync just
+        wrote (``stored``, the server's answers) is taken from its answer while its resourceVersion is the answer's.
         """
         wanted = {t.key for t in targets}
         versions = {t.key: t.api_version for t in targets}
@@ -885,7 +888,7 @@ class Reconciler:
         elif self._kinds_in_play is None:
             objects = self.cluster.list()
         elif isinstance(self.cluster, VersionedCluster):
-            pairs = self._read_changed(self.cluster, wanted, versions, seen, live)
+            pairs = self._read_changed(self.cluster, wanted, versions, seen, live, stored=stored or {})
         else:
             for group_kind, namespace in self._places_in_play(wanted):
                 try:
@@ -928,13 +931,15 @@ class Reconciler:
         versions: Mapping[ResourceKey, str],
         seen: dict[ResourceKey, tuple[str, Manifest | None]],
         live: dict[ResourceKey, Manifest],
+        *,
+        stored: Mapping[ResourceKey, Manifest],
     ) -> list[tuple[ResourceKey, Manifest]]:
         """The objects read again because their resourceVersion changed.
 
         The last pass's objects whose resourceVersion is unchanged go straight into ``live`` (when still in play)
         and ``seen``; objects of others that did not change are not read, and are carried into ``seen`` as such.
-        Changed objects are read one GET each, or by one LIST of their kind and namespace when more than a few
-        changed (a rollout moving many Deployments' status).
+        Changed objects are taken from a sync's answers (``stored``) at their version, else read one GET each, or
+        by one LIST of their kind and namespace when more than a few changed (a rollout moving many Deployments).
         """
         objects: list[tuple[ResourceKey, Manifest]] = []
         for group_kind, namespace in self._places_in_play(wanted):
@@ -943,7 +948,9 @@ class Reconciler:
             except UnknownKindError:
                 continue  # its CRD is not applied yet (or is gone, and its objects with it)
             stale = [
-                key for key, version in current.items() if (self._seen.get(key) or ("",))[0] != version or not version
+                key
+                for key, version in current.items()
+                if not version or ((self._seen.get(key) or ("",))[0] != version and not _answers(stored, key, version))
             ]
             listed: dict[ResourceKey, Manifest] = {}
             if len(stale) > _MAX_GETS_PER_PLACE:
@@ -968,13 +975,34 @@ class Reconciler:
                         else:
                             seen[key] = (version, None)  # left Git, and was never ours
                         continue
-                if key in listed and (key not in versions or listed[key].get("apiVersion") == versions[key]):
-                    objects.append((key, listed[key]))
-                    continue
-                fresh = self._get_in_version(key, versions[key]) if key in versions else cluster.get(key)
+                fresh = self._read_one(
+                    cluster, key, version=version, api_version=versions.get(key), listed=listed, stored=stored
+                )
                 if fresh is not None:
                     objects.append((key, fresh))
         return objects
+
+    def _read_one(
+        self,
+        cluster: VersionedCluster,
+        key: ResourceKey,
+        *,
+        version: str,
+        api_version: str | None,
+        listed: Mapping[ResourceKey, Manifest],
+        stored: Mapping[ResourceKey, Manifest],
+    ) -> Manifest | None:
+        """A changed object: a sync's answer at ``version``, the object just listed, or one GET (in ``api_version``)."""
+        for found in (stored.get(key) if _answers(stored, key, version) else None, listed.get(key)):
+            if found is not None and (api_version is None or found.get("apiVersion") == api_version):
+                return found
+        return self._get_in_version(key, api_version) if api_version is not None else cluster.get(key)
+
+
+def _answers(stored: Mapping[ResourceKey, Manifest], key: ResourceKey, version: str) -> bool:
+    """Whether a sync's answer for ``key`` is the object at ``version``."""
+    answer = stored.get(key)
+    return answer is not None and bool(version) and _resource_version(answer) == version
 
 
 def _resource_version(obj: Manifest) -> str:
