@@ -286,3 +286,51 @@ def test_the_state_after_a_sync_is_taken_from_the_servers_answers_not_read_again
     assert first.sync_status is rc.SyncStatus.SYNCED
     for key, answer in answers.items():
         assert cluster.get(key) == answer
+
+
+def test_after_healing_one_object_only_it_is_compared_again(folder):
+    cluster = KeyRecording()
+    app = make_app(folder, cluster)
+    app.reconcile()
+    settled = app.reconcile()
+    cluster.edit(DEPLOYMENT, lambda d: d["spec"].update(replicas=7))
+    cluster.calls.clear()
+    cluster.read.clear()
+    healed = app.reconcile()
+    assert healed.sync is not None
+    assert [r.key for r in healed.sync.resources] == [DEPLOYMENT]
+    assert healed.sync_status is rc.SyncStatus.SYNCED
+    # The drifted Deployment was read once, before the sync (and the namespace, for CreateNamespace); after it,
+    # versions only: the sync's answer is the state.
+    assert cluster.read == [DEPLOYMENT, rc.ResourceKey("", "Namespace", "", "shop")]
+    assert cluster.calls["list"] == 0
+    before = {d.key: d for d in settled.diff.resources}
+    assert [d.key for d in healed.resources if d.key != DEPLOYMENT]
+    assert healed.diff[DEPLOYMENT].modified  # the comparison that triggered the heal
+    final = app.diff()
+    assert not final.modified
+    assert all(final[key] is before[key] for key in before if key != DEPLOYMENT)
+
+
+class MeddlingCluster(rc.MemoryCluster):
+    """Someone else edits the ConfigMap while the sync applies the Deployment."""
+
+    def apply(self, manifest: Any, **kwargs: Any) -> dict[str, Any]:
+        answer = super().apply(manifest, **kwargs)
+        if not kwargs.get("dry_run") and manifest.get("kind") == "Deployment":
+            banner = rc.ResourceKey("", "ConfigMap", "shop", "guestbook-banner")
+            self.edit(banner, lambda c: c["data"].update(theme="dark"))
+        return answer
+
+
+def test_a_write_by_someone_else_during_the_sync_is_in_the_state_it_left(folder):
+    cluster = MeddlingCluster()
+    app = make_app(folder, cluster)
+    app.reconcile()
+    app.reconcile()
+    cluster.edit(DEPLOYMENT, lambda d: d["spec"].update(replicas=7))
+    healed = app.reconcile()
+    assert healed.sync is not None
+    banner = rc.ResourceKey("", "ConfigMap", "shop", "guestbook-banner")
+    assert healed.sync_status is rc.SyncStatus.OUT_OF_SYNC  # read again: the ConfigMap drifted meanwhile
+    assert {r.key: r.status for r in healed.resources}[banner] is rc.SyncStatus.OUT_OF_SYNC

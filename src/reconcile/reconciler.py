@@ -21,6 +21,7 @@ from reconcile.diff import (
     DiffResult,
     DiffSettings,
     IgnoreRule,
+    IncrementalDiffer,
     ResourceDiff,
     as_rules,
     keep_live_values,
@@ -662,7 +663,7 @@ class Reconciler:
                     comparison, dry_run=False, prune=self.policy.prune, out_of_sync_only=reason == "self-heal"
                 )
                 self._last_sync = (comparison.revision.sha, sync_result.succeeded)
-                final = self._diff_live(comparison.targets, stored=sync_result.stored)
+                final = self._after_sync(comparison, sync_result.stored)
             except ReconcileError as exc:
                 log.warning("reconcile.sync.failed", error=str(exc), error_type=type(exc).__name__)
                 error = exc
@@ -859,6 +860,56 @@ class Reconciler:
             return self.cluster.get(key, api_version=api_version)
         except UnknownKindError:
             return None  # Git names a version the server does not serve: the sync's dry run says so
+
+    def _after_sync(self, comparison: _Comparison, stored: Mapping[ResourceKey, Manifest]) -> DiffResult:
+        """The state a sync left.
+
+        The comparison with the objects the sync wrote compared again, when the cluster's resourceVersions say
+        nothing else moved; otherwise everything read and compared again.
+        """
+        quick = self._only_written(comparison, stored) if isinstance(self.differ, IncrementalDiffer) else None
+        if quick is None or not isinstance(self.differ, IncrementalDiffer):
+            return self._diff_live(comparison.targets, stored=stored)
+        live, written = quick
+        return self.differ.update(
+            comparison.diff, comparison.targets, live, written, cluster=self.cluster, stored=stored
+        )
+
+    def _only_written(
+        self, comparison: _Comparison, stored: Mapping[ResourceKey, Manifest]
+    ) -> tuple[dict[ResourceKey, Manifest], set[ResourceKey]] | None:
+        """The live objects after a sync and the keys it wrote, or ``None`` when anything else moved meanwhile.
+
+        Read from the versions alone (no object is read): every object of the places in play still has the version
+        the comparison saw, or the version of the sync's answer for it. A new, deleted or otherwise changed object
+        (a prune, a hook, a controller's write, health awaited between waves) sends the pass to a full read.
+        """
+        if not stored or not isinstance(self.cluster, VersionedCluster):
+            return None
+        targets = {target.key: target for target in comparison.targets}
+        written: dict[ResourceKey, Manifest] = {}
+        present: set[ResourceKey] = set()
+        for group_kind, namespace in self._places_in_play(set(targets)):
+            try:
+                current = self.cluster.versions(group_kind, namespace=namespace)
+            except UnknownKindError:
+                return None
+            for key, version in current.items():
+                present.add(key)
+                known = self._seen.get(key)
+                if known is not None and version and known[0] == version:
+                    continue
+                target = targets.get(key)
+                if target is None or not _answers(stored, key, version):
+                    return None
+                if stored[key].get("apiVersion") != target.api_version:
+                    return None
+                written[key] = stored[key]
+        if len(present) < len(self._seen) or any(key not in present for key in self._seen):
+            return None  # deleted meanwhile
+        for key, answer in written.items():
+            self._seen[key] = (_resource_version(answer), answer)
+        return {**comparison.live, **written}, set(written)
 
     def _diff_live(
         self, targets: Sequence[Resource], stored: Mapping[ResourceKey, Manifest] | None = None

@@ -15,7 +15,7 @@ from reconcile.diff._changes import Change
 from reconcile.diff._differ import ArgoDiffer, compare
 from reconcile.diff._ignore import IgnoreRule, as_rules, keep_live_values
 from reconcile.diff._known_types import KnownTypeField
-from reconcile.diff._protocol import Differ
+from reconcile.diff._protocol import Differ, IncrementalDiffer
 from reconcile.diff._result import DiffResult, ResourceDiff
 from reconcile.diff._settings import DiffSettings
 
@@ -26,6 +26,7 @@ __all__ = [
     "DiffSettings",
     "Differ",
     "IgnoreRule",
+    "IncrementalDiffer",
     "KnownTypeField",
     "ResourceDiff",
     "as_rules",

@@ -9,7 +9,7 @@ drift; fields this manager applied before and no longer applies are dropped by i
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -211,10 +211,84 @@ class ArgoDiffer:
         Raises:
             DiffError: Two targets name the same object, or a comparison failed.
         """
-        diffs: list[ResourceDiff] = []
         seen: set[ResourceKey] = set()
+        for target in targets:
+            if target.key in seen:
+                raise DiffError(f"{target.where()} is a target twice", key=target.key)
+            seen.add(target.key)
+        reused = self._reusable(targets, live, cluster)
+        fresh = [target for target in targets if target.key not in reused] if reused else list(targets)
         predictions: dict[tuple[ResourceKey, str, str], Manifest | None] = {}
         texts: dict[int, tuple[Manifest, str]] = {}
+        compared = self._compare_fresh(fresh, live, cluster, stored, predictions=predictions, texts=texts)
+        made = {target.key: found for target, (_, found) in zip(fresh, compared, strict=True)}
+        diffs = [reused[t.key][4] if t.key in reused else made[t.key] for t in targets]
+        diffs += [
+            compare(None, obj, manager=self.manager, settings=self.settings)
+            for key, obj in live.items()
+            if key not in seen
+        ]
+        self._remember(targets, reused, list(zip(fresh, compared, strict=True)), predictions, texts)
+        return DiffResult(diffs)
+
+    def update(
+        self,
+        diff: DiffResult,
+        targets: Sequence[Resource],
+        live: Mapping[ResourceKey, Manifest],
+        changed: Collection[ResourceKey],
+        *,
+        cluster: Cluster | None = None,
+        stored: Mapping[ResourceKey, Manifest] | None = None,
+    ) -> DiffResult:
+        """``diff``, made by this differ, with the targets of ``changed`` compared again on ``live``.
+
+        For a caller that knows nothing else moved since ``diff`` was made: after a sync that wrote one object of
+        10,000, whose resourceVersions say nobody else wrote, one object is compared, not 10,000. The others'
+        comparisons and what this differ keeps of them for the next pass stay as they are. When a key of
+        ``changed`` is not a target or not live, everything is compared again (:meth:`diff`).
+        """
+        chosen = [target for target in targets if target.key in changed]
+        if len(chosen) != len(set(changed)) or any(key not in live for key in changed):
+            return self.diff(targets, live, cluster=cluster, stored=stored)
+        predictions: dict[tuple[ResourceKey, str, str], Manifest | None] = {}
+        texts: dict[int, tuple[Manifest, str]] = {}
+        compared = self._compare_fresh(chosen, live, cluster, stored, predictions=predictions, texts=texts)
+        made: dict[ResourceKey, ResourceDiff] = {}
+        for target, (memo, found) in zip(chosen, compared, strict=True):
+            made[target.key] = found
+            self._forget(target.key)
+            if memo is not None:
+                self._last[target.key] = (memo[0], target.manifest, memo[3], memo, found)
+                self._diffs[memo] = found
+        self._predictions.update(predictions)
+        self._texts.update(texts)
+        return DiffResult([made.get(d.key, d) for d in diff.resources])
+
+    def _forget(self, key: ResourceKey) -> None:
+        """Drop what this differ keeps of ``key``'s last comparison (its desired object's text stays)."""
+        old = self._last.pop(key, None)
+        if old is None:
+            return
+        self._diffs.pop(old[3], None)
+        text = self._texts.get(id(old[1]))
+        if text is not None:
+            self._predictions.pop((key, text[1], old[2]), None)
+
+    def _compare_fresh(
+        self,
+        fresh: Sequence[Resource],
+        live: Mapping[ResourceKey, Manifest],
+        cluster: Cluster | None,
+        stored: Mapping[ResourceKey, Manifest] | None,
+        *,
+        predictions: dict[tuple[ResourceKey, str, str], Manifest | None],
+        texts: dict[int, tuple[Manifest, str]],
+    ) -> list[tuple[tuple[Any, ...] | None, ResourceDiff]]:
+        """Each of ``fresh`` compared, predicted by a sync's answer, a kept or new dry run, or locally.
+
+        The predictions and desired texts used are added to ``predictions`` and ``texts``.
+        """
 
         def text_of(target: Resource) -> str:
             known = self._texts.get(id(target.manifest)) or texts.get(id(target.manifest))
@@ -224,13 +298,6 @@ class ArgoDiffer:
             text = json.dumps(target.manifest, sort_keys=True, default=str)
             texts[id(target.manifest)] = (target.manifest, text)
             return text
-
-        for target in targets:
-            if target.key in seen:
-                raise DiffError(f"{target.where()} is a target twice", key=target.key)
-            seen.add(target.key)
-        reused = self._reusable(targets, live, cluster)
-        fresh = [target for target in targets if target.key not in reused] if reused else list(targets)
 
         def predict(target: Resource) -> tuple[Manifest | None, Manifest | None]:
             """The prediction for ``target`` and the live object it was made on."""
@@ -244,10 +311,10 @@ class ArgoDiffer:
             if answer is not None and current is not None and _version(answer) != _version(current):
                 # The object changed between the list and the dry run (a controller wrote it): compare the answer
                 # with the object it was made on, not with older live state.
-                fresh = cluster.get(target.key) if cluster is not None else None
-                if fresh is None or _version(fresh) != _version(answer):
-                    return None, fresh  # still moving: predict locally on the freshest read
-                return answer, fresh
+                moved = cluster.get(target.key) if cluster is not None else None
+                if moved is None or _version(moved) != _version(answer):
+                    return None, moved  # still moving: predict locally on the freshest read
+                return answer, moved
             return answer, current
 
         def known(target: Resource) -> bool:
@@ -269,16 +336,7 @@ class ArgoDiffer:
         answers = [answered[t.key] if t.key in answered else predict(t) for t in fresh]
         # A local prediction takes the defaults of the cluster's release: read it only when one is made.
         kube_version = self._kube_version(cluster) if any(p is None for p, _ in answers) else None
-        compared = self._compare_all(cluster, fresh, answers, kube_version, text_of)
-        made = {target.key: found for target, (_, found) in zip(fresh, compared, strict=True)}
-        diffs += [reused[t.key][4] if t.key in reused else made[t.key] for t in targets]
-        diffs += [
-            compare(None, obj, manager=self.manager, settings=self.settings)
-            for key, obj in live.items()
-            if key not in seen
-        ]
-        self._remember(targets, reused, list(zip(fresh, compared, strict=True)), predictions, texts)
-        return DiffResult(diffs)
+        return self._compare_all(cluster, fresh, answers, kube_version, text_of)
 
     def _reusable(
         self, targets: Sequence[Resource], live: Mapping[ResourceKey, Manifest], cluster: Cluster | None

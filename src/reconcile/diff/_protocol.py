@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from reconcile.diff._result import DiffResult
@@ -31,4 +31,26 @@ class Differ(Protocol):
         ``cluster`` is the cluster ``live`` came from, for differs that ask the server to predict objects;
         ``stored`` holds the server's answers to applying some of these targets just now.
         """
+        ...
+
+
+@runtime_checkable
+class IncrementalDiffer(Differ, Protocol):
+    """A differ that can also compare again only some objects of a comparison it made (:meth:`ArgoDiffer.update`).
+
+    The Reconciler uses it after a sync whose only writes, by the resourceVersions the cluster reports, were its
+    own: the state after the sync is then the comparison with those objects compared again.
+    """
+
+    def update(
+        self,
+        diff: DiffResult,
+        targets: Sequence[Resource],
+        live: Mapping[ResourceKey, Manifest],
+        changed: Collection[ResourceKey],
+        *,
+        cluster: Cluster | None = None,
+        stored: Mapping[ResourceKey, Manifest] | None = None,
+    ) -> DiffResult:
+        """``diff`` with the targets of ``changed`` compared again on ``live``; the other entries as they were."""
         ...
