@@ -309,8 +309,8 @@ class Reconciler:
         # A revision renders to the same objects every time: render each revision once, and make its targets once
         # per answer of the cluster about which of their kinds are namespaced (stable objects let the differ
         # recognise an unchanged comparison).
-        self._rendered: tuple[str, tuple[Resource, ...]] | None = None
-        self._targets_made: tuple[tuple[Resource, ...], tuple[Any, ...], tuple[Resource, ...]] | None = None
+        # (revision, the kinds' scopes, the targets made from its render, how many objects it rendered)
+        self._targets_made: tuple[str, tuple[Any, ...], tuple[Resource, ...], int] | None = None
         # Verdicts by object and resourceVersion, as Argo CD's cache keeps them: an unchanged object is not assessed
         # again (kept for the objects of the last pass only).
         self._verdicts: dict[tuple[ResourceKey, str], Health | None] = {}
@@ -805,32 +805,45 @@ class Reconciler:
     def _compare(self) -> _Comparison:
         snapshot = self.source.fetch()
         sha = snapshot.revision.sha
-        if self._rendered is None or self._rendered[0] != sha:
-            renderer = self.renderer
-            if isinstance(renderer, ClusterAwareRenderer):
-                # Read per revision: a CRD installed since adds API versions a chart may test for.
-                renderer = renderer.for_cluster(self.cluster.capabilities())
-            self._rendered = (sha, renderer.render(snapshot))
-        rendered = self._rendered[1]
-        self._warnings = () if rendered else (f"rendered 0 objects from {_described(snapshot)}",)
-        if not rendered:
+        rendered_now = self._stable_targets(snapshot)
+        self._warnings = () if rendered_now else (f"rendered 0 objects from {_described(snapshot)}",)
+        if not rendered_now:
             self._log.warning("reconcile.render.empty", path=snapshot.path, revision=sha)
-        targets, hooks = split_hooks(self._stable_targets(rendered))
+        targets, hooks = split_hooks(self._targets_made[2] if self._targets_made is not None else ())
         # Hooks are run, not kept in sync: a hook left from an earlier sync is never a leftover to prune.
         live = {key: obj for key, obj in self._read_live(targets).items() if not is_hook(obj)}
         diff = self.differ.diff(targets, live, cluster=self.cluster)
         return _Comparison(revision=snapshot.revision, targets=targets, diff=diff, live=live, hooks=hooks)
 
-    def _stable_targets(self, rendered: tuple[Resource, ...]) -> tuple[Resource, ...]:
-        """:meth:`_targets`, made again only when the render or the cluster's namespaced kinds changed."""
-        kinds = {r.key.group_kind for r in rendered}
-        scopes = tuple(sorted((kind, self.cluster.is_namespaced(kind)) for kind in kinds))
+    def _render(self, snapshot: Snapshot) -> tuple[Resource, ...]:
+        renderer = self.renderer
+        if isinstance(renderer, ClusterAwareRenderer):
+            # Read per revision: a CRD installed since adds API versions a chart may test for.
+            renderer = renderer.for_cluster(self.cluster.capabilities())
+        return renderer.render(snapshot)
+
+    def _stable_targets(self, snapshot: Snapshot) -> int:
+        """Make :meth:`_targets` again only when the revision or the cluster's namespaced kinds changed.
+
+        Only the targets are kept between passes, not the render they were made from (one copy of each desired
+        object less): the render is made again only in the rare case of the same revision meeting new scopes.
+        Returns how many objects the revision rendered.
+        """
+        sha = snapshot.revision.sha
         made = self._targets_made
-        if made is not None and made[0] is rendered and made[1] == scopes:
-            return made[2]
-        targets = self._targets(rendered)
-        self._targets_made = (rendered, scopes, targets)
-        return targets
+        if made is None or made[0] != sha:
+            rendered = self._render(snapshot)
+            made = None
+        else:
+            rendered = None
+        kinds = {r.key.group_kind for r in (rendered if rendered is not None else made[2] if made else ())}
+        scopes = tuple(sorted((kind, self.cluster.is_namespaced(kind)) for kind in kinds))
+        if made is not None and made[1] == scopes:
+            return made[3]
+        if rendered is None:
+            rendered = self._render(snapshot)
+        self._targets_made = (sha, scopes, self._targets(rendered), len(rendered))
+        return len(rendered)
 
     def _targets(self, rendered: Sequence[Resource]) -> tuple[Resource, ...]:
         """The rendered objects as they will be applied: namespaced, tracked, list keys filled."""

@@ -8,6 +8,7 @@ drift; fields this manager applied before and no longer applies are dropped by i
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -179,7 +180,7 @@ class ArgoDiffer:
     # The last pass's comparisons by (cluster, key, desired object's text, live resourceVersion): an object that
     # changed on neither side is not compared again (a no-op pass of 10,000 objects compares none).
     _diffs: dict[tuple[Any, ...], ResourceDiff] = attrs.field(factory=dict, init=False, repr=False, eq=False)
-    # Desired objects' JSON texts by identity (the Reconciler keeps its targets from pass to pass).
+    # Digests of desired objects' JSON texts by identity (the Reconciler keeps its targets from pass to pass).
     _texts: dict[int, tuple[Manifest, str]] = attrs.field(factory=dict, init=False, repr=False, eq=False)
     # The last pass's comparison per key, with the desired object (by identity), the live resourceVersion and the
     # memo key it was made under: a pass over unchanged objects reuses them without computing a memo key.
@@ -295,7 +296,10 @@ class ArgoDiffer:
             if known is not None and known[0] is target.manifest:
                 texts[id(target.manifest)] = known
                 return known[1]
-            text = json.dumps(target.manifest, sort_keys=True, default=str)
+            # A digest of the JSON text stands for it in the memo keys: 16 bytes kept per object, not the text.
+            text = hashlib.blake2b(
+                json.dumps(target.manifest, sort_keys=True, default=str).encode(), digest_size=16
+            ).hexdigest()
             texts[id(target.manifest)] = (target.manifest, text)
             return text
 
