@@ -27,7 +27,7 @@ FRONT_DOOR = {
     "ReconcileError", "ConfigurationError", "SourceError", "RenderError", "ManifestError", "ClusterError",
     "DiffError", "SyncError",
     "validate", "preview", "watch",
-    "argocd", "diff", "errors", "events", "health", "sync", "testing", "tree", "__version__",
+    "argocd", "diff", "errors", "health", "sync", "testing", "__version__",
 }  # fmt: skip
 
 PUBLIC_MODULES = [

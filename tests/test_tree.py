@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import reconcile as rc
-from reconcile.tree import TreeBuilder
+from reconcile.tree import ResourceTree, TreeBuilder
 
 STATEFULSET = rc.ResourceKey("apps", "StatefulSet", "default", "db")
 POD = rc.GroupKind("", "Pod")
@@ -73,7 +73,7 @@ def cluster() -> rc.MemoryCluster:
     return rc.MemoryCluster()
 
 
-def build(cluster: rc.MemoryCluster, live: dict[str, Any], **options: Any) -> rc.tree.ResourceTree:
+def build(cluster: rc.MemoryCluster, live: dict[str, Any], **options: Any) -> ResourceTree:
     builder = TreeBuilder(cluster, **options)
     key = rc.ResourceKey.from_manifest(live)
     return builder.build("db", [(key, live, rc.SyncStatus.SYNCED, None)], sync_status=rc.SyncStatus.SYNCED)

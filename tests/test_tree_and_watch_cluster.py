@@ -15,6 +15,7 @@ import pytest
 
 import reconcile as rc
 from reconcile.cluster import CachedCluster
+from reconcile.tree import ResourceTree, TreeBuilder
 from reconcile.watching import Watcher
 from support import eventually
 
@@ -79,7 +80,7 @@ def test_the_tree_follows_owners_down_to_pods_with_the_controllers_events(
     eventually(lambda: len(kube_cluster.list(POD, namespace=kube_namespace)) == 2, what="two Pods")
     kubelet.run_pods(kube_namespace)
 
-    def healthy_tree() -> rc.tree.ResourceTree | None:
+    def healthy_tree() -> ResourceTree | None:
         tree = app.tree()
         slices = tree.find(rc.ResourceKey("", "Service", kube_namespace, "web"))
         ready = tree.root.health is not None and tree.root.health.status is rc.HealthStatus.HEALTHY
@@ -129,7 +130,7 @@ def test_a_deployment_of_many_pods_shows_a_summary_node(tmp_path, kube_cluster, 
     assert app.reconcile().ok
     eventually(lambda: len(kube_cluster.list(POD, namespace=kube_namespace)) == 14, what="14 Pods")
     kubelet.run_pods(kube_namespace)
-    builder = rc.tree.TreeBuilder(kube_cluster, max_children=5, events=False)
+    builder = TreeBuilder(kube_cluster, max_children=5, events=False)
     tree = app.tree(max_children=5, events=False)
     replicaset = tree.find(rc.ResourceKey("apps", "Deployment", kube_namespace, "many")).children[0]
     assert len(replicaset.children) == 6

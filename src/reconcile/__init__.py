@@ -17,7 +17,7 @@ Fetch the desired state from Git (or a folder), render it, compare it with a liv
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from reconcile import argocd, diff, errors, events, health, sync, tree
+from reconcile import argocd, diff, errors, health, sync
 from reconcile.apiserver import validate
 from reconcile.argocd.application import Application, UnsupportedFieldWarning
 from reconcile.argocd.applicationset import ApplicationSet
@@ -72,9 +72,9 @@ if TYPE_CHECKING:
 __version__ = "0.1.0.dev0"
 
 # The front door: what a notebook user types after ``rc.``. The rest lives in the subpackages, each with its own
-# ``__all__``: ``rc.diff``, ``rc.sync``, ``rc.health``, ``rc.errors``, ``rc.events``, ``rc.tree``, ``rc.argocd``,
-# ``rc.testing``, and
-# ``reconcile.model``, ``reconcile.protocols``, ``reconcile.cluster``, ``reconcile.sources``, ``reconcile.renderers``.
+# ``__all__``: ``rc.diff``, ``rc.sync``, ``rc.health``, ``rc.errors``, ``rc.argocd``, ``rc.testing``, and
+# ``reconcile.model``, ``reconcile.protocols``, ``reconcile.cluster``, ``reconcile.sources``, ``reconcile.renderers``;
+# a host's callbacks and trees use ``reconcile.events`` and ``reconcile.tree``.
 __all__ = [
     "Application",
     "ApplicationSet",
@@ -120,12 +120,10 @@ __all__ = [
     "argocd",
     "diff",
     "errors",
-    "events",
     "health",
     "preview",
     "sync",
     "testing",
-    "tree",
     "validate",
     "watch",
 ]
