@@ -880,13 +880,14 @@ class Reconciler:
         The comparison with the objects the sync wrote compared again, when the cluster's resourceVersions say
         nothing else moved; otherwise everything read and compared again.
         """
-        quick = self._only_written(comparison, stored) if isinstance(self.differ, IncrementalDiffer) else None
-        if quick is None or not isinstance(self.differ, IncrementalDiffer):
-            return self._diff_live(comparison.targets, stored=stored)
-        live, written = quick
-        return self.differ.update(
-            comparison.diff, comparison.targets, live, written, cluster=self.cluster, stored=stored
-        )
+        if isinstance(self.differ, IncrementalDiffer):
+            quick = self._only_written(comparison, stored)
+            if quick is not None:
+                live, written = quick
+                return self.differ.update(
+                    comparison.diff, comparison.targets, live, written, cluster=self.cluster, stored=stored
+                )
+        return self._diff_live(comparison.targets, stored=stored)
 
     def _only_written(
         self, comparison: _Comparison, stored: Mapping[ResourceKey, Manifest]
@@ -1011,20 +1012,7 @@ class Reconciler:
                 current = cluster.versions(group_kind, namespace=namespace)
             except UnknownKindError:
                 continue  # its CRD is not applied yet (or is gone, and its objects with it)
-            stale = [
-                key
-                for key, version in current.items()
-                if not version or ((self._seen.get(key) or ("",))[0] != version and not _answers(stored, key, version))
-            ]
-            listed: dict[ResourceKey, Manifest] = {}
-            if len(stale) > _MAX_GETS_PER_PLACE:
-                try:
-                    listed = {
-                        ResourceKey.from_manifest(obj): obj for obj in cluster.list(group_kind, namespace=namespace)
-                    }
-                except UnknownKindError:
-                    continue  # gone between the two reads
-                current = {key: _resource_version(obj) for key, obj in listed.items()}
+            changed: list[tuple[ResourceKey, str]] = []
             for key, version in current.items():
                 known = self._seen.get(key)
                 if known is not None and version and known[0] == version:
@@ -1039,12 +1027,36 @@ class Reconciler:
                         else:
                             seen[key] = (version, None)  # left Git, and was never ours
                         continue
-                fresh = self._read_one(
-                    cluster, key, version=version, api_version=versions.get(key), listed=listed, stored=stored
-                )
-                if fresh is not None:
-                    objects.append((key, fresh))
+                changed.append((key, version))
+            objects += self._read_place(cluster, group_kind, namespace, changed, versions=versions, stored=stored)
         return objects
+
+    def _read_place(
+        self,
+        cluster: VersionedCluster,
+        group_kind: GroupKind,
+        namespace: str | None,
+        changed: Sequence[tuple[ResourceKey, str]],
+        *,
+        versions: Mapping[ResourceKey, str],
+        stored: Mapping[ResourceKey, Manifest],
+    ) -> list[tuple[ResourceKey, Manifest]]:
+        """The changed objects of one kind and namespace: one LIST when more than a few must be read."""
+        unanswered = sum(not _answers(stored, key, version) for key, version in changed)
+        listed: dict[ResourceKey, Manifest] = {}
+        if unanswered > _MAX_GETS_PER_PLACE:
+            try:
+                listed = {ResourceKey.from_manifest(obj): obj for obj in cluster.list(group_kind, namespace=namespace)}
+            except UnknownKindError:
+                return []  # gone since its versions were read
+        found = []
+        for key, version in changed:
+            fresh = self._read_one(
+                cluster, key, version=version, api_version=versions.get(key), listed=listed, stored=stored
+            )
+            if fresh is not None:
+                found.append((key, fresh))
+        return found
 
     def _read_one(
         self,

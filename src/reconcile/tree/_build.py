@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from reconcile.errors import ClusterError
-from reconcile.health import assess
+from reconcile.health import assess, worst
 from reconcile.model import GroupKind, Health, HealthStatus, Manifest, ResourceKey, SyncStatus
 from reconcile.protocols import Cluster, HealthChecks
 from reconcile.sync import KIND_ORDER
@@ -255,13 +255,13 @@ class TreeBuilder:
             if rest:
                 counts = Counter(str(n.health.status) if n.health is not None else "no verdict" for n in rest)
                 words = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
-                worst = _worst(n.health for n in rest)
+                rest_health = _worst(n.health for n in rest)
                 kept.append(
                     TreeNode(
                         key=None,
                         kind=kind,
                         name=f"{len(rest)} more",
-                        health=worst,
+                        health=rest_health,
                         managed=False,
                         summary=f"{len(rest)} more {kind} objects: {words}",
                         hidden=len(rest),
@@ -271,18 +271,9 @@ class TreeBuilder:
 
 
 def _worst(verdicts: Iterable[Health | None]) -> Health | None:
-    order = [
-        HealthStatus.HEALTHY,
-        HealthStatus.SUSPENDED,
-        HealthStatus.PROGRESSING,
-        HealthStatus.MISSING,
-        HealthStatus.DEGRADED,
-        HealthStatus.UNKNOWN,
-    ]
+    """The worst of the verdicts given, in the reference's order; ``None`` when none was given."""
     statuses = [v.status for v in verdicts if v is not None]
-    if not statuses:
-        return None
-    return Health(max(statuses, key=order.index))
+    return Health(worst(statuses)) if statuses else None
 
 
 def _statefulset_claims(statefulset: Manifest, claims: list[Manifest]) -> list[Manifest]:
