@@ -148,10 +148,8 @@ class APIServer:
                 self._kind(group_kind)
             if group_kind is None:
                 keys: Iterable[ResourceKey] = (k for k in self._objects if namespace in (None, k.namespace))
-            elif namespace is None:
-                keys = (k for (kind, _), place in self._places.items() if kind == group_kind for k in place)
             else:
-                keys = self._places.get((group_kind, namespace), ())
+                keys = self._keys_of(group_kind, namespace)
             return [deep_copy(self._objects[key]) for key in sorted(keys)]
 
     def versions(self, group_kind: GroupKind, *, namespace: str | None = None) -> dict[ResourceKey, str]:
@@ -162,13 +160,16 @@ class APIServer:
         """
         with self._lock:
             self._kind(group_kind)
-            if namespace is None:
-                keys: Iterable[ResourceKey] = (
-                    k for (kind, _), place in self._places.items() if kind == group_kind for k in place
-                )
-            else:
-                keys = self._places.get((group_kind, namespace), ())
-            return {key: str(metadata_of(self._objects[key]).get("resourceVersion", "")) for key in keys}
+            return {
+                key: str(metadata_of(self._objects[key]).get("resourceVersion", ""))
+                for key in self._keys_of(group_kind, namespace)
+            }
+
+    def _keys_of(self, group_kind: GroupKind, namespace: str | None) -> Iterable[ResourceKey]:
+        """The stored keys of one kind, in one namespace or all (the caller holds the lock)."""
+        if namespace is not None:
+            return self._places.get((group_kind, namespace), ())
+        return (key for (kind, _), place in self._places.items() if kind == group_kind for key in place)
 
     def select(self, wanted: Callable[[Manifest], bool]) -> builtins.list[Manifest]:
         """Copies of the objects of every kind for which ``wanted`` is true, sorted by key; only those are copied.
